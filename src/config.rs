@@ -1,0 +1,334 @@
+//! Configuration: one struct, read from the environment (or the matching `--flag`) at start-up.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `BIND_ADDR` | `127.0.0.1:8080` | address and port the HTTP server listens on |
+//! | `DATABASE_URL` | unset | PostgreSQL to use; unset: run a private cluster in `DATA_DIR/postgres` |
+//! | `DATA_DIR` | `./data` | folder for the private cluster (`postgres/`) and its log (`postgres.log`) |
+//! | `POSTGRES_BIN_DIR` | unset | folder holding `initdb` and `postgres`; unset: search `PATH`, `pg_config --bindir`, `/usr/lib/postgresql/<N>/bin` |
+//! | `DATABASE_MAX_CONNECTIONS` | `10` | size of the connection pool (1 to 1000) |
+//! | `CORS_ALLOWED_ORIGINS` | empty | comma-separated browser origins allowed to call the API (`https://app.example.org`), or `*` |
+//! | `REQUEST_TIMEOUT_SECS` | `30` | a request still running after this many seconds gets a 503 problem (1 to 3600) |
+//! | `MAX_BODY_BYTES` | `1048576` | largest accepted request body; larger gets a 413 problem |
+//! | `SHUTDOWN_GRACE_SECS` | `20` | on SIGINT/SIGTERM, how long in-flight requests may take to finish |
+//! | `LOG_FORMAT` | `text` | `text` for people, `json` for log collectors |
+//! | `RUST_LOG` | `info` | log filter, `tracing_subscriber::EnvFilter` syntax |
+//!
+//! A malformed value stops start-up with a message that names the variable. The password inside
+//! `DATABASE_URL` is redacted wherever the configuration is printed.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use axum::http::HeaderValue;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use sqlx::postgres::PgConnectOptions;
+
+/// `clinical-sites [serve|migrate]`: the command line, with configuration from the environment.
+#[derive(Debug, Parser)]
+#[command(
+    name = "clinical-sites",
+    version,
+    about = "A directory of clinical training sites for radiologic technologists"
+)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Settings shared by every command.
+    #[command(flatten)]
+    pub config: Config,
+}
+
+/// The binary's subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+/// Every setting of the service. See the module documentation for the table of variables.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address and port the HTTP server listens on.
+    #[arg(long, env = "BIND_ADDR", value_name = "BIND_ADDR", default_value = "127.0.0.1:8080")]
+    pub bind_addr: SocketAddr,
+
+    /// PostgreSQL connection URL; unset: run a private cluster under DATA_DIR.
+    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<DatabaseUrl>,
+
+    /// Folder for the private PostgreSQL cluster and its log.
+    #[arg(long, env = "DATA_DIR", value_name = "DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Folder holding `initdb` and `postgres`; unset: search the usual places.
+    #[arg(long, env = "POSTGRES_BIN_DIR", value_name = "POSTGRES_BIN_DIR")]
+    pub postgres_bin_dir: Option<PathBuf>,
+
+    /// Size of the database connection pool.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", value_name = "DATABASE_MAX_CONNECTIONS",
+          default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_max_connections: u32,
+
+    /// Comma-separated browser origins allowed to call the API, or `*`.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_name = "CORS_ALLOWED_ORIGINS", default_value = "",
+          value_parser = parse_cors_origins)]
+    pub cors_allowed_origins: ::std::vec::Vec<CorsOrigin>,
+
+    /// Seconds a request may run before it is answered with a 503 problem.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", value_name = "REQUEST_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_secs: u64,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", value_name = "MAX_BODY_BYTES", default_value_t = 1024 * 1024,
+          value_parser = parse_body_limit)]
+    pub max_body_bytes: usize,
+
+    /// Seconds in-flight requests may take to finish after SIGINT or SIGTERM.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECS", value_name = "SHUTDOWN_GRACE_SECS", default_value_t = 20,
+          value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub shutdown_grace_secs: u64,
+
+    /// `text` for people, `json` for log collectors.
+    #[arg(long, env = "LOG_FORMAT", value_name = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter in `tracing_subscriber::EnvFilter` syntax, e.g. `info,clinical_sites=debug`.
+    #[arg(long, env = "RUST_LOG", value_name = "RUST_LOG", default_value = "info", value_parser = parse_log_filter)]
+    pub rust_log: String,
+}
+
+impl Config {
+    /// The configuration with every default and nothing read from the environment (for tests and
+    /// embedding).
+    pub fn defaults() -> Self {
+        Self {
+            bind_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: None,
+            data_dir: PathBuf::from("./data"),
+            postgres_bin_dir: None,
+            database_max_connections: 10,
+            cors_allowed_origins: Vec::new(),
+            request_timeout_secs: 30,
+            max_body_bytes: 1024 * 1024,
+            shutdown_grace_secs: 20,
+            log_format: LogFormat::Text,
+            rust_log: "info".to_owned(),
+        }
+    }
+
+    /// The request timeout as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// The shutdown grace period as a duration.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn parse_body_limit(value: &str) -> Result<usize, String> {
+    let bytes: usize = value.parse().map_err(|e| format!("{e}"))?;
+    if (1024..=64 * 1024 * 1024).contains(&bytes) {
+        Ok(bytes)
+    } else {
+        Err("must be between 1024 and 67108864 bytes".to_owned())
+    }
+}
+
+/// Comma-separated origins; empty means none (no cross-origin browser access).
+fn parse_cors_origins(value: &str) -> Result<Vec<CorsOrigin>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(CorsOrigin::from_str)
+        .collect()
+}
+
+fn parse_log_filter(value: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::builder()
+        .parse(value)
+        .map(|_| value.to_owned())
+        .map_err(|e| e.to_string())
+}
+
+/// One allowed CORS origin: `*` or `scheme://host[:port]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigin {
+    /// Any origin.
+    Any,
+    /// Exactly this origin.
+    Exact(HeaderValue),
+}
+
+impl FromStr for CorsOrigin {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let value = value.trim();
+        if value == "*" {
+            return Ok(Self::Any);
+        }
+        let rest = value
+            .strip_prefix("https://")
+            .or_else(|| value.strip_prefix("http://"))
+            .ok_or_else(|| format!("`{value}` is not an origin: expected `*` or `https://host[:port]`"))?;
+        if rest.is_empty() || rest.contains('/') || rest.chars().any(|c| c.is_whitespace()) {
+            return Err(format!(
+                "`{value}` is not an origin: no path, no trailing slash, no spaces"
+            ));
+        }
+        HeaderValue::from_str(value).map(Self::Exact).map_err(|e| e.to_string())
+    }
+}
+
+/// A PostgreSQL URL whose password never appears in `Debug` or `Display` output.
+#[derive(Clone)]
+pub struct DatabaseUrl {
+    url: String,
+    options: PgConnectOptions,
+}
+
+impl DatabaseUrl {
+    /// The connection options to connect with.
+    pub fn connect_options(&self) -> PgConnectOptions {
+        self.options.clone()
+    }
+
+    /// The URL with its password replaced by `***`, for logs.
+    pub fn redacted(&self) -> String {
+        redact_url(&self.url)
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err("must start with postgres:// or postgresql://".to_owned());
+        }
+        // The parser's message may quote the URL: never echo it.
+        let options = PgConnectOptions::from_str(url).map_err(|_| "is not a valid PostgreSQL URL".to_owned())?;
+        Ok(Self {
+            url: url.to_owned(),
+            options,
+        })
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("DatabaseUrl").field(&self.redacted()).finish()
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host/...` with `***`; also a `password=` query
+/// parameter.
+fn redact_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme_end) = out.find("://") {
+        let authority_start = scheme_end + 3;
+        let authority_end = out[authority_start..]
+            .find(['/', '?'])
+            .map_or(out.len(), |i| authority_start + i);
+        if let Some(at) = out[authority_start..authority_end].rfind('@') {
+            let userinfo = &out[authority_start..authority_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(authority_start + colon + 1..authority_start + at, "***");
+            }
+        }
+    }
+    if let Some(query_start) = out.find('?') {
+        let (head, query) = out.split_at(query_start + 1);
+        let redacted: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out = format!("{head}{}", redacted.join("&"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        let url: DatabaseUrl = "postgres://app:s3cr3t@db.example.org:5432/sites?sslmode=require"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            url.redacted(),
+            "postgres://app:***@db.example.org:5432/sites?sslmode=require"
+        );
+        assert!(!format!("{url:?}").contains("s3cr3t"));
+        assert!(!format!("{url}").contains("s3cr3t"));
+        let url: DatabaseUrl = "postgres://app@localhost/sites?password=hunter2".parse().unwrap();
+        assert!(!url.redacted().contains("hunter2"));
+        assert_eq!(redact_url("postgres://app@localhost/x"), "postgres://app@localhost/x");
+    }
+
+    #[test]
+    fn malformed_urls_do_not_echo_themselves() {
+        let error = "mysql://root:pw@x/y".parse::<DatabaseUrl>().unwrap_err();
+        assert!(!error.contains("pw"));
+        let error = "postgres://u:pw@host:notaport/db".parse::<DatabaseUrl>().unwrap_err();
+        assert!(!error.contains("pw"), "{error}");
+    }
+
+    #[test]
+    fn cors_origins() {
+        assert_eq!("*".parse::<CorsOrigin>().unwrap(), CorsOrigin::Any);
+        assert!("https://app.example.org".parse::<CorsOrigin>().is_ok());
+        assert!("http://localhost:5173".parse::<CorsOrigin>().is_ok());
+        assert!("https://app.example.org/".parse::<CorsOrigin>().is_err());
+        assert!("app.example.org".parse::<CorsOrigin>().is_err());
+        assert_eq!(parse_cors_origins("").unwrap(), vec![]);
+        assert_eq!(parse_cors_origins("https://a.org, https://b.org").unwrap().len(), 2);
+        assert!(parse_cors_origins("https://a.org,nope").is_err());
+    }
+
+    #[test]
+    fn malformed_values_name_their_variable() {
+        let error = Cli::try_parse_from(["clinical-sites", "--request-timeout-secs", "soon"]).unwrap_err();
+        assert!(error.to_string().contains("REQUEST_TIMEOUT_SECS"), "{error}");
+        let error = Cli::try_parse_from(["clinical-sites", "--log-format", "xml"]).unwrap_err();
+        assert!(error.to_string().contains("LOG_FORMAT"), "{error}");
+    }
+
+    #[test]
+    fn defaults_are_documented_values() {
+        let config = Config::defaults();
+        assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.max_body_bytes, 1_048_576);
+        assert!(config.database_url.is_none());
+    }
+}

@@ -1,0 +1,115 @@
+//! The database: which server to use, the connection pool, and the embedded migrations.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection};
+
+use crate::config::{Config, DatabaseUrl};
+use crate::postgres::{Binaries, ClusterOptions, LocalCluster, ProvisionError};
+
+/// The migrations in `migrations/`, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// The database the private cluster serves the application from.
+pub const LOCAL_DATABASE: &str = "clinical_sites";
+
+/// The PostgreSQL server this process uses.
+#[derive(Debug)]
+pub enum Database {
+    /// The server named by `DATABASE_URL`; nothing is started.
+    External(Box<DatabaseUrl>),
+    /// A private cluster under `DATA_DIR`, started (or adopted) by this process and stopped with it.
+    Local(LocalCluster),
+}
+
+impl Database {
+    /// `DATABASE_URL` if set, else the private cluster in `DATA_DIR/postgres` (created on first run).
+    ///
+    /// Blocking: call before starting the async runtime (see [`crate::postgres`]).
+    pub fn provision(config: &Config) -> Result<Self, ProvisionError> {
+        if let Some(url) = &config.database_url {
+            return Ok(Self::External(Box::new(url.clone())));
+        }
+        let binaries = Binaries::find(config.postgres_bin_dir.as_deref())?;
+        let cluster = LocalCluster::start(
+            &binaries,
+            &ClusterOptions {
+                data_dir: config.data_dir.join("postgres"),
+                log_file: config.data_dir.join("postgres.log"),
+                durable: true,
+            },
+        )?;
+        Ok(Self::Local(cluster))
+    }
+
+    /// Where the application's data lives.
+    pub fn connect_options(&self) -> PgConnectOptions {
+        match self {
+            Self::External(url) => url.connect_options(),
+            Self::Local(cluster) => cluster.connect_options(LOCAL_DATABASE),
+        }
+    }
+
+    /// A description for logs, without secrets.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::External(url) => url.redacted(),
+            Self::Local(cluster) => format!("private cluster in {}", cluster.data_dir().display()),
+        }
+    }
+
+    /// Creates the application database in a private cluster if it is missing. Safe when several
+    /// instances start at once.
+    pub async fn ensure_created(&self) -> Result<(), sqlx::Error> {
+        let Self::Local(cluster) = self else {
+            return Ok(());
+        };
+        let mut conn = PgConnection::connect_with(&cluster.connect_options("postgres")).await?;
+        let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(LOCAL_DATABASE)
+            .fetch_one(&mut conn)
+            .await?;
+        if !exists {
+            match sqlx::query("create database clinical_sites").execute(&mut conn).await {
+                Ok(_) => {}
+                // 42P04 duplicate_database, 23505 unique_violation: another instance won the race.
+                Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42P04" | "23505")) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        conn.close().await
+    }
+
+    /// Stops the private cluster, if this process runs one.
+    pub fn shutdown(self) {
+        if let Self::Local(cluster) = self {
+            cluster.stop();
+        }
+    }
+}
+
+/// Opens the application's connection pool. Connects lazily: the first query waits for the server.
+pub fn pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(options.application_name("clinical-sites"))
+}
+
+/// Applies pending migrations. sqlx holds an advisory lock while it does, so instances starting at
+/// the same time take turns and each finds the schema current.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}
+
+/// Records this installation on first start: the row that proves data survives restarts.
+pub async fn record_installation(pool: &PgPool) -> Result<uuid::Uuid, sqlx::Error> {
+    sqlx::query("insert into installation (installation_id) values ($1) on conflict do nothing")
+        .bind(uuid::Uuid::now_v7())
+        .execute(pool)
+        .await?;
+    sqlx::query_scalar("select installation_id from installation")
+        .fetch_one(pool)
+        .await
+}

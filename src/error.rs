@@ -1,0 +1,295 @@
+//! The one error type of the API and its one response shape: RFC 9457 `application/problem+json`.
+//!
+//! Every non-2xx answer, including extractor rejections and the responses of middleware (timeouts,
+//! body limits, panics), is a [`Problem`]. Internal detail (database text, panics) never reaches a
+//! client: a 5xx is logged once, here, and answered with a generic detail.
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The media type of every error response.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem document: the body of every error response of this API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "type": "/problems/validation",
+    "title": "Invalid request",
+    "status": 422,
+    "detail": "1 field is invalid",
+    "errors": [{"field": "name", "message": "must be 2 to 200 characters"}]
+}))]
+pub struct Problem {
+    /// A URI reference naming the kind of problem (e.g. `/problems/validation`). Stable: clients may
+    /// branch on it. The kinds are listed in `docs/problems.md`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short, human-readable summary of the kind of problem. Stable for a given `type`.
+    pub title: String,
+    /// The HTTP status code of this response, repeated for convenience.
+    pub status: u16,
+    /// A human-readable explanation of this occurrence, safe to show to a user.
+    pub detail: String,
+    /// The individual field problems, when the request had fields at fault (body fields, query or
+    /// path parameters). Empty (and omitted) otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// One problem with one field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FieldError {
+    /// Where the problem is: a JSON path into the body (`offers[0].capacity`), or the name of a query
+    /// or path parameter (`limit`). Empty when the request as a whole is at fault.
+    pub field: String,
+    /// What is wrong with it, written for a person.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A problem with `field`, described by `message`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An error on its way to becoming a [`Problem`] response. Boxed: errors travel in `Result`s on
+/// every hot path, and the happy path should not pay for their size.
+#[derive(Debug)]
+pub struct ApiError(Box<Parts>);
+
+#[derive(Debug)]
+struct Parts {
+    status: StatusCode,
+    slug: &'static str,
+    title: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// The underlying cause of a 5xx, logged and never shown.
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self(Box::new(Parts {
+            status,
+            slug,
+            title,
+            detail: detail.into(),
+            errors: Vec::new(),
+            headers: Vec::new(),
+            source: None,
+        }))
+    }
+
+    /// 400: the request is malformed (query string, path parameter, JSON syntax).
+    pub fn bad_request(detail: impl Into<String>, errors: Vec<FieldError>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail).with_errors(errors)
+    }
+
+    /// 422: the request is well-formed but its fields break the rules. Lists every broken rule.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.len() {
+            1 => "1 field is invalid".to_owned(),
+            n => format!("{n} fields are invalid"),
+        };
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "Invalid request",
+            detail,
+        )
+        .with_errors(errors)
+    }
+
+    /// 404: nothing is at this URL.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    /// 405: the URL exists, the method does not.
+    pub fn method_not_allowed(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            detail,
+        )
+    }
+
+    /// 413: the body is larger than the configured limit.
+    pub fn payload_too_large(limit_bytes: Option<usize>) -> Self {
+        let detail = match limit_bytes {
+            Some(limit) => format!("the request body is larger than the limit of {limit} bytes"),
+            None => "the request body is larger than this server accepts".to_owned(),
+        };
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Request body too large",
+            detail,
+        )
+    }
+
+    /// 415: the body is not JSON.
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            detail,
+        )
+    }
+
+    /// 503: the request took longer than the configured timeout.
+    pub fn timeout() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "Request timed out",
+            "the server could not answer in time; try again later",
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+    }
+
+    /// 503: a dependency (the database) is not available right now.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            detail,
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from_static("5"))
+    }
+
+    /// 500: something failed that the client cannot fix. `source` is logged, never shown.
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        let mut error = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal server error",
+            "the server failed to answer this request; it has been logged",
+        );
+        error.0.source = Some(source.into());
+        error
+    }
+
+    /// A problem for a bare status produced outside the handlers (middleware), keeping its status.
+    pub fn from_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::NOT_FOUND => Self::not_found("no resource at this URL"),
+            StatusCode::METHOD_NOT_ALLOWED => Self::method_not_allowed("this URL does not support this method"),
+            StatusCode::PAYLOAD_TOO_LARGE => Self::payload_too_large(None),
+            StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => {
+                Self::timeout()
+            }
+            s if s.is_server_error() => Self::internal(format!("bare {s} response from middleware")),
+            s => Self::new(s, "http", s.canonical_reason().unwrap_or("Error"), s.to_string()),
+        }
+    }
+
+    /// Adds field problems.
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.0.errors.extend(errors);
+        self
+    }
+
+    /// Adds a response header (e.g. `Retry-After`, `WWW-Authenticate`, `Allow`).
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.0.headers.push((name, value));
+        self
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        self.0.status
+    }
+
+    /// The problem document this error answers with.
+    pub fn problem(&self) -> Problem {
+        let parts = &self.0;
+        Problem {
+            kind: format!("/problems/{}", parts.slug),
+            title: parts.title.to_owned(),
+            status: parts.status.as_u16(),
+            detail: parts.detail.clone(),
+            errors: parts.errors.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.0.status.as_u16(), self.0.title, self.0.detail)
+    }
+}
+
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source.as_deref().map(|e| e as _)
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+                tracing::warn!(error = %error, "database unavailable");
+                Self::unavailable("the database is not available right now; try again shortly")
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&self.problem()).expect("a Problem always serializes");
+        let parts = *self.0;
+        if let Some(source) = &parts.source {
+            tracing::error!(status = parts.status.as_u16(), error = %source, "request failed");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        for (name, value) in parts.headers {
+            headers.append(name, value);
+        }
+        (parts.status, headers, body).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let error = ApiError::internal("duplicate key value violates unique constraint \"secret\"");
+        let problem = error.problem();
+        assert_eq!(problem.status, 500);
+        assert!(!problem.detail.contains("duplicate key"));
+    }
+
+    #[test]
+    fn validation_counts_fields() {
+        let problem = ApiError::validation(vec![FieldError::new("a", "x"), FieldError::new("b", "y")]).problem();
+        assert_eq!(problem.detail, "2 fields are invalid");
+        assert_eq!(problem.kind, "/problems/validation");
+        assert_eq!(problem.errors.len(), 2);
+    }
+
+    #[test]
+    fn empty_errors_are_omitted() {
+        let json = serde_json::to_value(ApiError::not_found("gone").problem()).unwrap();
+        assert!(json.get("errors").is_none());
+        assert_eq!(json["type"], "/problems/not-found");
+    }
+}

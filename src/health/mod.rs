@@ -1,0 +1,76 @@
+//! Liveness and readiness probes for orchestrators and load balancers.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::AppState;
+use crate::error::{ApiError, Problem};
+
+/// How long `/readyz` waits for the database before answering 503.
+const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The probe routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_healthz))
+        .routes(routes!(get_readyz))
+}
+
+/// The answer of a probe that succeeded.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProbeStatus {
+    /// `ok` for liveness, `ready` for readiness.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+/// Liveness: the process is up and serving HTTP. Does not touch the database.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses((status = OK, description = "The process is up.", body = ProbeStatus))
+)]
+pub async fn get_healthz() -> impl IntoResponse {
+    no_store(ProbeStatus { status: "ok" })
+}
+
+/// Readiness: the database answers within two seconds. Route traffic here only while this is 200.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses(
+        (status = OK, description = "Ready to serve requests.", body = ProbeStatus),
+        (status = SERVICE_UNAVAILABLE, description = "The database did not answer in time.",
+         body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let ping = sqlx::query_scalar::<_, i32>("select 1").fetch_one(&state.pool);
+    match tokio::time::timeout(READINESS_TIMEOUT, ping).await {
+        Ok(Ok(_)) => Ok(no_store(ProbeStatus { status: "ready" })),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness check failed");
+            Err(ApiError::unavailable("the database is not answering"))
+        }
+        Err(_) => {
+            tracing::warn!("readiness check timed out");
+            Err(ApiError::unavailable("the database is not answering"))
+        }
+    }
+}
+
+fn no_store(body: ProbeStatus) -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        Json(body),
+    )
+}

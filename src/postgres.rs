@@ -1,0 +1,697 @@
+//! A private PostgreSQL cluster started from the server binaries on this machine.
+//!
+//! Used by the service when `DATABASE_URL` is unset and by the test suite. The cluster lives in one
+//! folder, listens only on a Unix socket inside it (no TCP port, so checkouts never collide), and is
+//! stopped with a fast shutdown when its [`LocalCluster`] is stopped or dropped.
+//!
+//! - **Root**: PostgreSQL refuses to run as root, so as root the cluster runs as the unprivileged
+//!   `postgres` user (or `nobody`), owning its folder.
+//! - **Orphans**: the postmaster gets `SIGINT` (fast shutdown) when the process that started it dies,
+//!   even by `SIGKILL` (Linux parent-death signal), and runs in its own process group so a terminal's
+//!   Ctrl-C reaches the service first, which then stops requests before the database.
+//! - **Recovery**: a `postmaster.pid` whose process is gone (or is not PostgreSQL) is stale and
+//!   removed; a PostgreSQL still running on the folder is adopted (and stopped with ours), or stopped
+//!   and restarted when it does not become ready.
+//!
+//! Everything here is blocking: call it before starting the async runtime, or from a blocking task.
+
+use std::fs;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::PgConnectOptions;
+
+/// How long a cluster may take to start, and to stop, before we escalate.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Unix socket paths are limited to 107 bytes on Linux.
+const MAX_SOCKET_PATH: usize = 100;
+/// The port only names the socket file (`.s.PGSQL.5432`): nothing listens on TCP.
+const SOCKET_PORT: u16 = 5432;
+
+/// Why a private cluster could not be provided.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    /// No server binaries anywhere we looked.
+    #[error(
+        "no PostgreSQL available: set DATABASE_URL to an existing PostgreSQL server, or install the PostgreSQL \
+         server binaries (initdb, postgres; e.g. `apt-get install postgresql`) (searched: {searched})"
+    )]
+    NotFound {
+        /// The folders searched, for the message.
+        searched: String,
+    },
+    /// As root, no unprivileged account exists to run PostgreSQL as.
+    #[error("running as root, and neither a `postgres` nor a `nobody` user exists to run PostgreSQL as")]
+    NoUnprivilegedUser,
+    /// As root, the unprivileged user cannot reach the data folder.
+    #[error(
+        "the PostgreSQL data folder {path} is not reachable by the `{user}` user that PostgreSQL runs as \
+         (a parent folder lacks search permission): set DATA_DIR to a folder such as /var/lib/clinical-sites"
+    )]
+    Unreachable {
+        /// The data folder.
+        path: PathBuf,
+        /// The account PostgreSQL runs as.
+        user: String,
+    },
+    /// `initdb` failed.
+    #[error("initdb failed ({status}): {output}")]
+    Initdb {
+        /// Its exit status.
+        status: ExitStatus,
+        /// What it printed.
+        output: String,
+    },
+    /// The postmaster did not become ready.
+    #[error("PostgreSQL did not start: {reason}; last lines of {log}:\n{tail}")]
+    Start {
+        /// What went wrong.
+        reason: String,
+        /// The log file.
+        log: PathBuf,
+        /// Its last lines.
+        tail: String,
+    },
+    /// A file-system or process operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What we were doing.
+        context: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_context(context: impl Into<String>) -> impl FnOnce(io::Error) -> ProvisionError {
+    let context = context.into();
+    move |source| ProvisionError::Io { context, source }
+}
+
+/// The PostgreSQL server programs used to create and run a cluster.
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    /// `initdb`.
+    pub initdb: PathBuf,
+    /// `postgres`.
+    pub postgres: PathBuf,
+}
+
+impl Binaries {
+    /// Finds `initdb` and `postgres` in `explicit` if given, else on `PATH`, then in
+    /// `/usr/lib/postgresql/<version>/bin` (newest first), then in `pg_config --bindir`.
+    pub fn find(explicit: Option<&Path>) -> Result<Self, ProvisionError> {
+        let candidates = match explicit {
+            Some(dir) => vec![dir.to_path_buf()],
+            None => default_search_path(),
+        };
+        Self::find_in(&candidates)
+    }
+
+    /// The first folder of `candidates` that holds both programs.
+    pub fn find_in(candidates: &[PathBuf]) -> Result<Self, ProvisionError> {
+        candidates
+            .iter()
+            .find_map(|dir| {
+                let initdb = dir.join("initdb");
+                let postgres = dir.join("postgres");
+                (is_executable(&initdb) && is_executable(&postgres)).then_some(Self { initdb, postgres })
+            })
+            .ok_or_else(|| ProvisionError::NotFound {
+                searched: candidates
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+}
+
+fn default_search_path() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect())
+        .unwrap_or_default();
+    let mut versioned: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            Some((version, entry.path().join("bin")))
+        })
+        .collect();
+    versioned.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
+    dirs.extend(versioned.into_iter().map(|(_, dir)| dir));
+    if let Ok(output) = Command::new("pg_config").arg("--bindir").stderr(Stdio::null()).output()
+        && output.status.success()
+    {
+        dirs.push(PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
+    }
+    dirs
+}
+
+fn is_executable(path: &Path) -> bool {
+    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// How to run a cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// The cluster's folder (`PGDATA`); created by `initdb` on first use.
+    pub data_dir: PathBuf,
+    /// Where the server writes its log (appended to).
+    pub log_file: PathBuf,
+    /// `false` turns off fsync and friends: for throw-away test clusters only, never for real data.
+    pub durable: bool,
+}
+
+/// The account the postmaster runs as when we are root.
+#[derive(Debug, Clone)]
+struct RunAs {
+    name: String,
+    uid: u32,
+    gid: u32,
+}
+
+impl RunAs {
+    /// `None` when we are not root (PostgreSQL then runs as us).
+    fn for_current_process() -> Result<Option<Self>, ProvisionError> {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            return Ok(None);
+        }
+        let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+        ["postgres", "nobody"]
+            .iter()
+            .find_map(|wanted| {
+                passwd.lines().find_map(|line| {
+                    let fields: Vec<&str> = line.split(':').collect();
+                    (fields.len() >= 4 && fields[0] == *wanted).then(|| {
+                        Some(Self {
+                            name: fields[0].to_owned(),
+                            uid: fields[2].parse().ok()?,
+                            gid: fields[3].parse().ok()?,
+                        })
+                    })?
+                })
+            })
+            .map(Some)
+            .ok_or(ProvisionError::NoUnprivilegedUser)
+    }
+
+    fn apply(&self, command: &mut Command) {
+        command.uid(self.uid).gid(self.gid);
+    }
+
+    /// Whether this account may pass through every ancestor folder of `path`.
+    fn can_reach(&self, path: &Path) -> bool {
+        path.ancestors().skip(1).all(|dir| match fs::metadata(dir) {
+            Ok(m) => {
+                let mode = m.permissions().mode();
+                mode & 0o001 != 0
+                    || (m.uid() == self.uid && mode & 0o100 != 0)
+                    || (m.gid() == self.gid && mode & 0o010 != 0)
+            }
+            Err(_) => true, // not created yet: we create it, world-searchable
+        })
+    }
+}
+
+/// A running cluster, stopped (fast shutdown) by [`LocalCluster::stop`] or on drop.
+#[derive(Debug)]
+pub struct LocalCluster {
+    data_dir: PathBuf,
+    socket_dir: PathBuf,
+    pid: i32,
+    /// Receives the exit status when we started the postmaster; `None` for an adopted one.
+    exited: Option<mpsc::Receiver<Option<ExitStatus>>>,
+    adopted: bool,
+    stopped: bool,
+}
+
+impl LocalCluster {
+    /// Creates the cluster on first use, then starts it (or adopts the one already running on the
+    /// folder) and waits until it accepts connections.
+    pub fn start(binaries: &Binaries, options: &ClusterOptions) -> Result<Self, ProvisionError> {
+        let run_as = RunAs::for_current_process()?;
+        let data_dir = std::path::absolute(&options.data_dir).map_err(io_context("resolving the data folder"))?;
+        let parent = data_dir.parent().unwrap_or(Path::new("/")).to_path_buf();
+        fs::create_dir_all(&parent).map_err(io_context(format!("creating {}", parent.display())))?;
+        if let Some(user) = &run_as
+            && !user.can_reach(&data_dir)
+        {
+            return Err(ProvisionError::Unreachable {
+                path: data_dir,
+                user: user.name.clone(),
+            });
+        }
+        if !data_dir.join("PG_VERSION").is_file() {
+            init_cluster(binaries, &data_dir, run_as.as_ref(), options.durable)?;
+        } else if let Some(user) = &run_as {
+            take_ownership(&data_dir, user)?;
+        }
+        let socket_dir = socket_dir_for(&data_dir, run_as.as_ref())?;
+
+        match inspect_pid_file(&data_dir) {
+            PidFile::Absent => {}
+            PidFile::Stale => remove_stale_lock_files(&data_dir, &socket_dir)?,
+            PidFile::Running {
+                pid,
+                socket_dir: running_socket,
+            } => {
+                let mut adopted = Self {
+                    data_dir: data_dir.clone(),
+                    socket_dir: running_socket,
+                    pid,
+                    exited: None,
+                    adopted: true,
+                    stopped: false,
+                };
+                if adopted.wait_ready(Duration::from_secs(15)).is_ok() && adopted.socket_dir == socket_dir {
+                    tracing::info!(pid, data_dir = %data_dir.display(), "adopted a PostgreSQL already running on the data folder");
+                    return Ok(adopted);
+                }
+                tracing::warn!(pid, "stopping a PostgreSQL on the data folder that is not usable as is");
+                adopted.shutdown();
+                remove_stale_lock_files(&data_dir, &socket_dir)?;
+            }
+        }
+        spawn_postmaster(binaries, options, &data_dir, &socket_dir, run_as.as_ref())
+    }
+
+    /// Options for connecting to `database` on this cluster as the superuser `postgres`.
+    pub fn connect_options(&self, database: &str) -> PgConnectOptions {
+        PgConnectOptions::new()
+            .socket(&self.socket_dir)
+            .port(SOCKET_PORT)
+            .username("postgres")
+            .database(database)
+    }
+
+    /// The cluster's folder.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The postmaster's process id.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Whether this cluster was already running when we started (and was adopted).
+    pub fn was_adopted(&self) -> bool {
+        self.adopted
+    }
+
+    /// Stops the cluster with a fast shutdown (open sessions are ended, data is flushed), escalating
+    /// to an immediate shutdown and then `SIGKILL` if it does not stop in time.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        for (signal, patience) in [
+            (libc::SIGINT, STOP_TIMEOUT),
+            (libc::SIGQUIT, Duration::from_secs(10)),
+            (libc::SIGKILL, Duration::from_secs(10)),
+        ] {
+            if !self.is_running() {
+                return;
+            }
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe { libc::kill(self.pid, signal) };
+            if self.wait_exit(patience) {
+                tracing::info!(pid = self.pid, "PostgreSQL stopped");
+                return;
+            }
+            tracing::warn!(pid = self.pid, signal, "PostgreSQL did not stop in time; escalating");
+        }
+    }
+
+    fn is_running(&self) -> bool {
+        match &self.exited {
+            Some(exited) => matches!(exited.try_recv(), Err(mpsc::TryRecvError::Empty)),
+            None => is_postgres_process(self.pid),
+        }
+    }
+
+    fn wait_exit(&self, patience: Duration) -> bool {
+        if let Some(exited) = &self.exited {
+            return !matches!(exited.recv_timeout(patience), Err(mpsc::RecvTimeoutError::Timeout));
+        }
+        poll_until(patience, || !is_postgres_process(self.pid))
+    }
+
+    /// Polls `postmaster.pid` until the server reports `ready`, failing early if it exits.
+    fn wait_ready(&self, patience: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + patience;
+        loop {
+            if let Some(exited) = &self.exited
+                && let Ok(status) = exited.try_recv()
+            {
+                let status = status.map_or("unknown status".to_owned(), |s| s.to_string());
+                return Err(format!("the server exited ({status})"));
+            }
+            if self.exited.is_none() && !is_postgres_process(self.pid) {
+                return Err("the server exited".to_owned());
+            }
+            if let Ok(contents) = fs::read_to_string(self.data_dir.join("postmaster.pid")) {
+                let lines: Vec<&str> = contents.lines().collect();
+                let ours = lines.first().and_then(|l| l.trim().parse::<i32>().ok()) == Some(self.pid);
+                if ours && lines.get(7).map(|s| s.trim()) == Some("ready") {
+                    return Ok(());
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("not ready after {} s", patience.as_secs()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn poll_until(patience: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + patience;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}
+
+fn init_cluster(
+    binaries: &Binaries,
+    data_dir: &Path,
+    run_as: Option<&RunAs>,
+    durable: bool,
+) -> Result<(), ProvisionError> {
+    // initdb into a staging folder, then rename: a crash half-way never leaves a broken cluster.
+    let staging = data_dir.with_extension("initdb");
+    if staging.exists() {
+        fs::remove_dir_all(&staging).map_err(io_context(format!("removing {}", staging.display())))?;
+    }
+    create_private_dir(&staging, run_as)?;
+    let mut command = Command::new(&binaries.initdb);
+    command
+        .args([
+            "--auth=trust",
+            "--username=postgres",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+        ])
+        .arg("--pgdata")
+        .arg(&staging)
+        .stdin(Stdio::null())
+        .current_dir(staging.parent().unwrap_or(Path::new("/")));
+    if !durable {
+        command.arg("--no-sync");
+    }
+    if let Some(user) = run_as {
+        user.apply(&mut command);
+    }
+    let output = command
+        .output()
+        .map_err(io_context(format!("running {}", binaries.initdb.display())))?;
+    if !output.status.success() {
+        let _ = fs::remove_dir_all(&staging);
+        return Err(ProvisionError::Initdb {
+            status: output.status,
+            output: format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        });
+    }
+    fs::rename(&staging, data_dir).map_err(io_context(format!("moving the new cluster to {}", data_dir.display())))
+}
+
+fn create_private_dir(dir: &Path, run_as: Option<&RunAs>) -> Result<(), ProvisionError> {
+    fs::create_dir_all(dir).map_err(io_context(format!("creating {}", dir.display())))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .map_err(io_context(format!("restricting {}", dir.display())))?;
+    if let Some(user) = run_as {
+        std::os::unix::fs::chown(dir, Some(user.uid), Some(user.gid)).map_err(io_context(format!(
+            "handing {} to {}",
+            dir.display(),
+            user.name
+        )))?;
+    }
+    Ok(())
+}
+
+/// A cluster created by another account (say, a run as a normal user) is handed to ours.
+fn take_ownership(data_dir: &Path, user: &RunAs) -> Result<(), ProvisionError> {
+    let owner = fs::metadata(data_dir)
+        .map_err(io_context(format!("reading {}", data_dir.display())))?
+        .uid();
+    if owner == user.uid {
+        return Ok(());
+    }
+    fn walk(path: &Path, user: &RunAs) -> io::Result<()> {
+        std::os::unix::fs::lchown(path, Some(user.uid), Some(user.gid))?;
+        if fs::symlink_metadata(path)?.is_dir() {
+            for entry in fs::read_dir(path)? {
+                walk(&entry?.path(), user)?;
+            }
+        }
+        Ok(())
+    }
+    walk(data_dir, user).map_err(io_context(format!("handing {} to {}", data_dir.display(), user.name)))
+}
+
+/// The socket goes inside the data folder unless that path is too long for a Unix socket; then into
+/// a private folder under /tmp named after the data folder.
+fn socket_dir_for(data_dir: &Path, run_as: Option<&RunAs>) -> Result<PathBuf, ProvisionError> {
+    let socket_file_len = format!("/.s.PGSQL.{SOCKET_PORT}.lock").len();
+    if data_dir.as_os_str().len() + socket_file_len <= MAX_SOCKET_PATH {
+        return Ok(data_dir.to_path_buf());
+    }
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data_dir.hash(&mut hasher);
+    let dir = std::env::temp_dir().join(format!("clinical-sites-pg-{:016x}", hasher.finish()));
+    create_private_dir(&dir, run_as)?;
+    Ok(dir)
+}
+
+enum PidFile {
+    Absent,
+    Stale,
+    Running { pid: i32, socket_dir: PathBuf },
+}
+
+fn inspect_pid_file(data_dir: &Path) -> PidFile {
+    let Ok(contents) = fs::read_to_string(data_dir.join("postmaster.pid")) else {
+        return PidFile::Absent;
+    };
+    let lines: Vec<&str> = contents.lines().collect();
+    let pid = lines.first().and_then(|l| l.trim().parse::<i32>().ok());
+    match pid {
+        Some(pid) if pid > 0 && is_postgres_process(pid) && process_cwd_is(pid, data_dir) => PidFile::Running {
+            pid,
+            socket_dir: lines
+                .get(4)
+                .map_or_else(|| data_dir.to_path_buf(), |l| PathBuf::from(l.trim())),
+        },
+        _ => PidFile::Stale,
+    }
+}
+
+/// Whether `pid` is alive and is a PostgreSQL server process (not a reused pid).
+fn is_postgres_process(pid: i32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // `pid (comm) state ...`: a zombie (state Z) has already exited.
+        Ok(stat) => {
+            let comm_ok = stat.contains("(postgres)") || stat.contains("(postmaster)");
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next());
+            comm_ok && !matches!(state, Some('Z') | Some('X'))
+        }
+        Err(_) => false,
+    }
+}
+
+/// The postmaster's working folder is its data folder; unknown (unreadable) counts as a match.
+fn process_cwd_is(pid: i32, data_dir: &Path) -> bool {
+    match fs::read_link(format!("/proc/{pid}/cwd")) {
+        Ok(cwd) => fs::canonicalize(data_dir).is_ok_and(|d| d == cwd),
+        Err(_) => true,
+    }
+}
+
+fn remove_stale_lock_files(data_dir: &Path, socket_dir: &Path) -> Result<(), ProvisionError> {
+    for file in [
+        data_dir.join("postmaster.pid"),
+        socket_dir.join(format!(".s.PGSQL.{SOCKET_PORT}.lock")),
+        socket_dir.join(format!(".s.PGSQL.{SOCKET_PORT}")),
+    ] {
+        match fs::remove_file(&file) {
+            Ok(()) => tracing::info!(file = %file.display(), "removed a stale PostgreSQL lock file"),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_context(format!("removing {}", file.display()))(e)),
+        }
+    }
+    Ok(())
+}
+
+fn spawn_postmaster(
+    binaries: &Binaries,
+    options: &ClusterOptions,
+    data_dir: &Path,
+    socket_dir: &Path,
+    run_as: Option<&RunAs>,
+) -> Result<LocalCluster, ProvisionError> {
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&options.log_file)
+        .map_err(io_context(format!("opening {}", options.log_file.display())))?;
+    let log_offset = log.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut command = Command::new(&binaries.postgres);
+    command
+        .arg("-D")
+        .arg(data_dir)
+        .args(["-c", "listen_addresses="])
+        .arg("-c")
+        .arg(format!("unix_socket_directories=\"{}\"", socket_dir.display()))
+        .arg("-c")
+        .arg(format!("port={SOCKET_PORT}"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(io_context("duplicating the log handle"))?)
+        .stderr(log)
+        .current_dir(data_dir)
+        // Own process group: a terminal's Ctrl-C goes to the service, which stops us in order.
+        .process_group(0);
+    if !options.durable {
+        command.args([
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ]);
+    }
+    if let Some(user) = run_as {
+        user.apply(&mut command);
+    }
+    // SAFETY: prctl and getppid are async-signal-safe; the closure allocates nothing.
+    unsafe {
+        let parent = libc::getpid();
+        command.pre_exec(move || {
+            // Fast shutdown when the thread that started us (the guardian below) dies with the process.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                return Err(io::Error::other("parent exited before postgres started"));
+            }
+            Ok(())
+        });
+    }
+
+    // The guardian thread owns the child: it lives exactly as long as the postmaster, reaps it, and
+    // reports its exit. The parent-death signal is tied to this thread, so it fires only when the
+    // whole process dies.
+    let (started_tx, started_rx) = mpsc::channel();
+    let (exited_tx, exited_rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("postgres-guardian".into())
+        .spawn(move || match command.spawn() {
+            Ok(mut child) => {
+                let _ = started_tx.send(Ok(child.id() as i32));
+                let _ = exited_tx.send(child.wait().ok());
+            }
+            Err(e) => {
+                let _ = started_tx.send(Err(e));
+            }
+        })
+        .map_err(io_context("starting the postgres guardian thread"))?;
+    let pid = started_rx
+        .recv()
+        .map_err(|_| io_context("starting postgres")(io::Error::other("guardian thread died")))?
+        .map_err(io_context(format!("starting {}", binaries.postgres.display())))?;
+
+    let cluster = LocalCluster {
+        data_dir: data_dir.to_path_buf(),
+        socket_dir: socket_dir.to_path_buf(),
+        pid,
+        exited: Some(exited_rx),
+        adopted: false,
+        stopped: false,
+    };
+    match cluster.wait_ready(START_TIMEOUT) {
+        Ok(()) => {
+            tracing::info!(pid, data_dir = %data_dir.display(), "PostgreSQL started");
+            Ok(cluster)
+        }
+        Err(reason) => Err(ProvisionError::Start {
+            reason,
+            log: options.log_file.clone(),
+            tail: log_tail(&options.log_file, log_offset),
+        }),
+    }
+}
+
+/// The last lines the server wrote since `offset`, for an error message.
+fn log_tail(path: &Path, offset: u64) -> String {
+    let mut text = String::new();
+    if let Ok(mut file) = fs::File::open(path) {
+        let _ = file.seek(SeekFrom::Start(offset));
+        let _ = file.take(64 * 1024).read_to_string(&mut text);
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_binaries_name_both_remedies() {
+        let error = Binaries::find_in(&[PathBuf::from("/nonexistent/bin")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("DATABASE_URL"), "{error}");
+        assert!(error.contains("install the PostgreSQL server binaries"), "{error}");
+        assert!(error.contains("/nonexistent/bin"), "{error}");
+    }
+
+    #[test]
+    fn long_data_dirs_get_a_short_socket_folder() {
+        let short = Path::new("/tmp/x/postgres");
+        assert_eq!(socket_dir_for(short, None).unwrap(), short);
+        let long = PathBuf::from(format!("/tmp/{}/postgres", "d".repeat(120)));
+        let socket = socket_dir_for(&long, None).unwrap();
+        assert!(socket.as_os_str().len() < MAX_SOCKET_PATH);
+        assert_eq!(socket, socket_dir_for(&long, None).unwrap(), "stable across runs");
+        let _ = fs::remove_dir(socket);
+    }
+
+    #[test]
+    fn our_own_process_is_not_a_postmaster() {
+        assert!(!is_postgres_process(std::process::id() as i32));
+        assert!(!is_postgres_process(i32::MAX));
+    }
+}

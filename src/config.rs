@@ -42,6 +42,31 @@ pub struct Cli {
     pub config: Config,
 }
 
+impl Cli {
+    /// Parses the command line and environment, exiting with a message that names the variable at
+    /// fault. `DATABASE_URL` errors never echo the value, which may hold a password.
+    pub fn from_env() -> Self {
+        use clap::error::{ContextKind, ContextValue};
+        match Self::try_parse() {
+            Ok(cli) => cli,
+            Err(error) => {
+                let about_database_url = matches!(
+                    error.get(ContextKind::InvalidArg),
+                    Some(ContextValue::String(arg)) if arg.contains("DATABASE_URL")
+                );
+                if about_database_url {
+                    let reason = std::error::Error::source(&error)
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
+                    eprintln!("error: invalid value for DATABASE_URL: {reason}");
+                    std::process::exit(2);
+                }
+                error.exit()
+            }
+        }
+    }
+}
+
 /// The binary's subcommands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
 pub enum Command {

@@ -10,6 +10,11 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, FieldError};
 
+/// The configured body limit, put in each request's extensions by [`crate::http::with_middleware`]
+/// so rejections can state it.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
 /// A JSON request body of type `T`.
 ///
 /// Rejects with 415 when the content type is not JSON, 413 when the body is over the limit, 400 when
@@ -31,9 +36,10 @@ where
                 "the request body must be JSON, sent with `Content-Type: application/json`",
             ));
         }
+        let limit = req.extensions().get::<BodyLimit>().map(|limit| limit.0);
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::payload_too_large(None)
+                ApiError::payload_too_large(limit)
             } else {
                 ApiError::bad_request("the request body could not be read", Vec::new())
             }
@@ -136,6 +142,9 @@ where
                 let (field, message) = match &kind {
                     ErrorKind::ParseErrorAtKey { key, expected_type, .. } => {
                         (key.clone(), format!("is not a valid {}", friendly_type(expected_type)))
+                    }
+                    ErrorKind::DeserializeError { key, message, .. } => {
+                        (key.clone(), format!("is not valid: {message}"))
                     }
                     ErrorKind::InvalidUtf8InPathParam { key } => (key.clone(), "is not valid UTF-8".to_owned()),
                     ErrorKind::ParseError { expected_type, .. } => (

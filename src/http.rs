@@ -22,6 +22,7 @@ use tracing::Span;
 
 use crate::config::{Config, CorsOrigin};
 use crate::error::{ApiError, PROBLEM_JSON};
+use crate::extract::BodyLimit;
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -38,6 +39,7 @@ pub fn with_middleware(router: Router, config: &Config) -> Router {
             ApiError::internal("a handler panicked").into_response()
         }))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(axum::Extension(BodyLimit(config.max_body_bytes)))
         .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

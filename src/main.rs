@@ -4,14 +4,13 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
 use clinical_sites::config::{Cli, Command, Config};
 use clinical_sites::db::{self, Database};
 use clinical_sites::{AppState, app, http, telemetry};
 
 fn main() -> ExitCode {
     // A malformed variable stops here, with a message naming it (clap exits with status 2).
-    let cli = Cli::parse();
+    let cli = Cli::from_env();
     let config = cli.config;
     telemetry::init(&config);
     tracing::debug!(?config, "configuration");

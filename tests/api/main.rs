@@ -1,1 +1,11 @@
+//! The integration tests: one binary (link time), one module per concern, every test on its own
+//! freshly migrated database (see `support`).
 
+mod support;
+
+mod errors;
+mod health;
+mod middleware;
+mod openapi;
+mod provisioning;
+mod service;

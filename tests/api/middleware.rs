@@ -1,0 +1,196 @@
+//! Request ids, CORS, compression, offline docs, and graceful shutdown on a real socket.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use axum::routing::get;
+use clinical_sites::config::{Config, CorsOrigin};
+use clinical_sites::http::{serve, with_middleware};
+
+use crate::support::{TestApp, client};
+
+#[tokio::test]
+async fn request_ids_are_generated_or_echoed() {
+    let app = TestApp::new().await;
+    let generated = app.get("/healthz").await;
+    let id = generated.header("x-request-id").expect("a generated request id");
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+
+    let response = app
+        .send(
+            Request::get("/nope")
+                .header("x-request-id", "client-chosen-42")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        response.header("x-request-id"),
+        Some("client-chosen-42"),
+        "echoed on errors too"
+    );
+}
+
+#[tokio::test]
+async fn cors_allows_exactly_the_configured_origins() {
+    let config = Config {
+        cors_allowed_origins: vec![CorsOrigin::Exact("https://app.example.org".parse().unwrap())],
+        ..Config::defaults()
+    };
+    let app = TestApp::with_config(config).await;
+    let preflight = |origin: &'static str| {
+        Request::options("/healthz")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+            .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "authorization")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let allowed = app.send(preflight("https://app.example.org")).await;
+    assert!(allowed.status.is_success(), "{allowed:?}");
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://app.example.org")
+    );
+    assert!(
+        allowed
+            .header("access-control-allow-headers")
+            .is_some_and(|h| h.contains("authorization")),
+        "{allowed:?}"
+    );
+
+    let other = app.send(preflight("https://evil.example.com")).await;
+    assert_eq!(other.header("access-control-allow-origin"), None);
+
+    let simple = app
+        .send(
+            Request::get("/healthz")
+                .header(header::ORIGIN, "https://app.example.org")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        simple.header("access-control-allow-origin"),
+        Some("https://app.example.org")
+    );
+}
+
+#[tokio::test]
+async fn responses_are_compressed_when_asked() {
+    let app = TestApp::new().await;
+    let response = app
+        .send(
+            Request::get("/openapi.json")
+                .header(header::ACCEPT_ENCODING, "gzip")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.header("content-encoding"), Some("gzip"));
+    assert_eq!(&response.body[..2], &[0x1f, 0x8b], "a gzip stream");
+}
+
+#[tokio::test]
+async fn the_docs_page_works_offline() {
+    let app = TestApp::new().await;
+    let page = app.get("/docs/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = String::from_utf8(page.body.clone()).unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    // Every script and stylesheet is served by us, none from a CDN.
+    for line in html.lines().filter(|l| l.contains("src=") || l.contains("href=")) {
+        assert!(
+            !line.contains("http://") && !line.contains("https://"),
+            "external asset: {line}"
+        );
+    }
+    for asset in [
+        "/docs/swagger-ui-bundle.js",
+        "/docs/swagger-ui.css",
+        "/docs/swagger-initializer.js",
+    ] {
+        let response = app.get(asset).await;
+        assert_eq!(response.status, StatusCode::OK, "{asset}");
+        assert!(response.body.len() > 100, "{asset}");
+    }
+    let initializer = String::from_utf8(app.get("/docs/swagger-initializer.js").await.body).unwrap();
+    assert!(initializer.contains("/openapi.json"), "{initializer}");
+}
+
+#[tokio::test]
+async fn graceful_shutdown_lets_an_in_flight_request_finish() {
+    let routes = Router::new().route(
+        "/slow",
+        get(|| async {
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            "finished"
+        }),
+    );
+    let router = with_middleware(routes, &Config::defaults());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(
+        listener,
+        router,
+        async move {
+            let _ = stop_rx.await;
+        },
+        Duration::from_secs(10),
+    ));
+
+    let in_flight = tokio::task::spawn_blocking(move || client::request(addr, "GET", "/slow"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop_tx.send(()).unwrap();
+
+    let (status, body) = in_flight.await.unwrap().expect("the in-flight request is answered");
+    assert_eq!((status, body.as_str()), (200, "finished"));
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the server stops once the request is done")
+        .unwrap()
+        .unwrap();
+    assert!(
+        client::request(addr, "GET", "/slow").is_err(),
+        "no new connections after shutdown"
+    );
+}
+
+#[tokio::test]
+async fn graceful_shutdown_is_bounded() {
+    let routes = Router::new().route(
+        "/stuck",
+        get(|| async {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            "never"
+        }),
+    );
+    let config = Config {
+        request_timeout_secs: 3600,
+        ..Config::defaults()
+    };
+    let router = with_middleware(routes, &config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(
+        listener,
+        router,
+        async move {
+            let _ = stop_rx.await;
+        },
+        Duration::from_millis(300),
+    ));
+    let _stuck = tokio::task::spawn_blocking(move || client::request(addr, "GET", "/stuck"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop_tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the grace period ends the wait")
+        .unwrap()
+        .unwrap();
+}

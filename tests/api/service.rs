@@ -1,0 +1,177 @@
+//! The service binary as a newcomer runs it: no configuration, its own PostgreSQL, clean stops.
+
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, PgConnection};
+
+use crate::support::client::{Service, service_command};
+use crate::support::{TempDir, TestDb, postgres_processes, server};
+
+/// The installation id, read over the private cluster's socket while the service runs.
+fn installation_id(data_dir: &std::path::Path) -> uuid::Uuid {
+    let options = sqlx::postgres::PgConnectOptions::new()
+        .socket(data_dir.join("postgres"))
+        .username("postgres")
+        .database("clinical_sites");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut conn = PgConnection::connect_with(&options).await.unwrap();
+        sqlx::query_scalar("select installation_id from installation")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    })
+}
+
+fn wait_until_no_postgres(data_dir: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !postgres_processes(data_dir).is_empty() {
+        assert!(Instant::now() < deadline, "postgres processes left for {data_dir}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_fresh_run_serves_stops_cleanly_and_keeps_its_data() {
+    let dir = TempDir::new("service");
+    let cluster_dir = dir.0.join("postgres").display().to_string();
+
+    let service = Service::start(service_command(&dir.0));
+    assert_eq!(service.get("/readyz").0, 200);
+    let first_id = installation_id(&dir.0);
+    let (code, output) = service.stop(libc::SIGTERM);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(
+        postgres_processes(&cluster_dir).is_empty(),
+        "no postgres after SIGTERM:\n{output}"
+    );
+
+    let service = Service::start(service_command(&dir.0));
+    assert_eq!(service.get("/readyz").0, 200);
+    assert_eq!(
+        installation_id(&dir.0),
+        first_id,
+        "the second run finds the first run's data"
+    );
+    let (code, output) = service.stop(libc::SIGINT);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(
+        postgres_processes(&cluster_dir).is_empty(),
+        "no postgres after SIGINT:\n{output}"
+    );
+}
+
+#[test]
+fn a_killed_service_leaves_no_postgres_and_the_next_start_recovers() {
+    let dir = TempDir::new("killed");
+    let cluster_dir = dir.0.join("postgres").display().to_string();
+    let service = Service::start(service_command(&dir.0));
+    assert_eq!(service.get("/readyz").0, 200);
+    let _ = service.stop(libc::SIGKILL);
+    wait_until_no_postgres(&cluster_dir);
+
+    let service = Service::start(service_command(&dir.0));
+    assert_eq!(service.get("/readyz").0, 200);
+    let (code, output) = service.stop(libc::SIGTERM);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(postgres_processes(&cluster_dir).is_empty());
+}
+
+#[tokio::test]
+async fn with_database_url_the_service_uses_it_and_starts_no_cluster() {
+    let db = TestDb::new().await;
+    let dir = TempDir::new("external");
+    let mut url = server().url(&db.name);
+    // Trust authentication ignores the password; it is here to prove it is never printed.
+    let secret = "never-printed-7f3a";
+    if url.starts_with("postgres://postgres@") {
+        url = url.replacen("postgres://postgres@", &format!("postgres://postgres:{secret}@"), 1);
+    }
+    let mut command = service_command(&dir.0);
+    command.env("DATABASE_URL", &url).env("RUST_LOG", "debug");
+    let output = tokio::task::spawn_blocking(move || {
+        let service = Service::start(command);
+        assert_eq!(service.get("/readyz").0, 200);
+        service.stop(libc::SIGTERM)
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.0, Some(0), "{}", output.1);
+    assert!(!dir.0.join("postgres").exists(), "no private cluster was created");
+    assert!(!output.1.contains(secret), "the password was logged:\n{}", output.1);
+    let installations: i64 = sqlx::query_scalar("select count(*) from installation")
+        .fetch_one(&db.pool())
+        .await
+        .unwrap();
+    assert_eq!(installations, 1, "the service wrote to the database it was given");
+}
+
+#[tokio::test]
+async fn migrate_applies_the_migrations_and_exits() {
+    let server = server();
+    let name = format!("cs_migrate_{}", uuid::Uuid::now_v7().simple());
+    let mut admin = PgConnection::connect_with(&server.options("postgres")).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let dir = TempDir::new("migrate");
+    let mut command = service_command(&dir.0);
+    command.arg("migrate").env("DATABASE_URL", server.url(&name));
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+
+    let mut conn = PgConnection::connect_with(&server.options(&name)).await.unwrap();
+    let tables: Vec<String> =
+        sqlx::query_scalar("select tablename::text from pg_tables where schemaname = 'public' order by 1")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(tables, ["_sqlx_migrations", "installation"]);
+    conn.close().await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("drop database {name} with (force)")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
+
+#[test]
+fn a_malformed_setting_stops_start_up_naming_it() {
+    let dir = TempDir::new("config");
+    for (variable, value) in [
+        ("REQUEST_TIMEOUT_SECS", "soon"),
+        ("BIND_ADDR", "localhost"),
+        ("DATABASE_URL", "mysql://root:hunter2@db/x"),
+        ("DATABASE_MAX_CONNECTIONS", "0"),
+        ("MAX_BODY_BYTES", "1tb"),
+        ("LOG_FORMAT", "xml"),
+        ("CORS_ALLOWED_ORIGINS", "example.org"),
+        ("RUST_LOG", "info,[[["),
+    ] {
+        let mut command = service_command(&dir.0);
+        command.env(variable, value);
+        let output = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{variable}={value} was accepted");
+        assert!(stderr.contains(variable), "{variable}={value}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{stderr}");
+    }
+    assert!(!dir.0.join("postgres").exists(), "nothing was started");
+}
+
+#[test]
+fn without_database_url_or_binaries_start_up_names_both_remedies() {
+    let dir = TempDir::new("nobinaries");
+    let mut command = service_command(&dir.0);
+    command.env("POSTGRES_BIN_DIR", dir.0.join("no-such-bin"));
+    let output = command.output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+    assert!(stderr.contains("install the PostgreSQL server binaries"), "{stderr}");
+}

@@ -11,6 +11,9 @@
 //! | `REQUEST_TIMEOUT_SECS` | `30` | a request still running after this many seconds gets a 503 problem (1 to 3600) |
 //! | `MAX_BODY_BYTES` | `1048576` | largest accepted request body; larger gets a 413 problem |
 //! | `SHUTDOWN_GRACE_SECS` | `20` | on SIGINT/SIGTERM, how long in-flight requests may take to finish |
+//! | `SESSION_TTL_DAYS` | `30` | days a session token stays valid (1 to 365) |
+//! | `RATE_LIMIT_PER_MINUTE` | `600` | requests per minute per credential, or per client address when anonymous; `0` turns it off (benchmarks) |
+//! | `SIGN_IN_ATTEMPTS_PER_MINUTE` | `10` | sign-in attempts per minute per email and per client address |
 //! | `LOG_FORMAT` | `text` | `text` for people, `json` for log collectors |
 //! | `RUST_LOG` | `info` | log filter, `tracing_subscriber::EnvFilter` syntax |
 //!
@@ -68,12 +71,32 @@ impl Cli {
 }
 
 /// The binary's subcommands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Run the HTTP API (the default).
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Administer accounts from the command line.
+    Admin {
+        /// What to do.
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+/// `clinical-sites admin ...`.
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum AdminCommand {
+    /// Create an administrator and print a one-time password for it.
+    Create {
+        /// The administrator's sign-in email.
+        #[arg(long)]
+        email: String,
+        /// The name shown for the administrator.
+        #[arg(long, default_value = "Administrator")]
+        display_name: String,
+    },
 }
 
 /// Every setting of the service. See the module documentation for the table of variables.
@@ -120,6 +143,20 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(0..=600))]
     pub shutdown_grace_secs: u64,
 
+    /// Days a session token stays valid after signing in.
+    #[arg(long, env = "SESSION_TTL_DAYS", value_name = "SESSION_TTL_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub session_ttl_days: u32,
+
+    /// Requests per minute per credential (or per client address when anonymous); 0 turns it off.
+    #[arg(long, env = "RATE_LIMIT_PER_MINUTE", value_name = "RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
+    pub rate_limit_per_minute: u32,
+
+    /// Sign-in attempts per minute per email and per client address.
+    #[arg(long, env = "SIGN_IN_ATTEMPTS_PER_MINUTE", value_name = "SIGN_IN_ATTEMPTS_PER_MINUTE",
+          default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub sign_in_attempts_per_minute: u32,
+
     /// `text` for people, `json` for log collectors.
     #[arg(long, env = "LOG_FORMAT", value_name = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -143,6 +180,9 @@ impl Config {
             request_timeout_secs: 30,
             max_body_bytes: 1024 * 1024,
             shutdown_grace_secs: 20,
+            session_ttl_days: 30,
+            rate_limit_per_minute: 600,
+            sign_in_attempts_per_minute: 10,
             log_format: LogFormat::Text,
             rust_log: "info".to_owned(),
         }
@@ -151,6 +191,11 @@ impl Config {
     /// The request timeout as a duration.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// How long a session token stays valid.
+    pub fn session_ttl(&self) -> chrono::TimeDelta {
+        chrono::TimeDelta::days(i64::from(self.session_ttl_days))
     }
 
     /// The shutdown grace period as a duration.

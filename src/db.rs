@@ -20,7 +20,12 @@ pub enum Database {
     /// The server named by `DATABASE_URL`; nothing is started.
     External(Box<DatabaseUrl>),
     /// A private cluster under `DATA_DIR`, started (or adopted) by this process and stopped with it.
-    Local(LocalCluster),
+    Local {
+        /// The running cluster.
+        cluster: LocalCluster,
+        /// Held while we run: one service per `DATA_DIR` (released by the kernel even on a crash).
+        _lock: std::fs::File,
+    },
 }
 
 impl Database {
@@ -32,6 +37,7 @@ impl Database {
             return Ok(Self::External(Box::new(url.clone())));
         }
         let binaries = Binaries::find(config.postgres_bin_dir.as_deref())?;
+        let lock = lock_data_dir(&config.data_dir)?;
         let cluster = LocalCluster::start(
             &binaries,
             &ClusterOptions {
@@ -40,14 +46,14 @@ impl Database {
                 durable: true,
             },
         )?;
-        Ok(Self::Local(cluster))
+        Ok(Self::Local { cluster, _lock: lock })
     }
 
     /// Where the application's data lives.
     pub fn connect_options(&self) -> PgConnectOptions {
         match self {
             Self::External(url) => url.connect_options(),
-            Self::Local(cluster) => cluster.connect_options(LOCAL_DATABASE),
+            Self::Local { cluster, .. } => cluster.connect_options(LOCAL_DATABASE),
         }
     }
 
@@ -55,14 +61,14 @@ impl Database {
     pub fn describe(&self) -> String {
         match self {
             Self::External(url) => url.redacted(),
-            Self::Local(cluster) => format!("private cluster in {}", cluster.data_dir().display()),
+            Self::Local { cluster, .. } => format!("private cluster in {}", cluster.data_dir().display()),
         }
     }
 
     /// Creates the application database in a private cluster if it is missing. Safe when several
     /// instances start at once.
     pub async fn ensure_created(&self) -> Result<(), sqlx::Error> {
-        let Self::Local(cluster) = self else {
+        let Self::Local { cluster, .. } = self else {
             return Ok(());
         };
         let mut conn = PgConnection::connect_with(&cluster.connect_options("postgres")).await?;
@@ -83,10 +89,32 @@ impl Database {
 
     /// Stops the private cluster, if this process runs one.
     pub fn shutdown(self) {
-        if let Self::Local(cluster) = self {
+        if let Self::Local { cluster, .. } = self {
             cluster.stop();
         }
     }
+}
+
+/// Takes `DATA_DIR/service.lock`, so a second service on the same folder fails at once instead of
+/// sharing (and later stopping) the first one's cluster.
+fn lock_data_dir(data_dir: &std::path::Path) -> Result<std::fs::File, ProvisionError> {
+    use std::os::fd::AsRawFd;
+    let io_error = |context: String| move |source| ProvisionError::Io { context, source };
+    std::fs::create_dir_all(data_dir).map_err(io_error(format!("creating {}", data_dir.display())))?;
+    let path = data_dir.join("service.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_error(format!("opening {}", path.display())))?;
+    // SAFETY: flock on a descriptor we own; no memory is involved.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(ProvisionError::Busy {
+            path: data_dir.to_path_buf(),
+        });
+    }
+    Ok(file)
 }
 
 /// Opens the application's connection pool. Connects lazily: the first query waits for the server.

@@ -108,6 +108,40 @@ impl ApiError {
         .with_errors(errors)
     }
 
+    /// 401: no credential, or one that is invalid, expired or revoked. `presented` tells whether a
+    /// credential was sent (then `WWW-Authenticate` says `invalid_token`).
+    pub fn unauthorized(detail: impl Into<String>, presented: bool) -> Self {
+        let challenge = if presented {
+            "Bearer error=\"invalid_token\""
+        } else {
+            "Bearer"
+        };
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Not signed in", detail)
+            .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge))
+    }
+
+    /// 403: signed in, but not allowed to do this.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", detail)
+    }
+
+    /// 409: the request conflicts with what exists (a taken email, a duplicate site).
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+    }
+
+    /// 429: too many requests; try again after `retry_after`.
+    pub fn too_many_requests(retry_after: std::time::Duration) -> Self {
+        let seconds = retry_after.as_secs().max(1);
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            "Too many requests",
+            format!("too many requests; try again in {seconds} seconds"),
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from(seconds))
+    }
+
     /// 404: nothing is at this URL.
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
@@ -247,6 +281,17 @@ impl From<sqlx::Error> for ApiError {
             other => Self::internal(other),
         }
     }
+}
+
+/// Maps a violated *named* constraint to the problem the client should see, via `on`; any other
+/// database error is internal. The one place where constraint names become HTTP answers.
+pub fn constraint_error(error: sqlx::Error, on: impl FnOnce(&str) -> Option<ApiError>) -> ApiError {
+    if let sqlx::Error::Database(database_error) = &error
+        && let Some(problem) = database_error.constraint().and_then(on)
+    {
+        return problem;
+    }
+    ApiError::from(error)
 }
 
 impl IntoResponse for ApiError {

@@ -63,6 +63,23 @@ pub fn with_middleware(router: Router, config: &Config) -> Router {
                 .on_failure(()),
         )
         .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_unusable_request_id))
+}
+
+/// A client's request id is echoed and logged: keep only short, plain ones (a fresh id replaces the
+/// rest), so nobody can write arbitrary text into the logs.
+async fn drop_unusable_request_id(mut request: Request) -> Request {
+    let usable = request.headers().get(&X_REQUEST_ID).is_none_or(|id| {
+        (1..=128).contains(&id.len())
+            && id
+                .as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+    });
+    if !usable {
+        request.headers_mut().remove(&X_REQUEST_ID);
+    }
+    request
 }
 
 /// One span per request: method, matched route (never the raw path, which may carry identifiers),
@@ -133,6 +150,51 @@ async fn problem_for_bare_errors(response: Response<Body>, body_limit: usize) ->
         status => ApiError::from_status(status),
     }
     .into_response()
+}
+
+/// The client's IP address when the server knows it (a real socket; absent in in-process tests).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_ip(&parts.extensions)))
+    }
+}
+
+fn client_ip(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
+/// The general request rate limit: per credential (a hash of the `Authorization` header) or, for
+/// anonymous calls, per client address. Probes are exempt: load balancers poll them.
+pub async fn rate_limit(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = request.uri().path();
+    if path == "/healthz" || path == "/readyz" {
+        return next.run(request).await;
+    }
+    let key = match request.headers().get(header::AUTHORIZATION) {
+        Some(credential) => {
+            use sha2::{Digest, Sha256};
+            format!("credential:{}", crate::auth::token::hex(&Sha256::digest(credential.as_bytes())[..16]))
+        }
+        None => format!(
+            "address:{}",
+            client_ip(request.extensions()).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+        ),
+    };
+    match state.limits.requests.check(&key) {
+        Ok(()) => next.run(request).await,
+        Err(retry_after) => ApiError::too_many_requests(retry_after).into_response(),
+    }
 }
 
 async fn not_found() -> ApiError {

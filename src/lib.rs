@@ -9,8 +9,13 @@
 //! - [`error`]: the one problem+json error type; [`extract`]: extractors that reject with it;
 //! - [`http`]: middleware, fallbacks, graceful shutdown; [`telemetry`]: logs;
 //! - [`openapi`]: the generated contract and `/docs`;
-//! - resources: [`health`].
+//! - [`auth`]: who is calling (the `Caller` extractor), passwords, tokens, rate limits;
+//! - [`patch`]: tri-state PATCH fields;
+//! - resources: [`health`], [`accounts`], [`sessions`], [`api_keys`].
 
+pub mod accounts;
+pub mod api_keys;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -18,7 +23,9 @@ pub mod extract;
 pub mod health;
 pub mod http;
 pub mod openapi;
+pub mod patch;
 pub mod postgres;
+pub mod sessions;
 pub mod telemetry;
 
 use std::sync::Arc;
@@ -37,17 +44,50 @@ pub struct AppState {
     pub pool: PgPool,
     /// The configuration the service started with.
     pub config: Arc<Config>,
+    /// The in-process rate limits.
+    pub limits: Arc<Limits>,
+}
+
+/// The rate limits of this process.
+#[derive(Debug)]
+pub struct Limits {
+    /// Every request, per credential or client address.
+    pub requests: auth::rate_limit::RateLimiter,
+    /// Sign-in attempts, per email and per client address.
+    pub sign_in: auth::rate_limit::RateLimiter,
+}
+
+impl AppState {
+    /// The state for `pool` and `config`, with fresh rate limits.
+    pub fn new(pool: PgPool, config: Config) -> Self {
+        let limits = Limits {
+            requests: auth::rate_limit::RateLimiter::per_minute(config.rate_limit_per_minute),
+            sign_in: auth::rate_limit::RateLimiter::per_minute(config.sign_in_attempts_per_minute),
+        };
+        Self {
+            pool,
+            config: Arc::new(config),
+            limits: Arc::new(limits),
+        }
+    }
 }
 
 /// Every API route with its OpenAPI description, one `merge` per resource.
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).merge(health::router())
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(health::router())
+        .merge(accounts::router())
+        .merge(sessions::router())
+        .merge(api_keys::router())
 }
 
 /// The whole application: API routes, documentation routes and middleware.
 pub fn app(state: AppState) -> Router {
     let (routes, document) = api().split_for_parts();
     let config = state.config.clone();
-    let router = routes.with_state(state).merge(openapi::docs_router(document));
+    let router = routes
+        .with_state(state.clone())
+        .merge(openapi::docs_router(document))
+        .layer(axum::middleware::from_fn_with_state(state, http::rate_limit));
     http::with_middleware(router, &config)
 }

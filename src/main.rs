@@ -2,9 +2,8 @@
 //! PostgreSQL when `DATABASE_URL` is unset), migrates it, and serves the API until SIGINT/SIGTERM.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use clinical_sites::config::{Cli, Command, Config};
+use clinical_sites::config::{AdminCommand, Cli, Command, Config};
 use clinical_sites::db::{self, Database};
 use clinical_sites::{AppState, app, http, telemetry};
 
@@ -14,6 +13,19 @@ fn main() -> ExitCode {
     let config = cli.config;
     telemetry::init(&config);
     tracing::debug!(?config, "configuration");
+
+    // Take the port before anything else: a port conflict fails fast, before a database is started.
+    let command = cli.command.unwrap_or(Command::Serve);
+    let listener = match command {
+        Command::Serve => match std::net::TcpListener::bind(config.bind_addr) {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                eprintln!("clinical-sites: cannot listen on {} (BIND_ADDR): {error}", config.bind_addr);
+                return ExitCode::FAILURE;
+            }
+        },
+        Command::Migrate | Command::Admin { .. } => None,
+    };
 
     // Provision on the main thread, before the runtime exists: the private cluster's lifetime is
     // tied to this process, and starting it blocks.
@@ -31,7 +43,12 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("building the tokio runtime");
-    let result = runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config, &database));
+    let result = runtime.block_on(async {
+        match command {
+            Command::Admin { command } => admin(command, &config, &database).await,
+            _ => run(listener, config, &database).await,
+        }
+    });
     drop(runtime);
     database.shutdown();
 
@@ -45,7 +62,36 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, config: Config, database: &Database) -> Result<(), String> {
+/// `clinical-sites admin ...`: migrates, then administers.
+async fn admin(command: AdminCommand, config: &Config, database: &Database) -> Result<(), String> {
+    let pool = prepare(config, database).await?;
+    let result = match command {
+        AdminCommand::Create { email, display_name } => {
+            let (account, password) = clinical_sites::accounts::create_admin(&pool, &email, &display_name).await?;
+            // The one place a password is printed: to the operator who asked for it, once.
+            println!("created administrator {} ({})", account.email, account.account_id);
+            println!("one-time password: {password}");
+            println!("sign in with POST /v1/sessions, then set your own password with PATCH /v1/me");
+            Ok(())
+        }
+    };
+    pool.close().await;
+    result
+}
+
+/// Creates (if private) and migrates the database; returns the application pool.
+async fn prepare(config: &Config, database: &Database) -> Result<sqlx::PgPool, String> {
+    database
+        .ensure_created()
+        .await
+        .map_err(|e| format!("preparing the database: {e}"))?;
+    let pool = db::pool(database.connect_options(), config.database_max_connections);
+    db::migrate(&pool).await.map_err(|e| format!("migrating the database: {e}"))?;
+    Ok(pool)
+}
+
+/// Migrates, then serves on `listener` until a shutdown signal; only migrates without a listener.
+async fn run(listener: Option<std::net::TcpListener>, config: Config, database: &Database) -> Result<(), String> {
     database
         .ensure_created()
         .await
@@ -54,26 +100,23 @@ async fn run(command: Command, config: Config, database: &Database) -> Result<()
     db::migrate(&pool)
         .await
         .map_err(|e| format!("migrating the database: {e}"))?;
-    if command == Command::Migrate {
+    let Some(listener) = listener else {
         tracing::info!("migrations applied");
         pool.close().await;
         return Ok(());
-    }
+    };
     let installation = db::record_installation(&pool)
         .await
         .map_err(|e| format!("reading the installation record: {e}"))?;
 
-    let listener = tokio::net::TcpListener::bind(config.bind_addr)
-        .await
-        .map_err(|e| format!("listening on {} (BIND_ADDR): {e}", config.bind_addr))?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%installation, "listening on http://{address}");
 
     let grace = config.shutdown_grace();
-    let state = AppState {
-        pool: pool.clone(),
-        config: Arc::new(config),
-    };
+    clinical_sites::auth::password::warm_up();
+    let state = AppState::new(pool.clone(), config);
     let served = http::serve(listener, app(state), http::shutdown_signal(), grace).await;
     pool.close().await;
     served.map_err(|e| format!("serving HTTP: {e}"))

@@ -9,7 +9,8 @@ use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{FieldError, Problem};
@@ -27,10 +28,36 @@ use crate::error::{FieldError, Problem};
     ),
     tags(
         (name = "health", description = "Liveness and readiness probes."),
+        (name = "accounts", description = "Signing up, the caller's own account, and account administration."),
+        (name = "sessions", description = "Signing in and out."),
+        (name = "api-keys", description = "Long-lived keys for integrations, acting as their owner."),
     ),
     components(schemas(Problem, FieldError)),
+    modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme that operations needing a caller refer to.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("cst_… (session) or csk_… (API key)")
+                    .description(Some(
+                        "A session token from `POST /v1/sessions` or an API key from `POST /v1/api-keys`, \
+                         sent as `Authorization: Bearer <secret>`.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The complete OpenAPI document of this service.
 pub fn document() -> utoipa::openapi::OpenApi {

@@ -46,6 +46,15 @@ pub enum ProvisionError {
         /// The folders searched, for the message.
         searched: String,
     },
+    /// Another service already runs on this data folder.
+    #[error(
+        "another clinical-sites service is already using {path}: stop it, or give this one its own DATA_DIR \
+         (or DATABASE_URL)"
+    )]
+    Busy {
+        /// The data folder.
+        path: PathBuf,
+    },
     /// As root, no unprivileged account exists to run PostgreSQL as.
     #[error("running as root, and neither a `postgres` nor a `nobody` user exists to run PostgreSQL as")]
     NoUnprivilegedUser,

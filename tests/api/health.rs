@@ -1,7 +1,5 @@
 //! `/healthz` and `/readyz`.
 
-use std::sync::Arc;
-
 use axum::http::StatusCode;
 use clinical_sites::config::Config;
 use clinical_sites::{AppState, app, db};
@@ -32,10 +30,7 @@ async fn readyz_is_a_503_problem_when_the_database_is_unreachable() {
     let nowhere = PgConnectOptions::new()
         .socket("/nonexistent/clinical-sites")
         .database("nothing");
-    let state = AppState {
-        pool: db::pool(nowhere, 1),
-        config: Arc::new(Config::defaults()),
-    };
+    let state = AppState::new(db::pool(nowhere, 1), Config::defaults());
     let router = app(state);
     let started = std::time::Instant::now();
     let response = send(

@@ -91,7 +91,10 @@ async fn with_database_url_the_service_uses_it_and_starts_no_cluster() {
         url = url.replacen("postgres://postgres@", &format!("postgres://postgres:{secret}@"), 1);
     }
     let mut command = service_command(&dir.0);
-    command.env("DATABASE_URL", &url).env("RUST_LOG", "debug");
+    command
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "debug")
+        .env("LOG_FORMAT", "json");
     let output = tokio::task::spawn_blocking(move || {
         let service = Service::start(command);
         assert_eq!(service.get("/readyz").0, 200);
@@ -102,11 +105,37 @@ async fn with_database_url_the_service_uses_it_and_starts_no_cluster() {
     assert_eq!(output.0, Some(0), "{}", output.1);
     assert!(!dir.0.join("postgres").exists(), "no private cluster was created");
     assert!(!output.1.contains(secret), "the password was logged:\n{}", output.1);
+    // JSON logs: one object per line, and one span per request with route, status and latency.
+    let events: Vec<serde_json::Value> = output
+        .1
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON log line: {line}")))
+        .collect();
+    let readyz = events
+        .iter()
+        .find(|event| event["span"]["route"] == "/readyz" && event["message"] == "finished")
+        .unwrap_or_else(|| panic!("no request span for /readyz in {events:#?}"));
+    assert_eq!(readyz["span"]["status"], 200);
+    assert!(readyz["span"]["latency_ms"].is_number());
+    assert!(readyz["span"]["request_id"].is_string());
     let installations: i64 = sqlx::query_scalar("select count(*) from installation")
         .fetch_one(&db.pool())
         .await
         .unwrap();
     assert_eq!(installations, 1, "the service wrote to the database it was given");
+}
+
+#[test]
+fn a_second_service_on_the_same_data_dir_is_refused() {
+    let dir = TempDir::new("busy");
+    let first = Service::start(service_command(&dir.0));
+    let output = service_command(&dir.0).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("already using"), "{stderr}");
+    assert_eq!(first.get("/readyz").0, 200, "the first service keeps its database");
+    let (code, output) = first.stop(libc::SIGTERM);
+    assert_eq!(code, Some(0), "{output}");
 }
 
 #[tokio::test]
@@ -127,12 +156,16 @@ async fn migrate_applies_the_migrations_and_exits() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
 
     let mut conn = PgConnection::connect_with(&server.options(&name)).await.unwrap();
-    let tables: Vec<String> =
-        sqlx::query_scalar("select tablename::text from pg_tables where schemaname = 'public' order by 1")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
-    assert_eq!(tables, ["_sqlx_migrations", "installation"]);
+    let applied: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations where success")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(applied as usize, clinical_sites::db::MIGRATOR.iter().count());
+    let tables = "select tablename::text from pg_tables where schemaname = 'public' order by 1";
+    let migrated: Vec<String> = sqlx::query_scalar(tables).fetch_all(&mut conn).await.unwrap();
+    let template: Vec<String> = sqlx::query_scalar(tables).fetch_all(&TestDb::new().await.pool()).await.unwrap();
+    assert_eq!(migrated, template, "the same schema as the test template");
+    assert!(migrated.contains(&"installation".to_owned()));
     conn.close().await.unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!("drop database {name} with (force)")))
         .execute(&mut admin)

@@ -83,11 +83,16 @@ impl Service {
         let line = service
             .wait_for_line(|line| line.contains("listening on http://"), Duration::from_secs(90))
             .unwrap_or_else(|| panic!("the service did not start:\n{}", service.output.join("\n")));
-        let addr = line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap();
+        let addr: String = line
+            .split("http://")
+            .nth(1)
+            .unwrap()
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+            .collect();
         service.addr = addr
-            .trim_end_matches(|c: char| !c.is_ascii_digit())
             .parse()
-            .expect("listening address");
+            .unwrap_or_else(|e| panic!("listening address in {line:?}: {e}"));
         service
     }
 

@@ -9,7 +9,7 @@ pub mod client;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
@@ -274,10 +274,7 @@ impl TestApp {
     pub async fn with_config(config: Config) -> Self {
         let db = TestDb::new().await;
         let pool = db.pool();
-        let router = app(AppState {
-            pool: pool.clone(),
-            config: Arc::new(config),
-        });
+        let router = app(AppState::new(pool.clone(), config));
         Self { router, pool, db }
     }
 

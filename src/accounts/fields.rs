@@ -1,0 +1,127 @@
+//! Account fields that can only be built valid (parse, don't validate).
+
+use crate::error::FieldError;
+
+/// An email address, trimmed and lower-cased (addresses are unique case-insensitively).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    /// Parses an address: one `@`, a non-empty local part, a dotted domain, no spaces, at most 254
+    /// characters. Deliberately permissive: the real check is that mail arrives.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let email = raw.trim().to_lowercase();
+        let invalid = || FieldError::new(field, "must be an email address such as name@example.org");
+        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid());
+        }
+        let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+        let domain_ok = domain.contains('.')
+            && !domain.contains('@')
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+            });
+        if local.is_empty() || local.len() > 64 || !domain_ok {
+            return Err(invalid());
+        }
+        Ok(Self(email))
+    }
+
+    /// The normalized address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password of 12 to 256 characters. Never logged: `Debug` hides it.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// Minimum length in characters.
+    pub const MIN: usize = 12;
+    /// Maximum length in characters (bounds the hashing cost).
+    pub const MAX: usize = 256;
+
+    /// Checks the length rule.
+    pub fn parse(field: &str, raw: String) -> Result<Self, FieldError> {
+        let length = raw.chars().count();
+        if (Self::MIN..=Self::MAX).contains(&length) {
+            Ok(Self(raw))
+        } else {
+            Err(FieldError::new(
+                field,
+                format!("must be {} to {} characters long", Self::MIN, Self::MAX),
+            ))
+        }
+    }
+
+    /// The password, for hashing.
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+/// A display name: trimmed, 1 to 100 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    /// Parses a display name.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let name = raw.trim();
+        let length = name.chars().count();
+        if !(1..=100).contains(&length) {
+            return Err(FieldError::new(field, "must be 1 to 100 characters long"));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(FieldError::new(field, "must not contain control characters"));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        assert_eq!(Email::parse("e", "  Ann.Lee@Example.ORG ").unwrap().as_str(), "ann.lee@example.org");
+        for bad in ["", "ann", "ann@", "@example.org", "ann@example", "ann lee@example.org", "a@b@c.org", "a@-x.org"] {
+            assert!(Email::parse("email", bad).is_err(), "{bad}");
+        }
+        assert_eq!(Email::parse("email", "x").unwrap_err().field, "email");
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(Password::parse("p", "short".into()).is_err());
+        assert!(Password::parse("p", "x".repeat(257)).is_err());
+        assert!(Password::parse("p", "twelve chars".into()).is_ok());
+        assert!(Password::parse("p", "ü".repeat(12)).is_ok(), "characters, not bytes");
+        assert_eq!(format!("{:?}", Password::parse("p", "correct horse battery".into()).unwrap()), "Password(***)");
+    }
+
+    #[test]
+    fn display_names() {
+        assert_eq!(DisplayName::parse("n", "  Ann  ").unwrap().as_str(), "Ann");
+        assert!(DisplayName::parse("n", "   ").is_err());
+        assert!(DisplayName::parse("n", &"x".repeat(101)).is_err());
+        assert!(DisplayName::parse("n", "a\u{0}b").is_err());
+    }
+}

@@ -1,0 +1,341 @@
+//! Accounts: sign-up, the caller's own account (`/v1/me`), and administration of all accounts.
+
+pub mod fields;
+pub mod queries;
+
+use axum::Json as JsonResponse;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::{Caller, NO_STORE, Role, password};
+use crate::error::{ApiError, FieldError, Problem};
+use crate::extract::{Json, Path, Query};
+use crate::patch::Patch;
+use fields::{DisplayName, Email, Password};
+
+/// The account routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_account, list_accounts))
+        .routes(routes!(get_me, update_me))
+        .routes(routes!(update_account))
+}
+
+/// An account, as its owner and administrators see it. Never includes the password.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct Account {
+    /// Stable identifier.
+    pub account_id: Uuid,
+    /// Sign-in address, lower-cased.
+    #[schema(example = "ann.lee@example.org")]
+    pub email: String,
+    /// Name shown to others (e.g. on experience reports).
+    #[schema(example = "Ann Lee, RT(R)")]
+    pub display_name: String,
+    /// `member` or `admin`. Coordinating a site is not a role: see a site's managers.
+    pub role: Role,
+    /// A disabled account cannot sign in, and its sessions and API keys stop working.
+    pub disabled: bool,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+    /// When the account last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Sign-up: a new member account.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    /// Sign-in address; unique regardless of case.
+    #[schema(example = "ann.lee@example.org", max_length = 254)]
+    pub email: String,
+    /// Name shown to others, 1 to 100 characters.
+    #[schema(example = "Ann Lee, RT(R)", min_length = 1, max_length = 100)]
+    pub display_name: String,
+    /// 12 to 256 characters. Stored only as an Argon2id hash.
+    #[schema(example = "correct horse battery staple", min_length = 12, max_length = 256, format = Password)]
+    pub password: String,
+}
+
+/// Changes to the caller's own account. Role and disabled flag are not among them: sending either
+/// is a 422, never silently ignored.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MePatch {
+    /// A new display name (1 to 100 characters).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "Ann Lee, RT(R)(CT)")]
+    pub display_name: Patch<String>,
+    /// A new password (12 to 256 characters); requires `current_password`. Signs out every other
+    /// session.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
+    pub password: Patch<String>,
+    /// The current password, required to set a new one.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
+    pub current_password: Patch<String>,
+}
+
+/// An administrator's changes to an account.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountPatch {
+    /// A new role.
+    #[serde(default)]
+    #[schema(value_type = Option<Role>)]
+    pub role: Patch<Role>,
+    /// Disable (true) or re-enable (false) the account.
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub disabled: Patch<bool>,
+}
+
+/// Paging through accounts.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AccountQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of accounts, oldest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AccountPage {
+    /// The accounts on this page.
+    pub items: Vec<Account>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Signs up a member. Anyone may call it; the new account has the `member` role.
+#[utoipa::path(
+    post,
+    path = "/v1/accounts",
+    tag = "accounts",
+    request_body = NewAccount,
+    responses(
+        (status = CREATED, description = "The account was created. Sign in with `POST /v1/sessions`.", body = Account),
+        (status = CONFLICT, description = "An account with this email exists.", body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "A field breaks a rule; every one is listed.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_account(
+    State(state): State<AppState>,
+    Json(body): Json<NewAccount>,
+) -> Result<impl IntoResponse, ApiError> {
+    let email = Email::parse("email", &body.email);
+    let display_name = DisplayName::parse("display_name", &body.display_name);
+    let password = Password::parse("password", body.password);
+    let (email, display_name, password) = match (email, display_name, password) {
+        (Ok(e), Ok(d), Ok(p)) => (e, d, p),
+        (e, d, p) => {
+            let errors = [e.err(), d.err(), p.err()].into_iter().flatten().collect();
+            return Err(ApiError::validation(errors));
+        }
+    };
+    let hash = password::hash(password.into_inner()).await?;
+    let account = queries::create(&state.pool, &email, &display_name, &hash, Role::Member).await?;
+    Ok((StatusCode::CREATED, [NO_STORE], JsonResponse(account)))
+}
+
+/// The caller's own account.
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    tag = "accounts",
+    security(("bearer" = [])),
+    responses(
+        (status = OK, description = "The caller's account.", body = Account),
+        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_me(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
+    let account = queries::find(&state.pool, caller.account_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("the account no longer exists"))?;
+    Ok(([NO_STORE], JsonResponse(account)))
+}
+
+/// Changes the caller's display name or password.
+#[utoipa::path(
+    patch,
+    path = "/v1/me",
+    tag = "accounts",
+    security(("bearer" = [])),
+    request_body = MePatch,
+    responses(
+        (status = OK, description = "The updated account.", body = Account),
+        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "A field breaks a rule, is not changeable here (`role`, `disabled`), or `current_password` is wrong.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_me(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<MePatch>,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut errors = Vec::new();
+    let display_name = match &body.display_name {
+        Patch::Absent => None,
+        Patch::Null => {
+            errors.push(FieldError::new("display_name", "cannot be null"));
+            None
+        }
+        Patch::Value(raw) => DisplayName::parse("display_name", raw).map_err(|e| errors.push(e)).ok(),
+    };
+    let password_sent = body.password.is_present();
+    let new_password = match body.password {
+        Patch::Absent => None,
+        Patch::Null => {
+            errors.push(FieldError::new("password", "cannot be null"));
+            None
+        }
+        Patch::Value(raw) => Password::parse("password", raw).map_err(|e| errors.push(e)).ok(),
+    };
+    let current_password = body.current_password.value().cloned();
+    if password_sent && current_password.is_none() {
+        errors.push(FieldError::new("current_password", "is required to set a new password"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+
+    let new_hash = match (new_password, current_password) {
+        (Some(new_password), Some(current)) => {
+            let stored = queries::password_hash(&state.pool, caller.account_id).await?;
+            if !password::verify(current, stored).await? {
+                return Err(ApiError::validation(vec![FieldError::new(
+                    "current_password",
+                    "is not the current password",
+                )]));
+            }
+            Some(password::hash(new_password.into_inner()).await?)
+        }
+        _ => None,
+    };
+    let account = queries::update_own(&state.pool, &caller, display_name.as_ref(), new_hash.as_deref()).await?;
+    Ok(([NO_STORE], JsonResponse(account)))
+}
+
+/// Lists every account, oldest first (administrators only).
+#[utoipa::path(
+    get,
+    path = "/v1/accounts",
+    tag = "accounts",
+    security(("bearer" = [])),
+    params(AccountQuery),
+    responses(
+        (status = OK, description = "A page of accounts.", body = AccountPage),
+        (status = BAD_REQUEST, description = "A malformed `limit` or `cursor`.", body = Problem, content_type = "application/problem+json"),
+        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_accounts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<AccountQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_admin()?;
+    let limit = match query.limit {
+        None => 20,
+        Some(limit @ 1..=100) => limit,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "query parameter `limit` must be between 1 and 100",
+                vec![FieldError::new("limit", "must be between 1 and 100")],
+            ));
+        }
+    };
+    let after = match query.cursor.as_deref() {
+        None => None,
+        Some(cursor) => Some(Uuid::parse_str(cursor).map_err(|_| {
+            ApiError::bad_request(
+                "query parameter `cursor` is not a cursor this API issued",
+                vec![FieldError::new("cursor", "is not a cursor this API issued")],
+            )
+        })?),
+    };
+    let mut items = queries::list(&state.pool, after, i64::from(limit) + 1).await?;
+    let next_cursor = if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        items.last().map(|account| account.account_id.to_string())
+    } else {
+        None
+    };
+    Ok(([NO_STORE], JsonResponse(AccountPage { items, next_cursor })))
+}
+
+/// Changes an account's role or disabled flag (administrators only). Administrators cannot demote
+/// or disable themselves, so the last one cannot lock everybody out.
+#[utoipa::path(
+    patch,
+    path = "/v1/accounts/{account_id}",
+    tag = "accounts",
+    security(("bearer" = [])),
+    params(("account_id" = Uuid, Path, description = "The account to change.")),
+    request_body = AccountPatch,
+    responses(
+        (status = OK, description = "The updated account.", body = Account),
+        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = NOT_FOUND, description = "No such account.", body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "A field breaks a rule.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(account_id): Path<Uuid>,
+    Json(body): Json<AccountPatch>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_admin()?;
+    let mut errors = Vec::new();
+    if body.role == Patch::Null {
+        errors.push(FieldError::new("role", "cannot be null"));
+    }
+    if body.disabled == Patch::Null {
+        errors.push(FieldError::new("disabled", "cannot be null"));
+    }
+    if account_id == caller.account_id {
+        if body.role.value().is_some_and(|role| *role != Role::Admin) {
+            errors.push(FieldError::new("role", "administrators cannot demote themselves"));
+        }
+        if body.disabled.value() == Some(&true) {
+            errors.push(FieldError::new("disabled", "administrators cannot disable themselves"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let account = queries::update_by_admin(&state.pool, account_id, body.role.value(), body.disabled.value())
+        .await?
+        .ok_or_else(|| ApiError::not_found("no account has this id"))?;
+    Ok(([NO_STORE], JsonResponse(account)))
+}
+
+/// Creates an administrator with a random one-time password, for `clinical-sites admin create`.
+/// Returns the password, which is shown once and never stored in clear.
+pub async fn create_admin(pool: &sqlx::PgPool, email: &str, display_name: &str) -> Result<(Account, String), String> {
+    let email = Email::parse("email", email).map_err(|e| format!("--email {}", e.message))?;
+    let display_name =
+        DisplayName::parse("display_name", display_name).map_err(|e| format!("--display-name {}", e.message))?;
+    let one_time = crate::auth::token::generate(crate::auth::token::Kind::Session).plain[4..36].to_owned();
+    let hash = password::hash(one_time.clone()).await.map_err(|e| e.to_string())?;
+    let account = queries::create(pool, &email, &display_name, &hash, Role::Admin)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((account, one_time))
+}

@@ -1,0 +1,146 @@
+//! The SQL of accounts.
+
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+use super::Account;
+use super::fields::{DisplayName, Email};
+use crate::auth::{Caller, Credential, Role};
+use crate::error::{ApiError, constraint_error};
+
+
+
+/// Inserts an account; 409 when the email is taken.
+pub async fn create(
+    executor: impl PgExecutor<'_>,
+    email: &Email,
+    display_name: &DisplayName,
+    password_hash: &str,
+    role: Role,
+) -> Result<Account, ApiError> {
+    sqlx::query_as(
+        "insert into account (account_id, email, display_name, password_hash, role)
+         values ($1, $2, $3, $4, $5)
+         returning account_id, email, display_name, role, disabled, created_at, updated_at",
+    )
+    .bind(Uuid::now_v7())
+    .bind(email.as_str())
+    .bind(display_name.as_str())
+    .bind(password_hash)
+    .bind(role)
+    .fetch_one(executor)
+    .await
+    .map_err(|error| {
+        constraint_error(error, |constraint| {
+            (constraint == "account_email_key").then(|| ApiError::conflict("an account with this email already exists"))
+        })
+    })
+}
+
+/// The account with this id.
+pub async fn find(executor: impl PgExecutor<'_>, account_id: Uuid) -> Result<Option<Account>, ApiError> {
+
+    Ok(sqlx::query_as(
+        "select account_id, email, display_name, role, disabled, created_at, updated_at
+           from account where account_id = $1",
+    )
+    .bind(account_id)
+    .fetch_optional(executor)
+    .await?)
+}
+
+/// The stored password hash of an account.
+pub async fn password_hash(executor: impl PgExecutor<'_>, account_id: Uuid) -> Result<Option<String>, ApiError> {
+    Ok(sqlx::query_scalar("select password_hash from account where account_id = $1")
+        .bind(account_id)
+        .fetch_optional(executor)
+        .await?)
+}
+
+/// The id and password hash of the enabled account with this email, for signing in.
+pub async fn credentials_by_email(
+    executor: impl PgExecutor<'_>,
+    email: &Email,
+) -> Result<Option<(Uuid, String)>, ApiError> {
+    Ok(
+        sqlx::query_as("select account_id, password_hash from account where email = $1 and not disabled")
+            .bind(email.as_str())
+            .fetch_optional(executor)
+            .await?,
+    )
+}
+
+/// Applies the caller's own changes. A new password also revokes every other session of the
+/// account, in the same transaction.
+pub async fn update_own(
+    pool: &PgPool,
+    caller: &Caller,
+    display_name: Option<&DisplayName>,
+    password_hash: Option<&str>,
+) -> Result<Account, ApiError> {
+    let mut tx = pool.begin().await?;
+    let account: Account = sqlx::query_as(
+        "update account
+            set display_name = coalesce($2, display_name),
+                password_hash = coalesce($3, password_hash)
+          where account_id = $1
+          returning account_id, email, display_name, role, disabled, created_at, updated_at",
+    )
+    .bind(caller.account_id)
+    .bind(display_name.map(DisplayName::as_str))
+    .bind(password_hash)
+    .fetch_one(&mut *tx)
+    .await?;
+    if password_hash.is_some() {
+        let keep = match caller.credential {
+            Credential::Session(session_id) => Some(session_id),
+            Credential::ApiKey(_) => None,
+        };
+        sqlx::query(
+            "update session set revoked_at = now()
+              where account_id = $1 and revoked_at is null and session_id is distinct from $2",
+        )
+        .bind(caller.account_id)
+        .bind(keep)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(account)
+}
+
+/// A page of accounts after `after` (by id, which is time-ordered).
+pub async fn list(executor: impl PgExecutor<'_>, after: Option<Uuid>, limit: i64) -> Result<Vec<Account>, ApiError> {
+    Ok(sqlx::query_as(
+        "select account_id, email, display_name, role, disabled, created_at, updated_at
+           from account
+          where ($1::uuid is null or account_id > $1)
+          order by account_id
+          limit $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(executor)
+    .await?)
+}
+
+/// Applies an administrator's changes; `None` when there is no such account.
+pub async fn update_by_admin(
+    executor: impl PgExecutor<'_>,
+    account_id: Uuid,
+    role: Option<&Role>,
+    disabled: Option<&bool>,
+) -> Result<Option<Account>, ApiError> {
+    Ok(sqlx::query_as(
+        "update account
+            set role = coalesce($2, role),
+                disabled = coalesce($3, disabled)
+          where account_id = $1
+          returning account_id, email, display_name, role, disabled, created_at, updated_at",
+    )
+    .bind(account_id)
+    .bind(role.copied())
+    .bind(disabled.copied())
+    .fetch_optional(executor)
+    .await?)
+}

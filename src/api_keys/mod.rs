@@ -1,0 +1,197 @@
+//! API keys: long-lived bearer credentials for integrations (a school's or a hospital system's
+//! script), each owned by one account and acting as it.
+
+use axum::Json as JsonResponse;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::token::{self, Kind};
+use crate::auth::{Caller, Credential, NO_STORE};
+use crate::error::{ApiError, FieldError, Problem};
+use crate::extract::{Json, Path};
+
+/// Live keys one account may hold.
+const MAX_KEYS_PER_ACCOUNT: i64 = 20;
+
+/// The API key routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_api_key, list_api_keys))
+        .routes(routes!(delete_api_key))
+}
+
+/// A key as listed: everything but the secret.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct ApiKey {
+    /// Stable identifier, for revoking.
+    pub api_key_id: Uuid,
+    /// What the key is for, as its owner named it.
+    #[schema(example = "enrollment sync script")]
+    pub name: String,
+    /// The first characters of the key (`csk_` and 8 more), to recognise it.
+    #[schema(example = "csk_3f9a0c1d")]
+    pub prefix: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last authenticated a request (updated at most once a minute); `null` if never.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it was revoked; `null` while it works.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A new key. `key` is shown only here, once.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NewApiKeySecret {
+    /// The key's details.
+    #[serde(flatten)]
+    pub api_key: ApiKey,
+    /// The secret: send as `Authorization: Bearer <key>`. Starts with `csk_`.
+    pub key: String,
+}
+
+/// Naming a new key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiKey {
+    /// What the key is for, 1 to 100 characters.
+    #[schema(example = "enrollment sync script", min_length = 1, max_length = 100)]
+    pub name: String,
+}
+
+/// The caller's keys, newest first, revoked ones included.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyList {
+    /// The keys.
+    pub items: Vec<ApiKey>,
+}
+
+/// Creates an API key for the caller's account. Needs a session: a key cannot mint more keys, so a
+/// leaked key cannot entrench itself.
+#[utoipa::path(
+    post,
+    path = "/v1/api-keys",
+    tag = "api-keys",
+    security(("bearer" = [])),
+    request_body = NewApiKey,
+    responses(
+        (status = CREATED, description = "The key, shown once.", body = NewApiKeySecret),
+        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "The request was authenticated with an API key.", body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "A bad name, or the account already has 20 live keys.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewApiKey>,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Credential::ApiKey(_) = caller.credential {
+        return Err(ApiError::forbidden("API keys are created with a session (sign in), not with another key"));
+    }
+    let name = body.name.trim();
+    if !(1..=100).contains(&name.chars().count()) || name.chars().any(char::is_control) {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "name",
+            "must be 1 to 100 characters, without control characters",
+        )]));
+    }
+    let secret = token::generate(Kind::ApiKey);
+    let prefix = secret.plain[..12].to_owned();
+    let mut tx = state.pool.begin().await?;
+    // Serialize key creation per account so the limit holds under concurrent requests.
+    sqlx::query("select 1 from account where account_id = $1 for update")
+        .bind(caller.account_id)
+        .execute(&mut *tx)
+        .await?;
+    let live: i64 = sqlx::query_scalar("select count(*) from api_key where account_id = $1 and revoked_at is null")
+        .bind(caller.account_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if live >= MAX_KEYS_PER_ACCOUNT {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "name",
+            format!("this account already has {MAX_KEYS_PER_ACCOUNT} live keys; revoke one first"),
+        )]));
+    }
+    let api_key: ApiKey = sqlx::query_as(
+        "insert into api_key (api_key_id, account_id, name, prefix, key_hash) values ($1, $2, $3, $4, $5)
+         returning api_key_id, name, prefix, created_at, last_used_at, revoked_at",
+    )
+    .bind(Uuid::now_v7())
+    .bind(caller.account_id)
+    .bind(name)
+    .bind(&prefix)
+    .bind(&secret.hash)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let body = NewApiKeySecret {
+        api_key,
+        key: secret.plain,
+    };
+    Ok((StatusCode::CREATED, [NO_STORE], JsonResponse(body)))
+}
+
+/// Lists the caller's own keys (never the secrets).
+#[utoipa::path(
+    get,
+    path = "/v1/api-keys",
+    tag = "api-keys",
+    security(("bearer" = [])),
+    responses(
+        (status = OK, description = "The caller's keys.", body = ApiKeyList),
+        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_api_keys(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
+    let items = sqlx::query_as(
+        "select api_key_id, name, prefix, created_at, last_used_at, revoked_at
+           from api_key where account_id = $1
+          order by api_key_id desc",
+    )
+    .bind(caller.account_id)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(([NO_STORE], JsonResponse(ApiKeyList { items })))
+}
+
+/// Revokes one of the caller's keys. Another account's key answers 404, as if it did not exist.
+#[utoipa::path(
+    delete,
+    path = "/v1/api-keys/{api_key_id}",
+    tag = "api-keys",
+    security(("bearer" = [])),
+    params(("api_key_id" = Uuid, Path, description = "The key to revoke.")),
+    responses(
+        (status = NO_CONTENT, description = "The key no longer works (revoking twice is fine)."),
+        (status = BAD_REQUEST, description = "The id is not a UUID.", body = Problem, content_type = "application/problem+json"),
+        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        (status = NOT_FOUND, description = "The caller has no key with this id.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(api_key_id): Path<Uuid>,
+) -> Result<impl IntoResponse, ApiError> {
+    let found = sqlx::query(
+        "update api_key set revoked_at = coalesce(revoked_at, now())
+          where api_key_id = $1 and account_id = $2",
+    )
+    .bind(api_key_id)
+    .bind(caller.account_id)
+    .execute(&state.pool)
+    .await?
+    .rows_affected();
+    if found == 0 {
+        return Err(ApiError::not_found("you have no API key with this id"));
+    }
+    Ok((StatusCode::NO_CONTENT, [NO_STORE]))
+}

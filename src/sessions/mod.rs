@@ -1,0 +1,144 @@
+//! Sessions: signing in (a bearer token) and signing out.
+
+use axum::Json as JsonResponse;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::accounts::fields::Email;
+use crate::accounts::{self, Account};
+use crate::auth::token::{self, Kind};
+use crate::auth::{Caller, Credential, NO_STORE, password};
+use crate::error::{ApiError, Problem};
+use crate::extract::Json;
+use crate::http::ClientAddr;
+
+/// The session routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_session))
+        .routes(routes!(delete_current_session))
+}
+
+/// Email and password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    /// The account's email (any case).
+    #[schema(example = "ann.lee@example.org")]
+    pub email: String,
+    /// The account's password.
+    #[schema(example = "correct horse battery staple", format = Password)]
+    pub password: String,
+}
+
+/// A new session. The token is shown only here, once: keep it secret.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Session {
+    /// Send as `Authorization: Bearer <token>`. Starts with `cst_`.
+    pub token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    pub token_type: String,
+    /// After this instant the token no longer works; sign in again.
+    pub expires_at: DateTime<Utc>,
+    /// The signed-in account.
+    pub account: Account,
+}
+
+/// Signs in with email and password and returns a bearer token.
+///
+/// A wrong email and a wrong password get the same 401 after the same work, so answers do not tell
+/// which accounts exist. Attempts are limited per email and per client address (429 with
+/// `Retry-After`).
+#[utoipa::path(
+    post,
+    path = "/v1/sessions",
+    tag = "sessions",
+    request_body = SignIn,
+    responses(
+        (status = CREATED, description = "Signed in.", body = Session),
+        (status = UNAUTHORIZED, description = "The email or password is incorrect.", body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "A field is missing or has the wrong type.", body = Problem, content_type = "application/problem+json"),
+        (status = TOO_MANY_REQUESTS, description = "Too many attempts; see `Retry-After`.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_session(
+    State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
+    Json(body): Json<SignIn>,
+) -> Result<impl IntoResponse, ApiError> {
+    let email = Email::parse("email", &body.email).ok();
+    let email_key = format!("email:{}", email.as_ref().map_or(body.email.trim(), |e| e.as_str()));
+    let address_key = format!("addr:{}", addr.map_or_else(|| "unknown".to_owned(), |a| a.to_string()));
+    for key in [&address_key, &email_key] {
+        state.limits.sign_in.check(key).map_err(ApiError::too_many_requests)?;
+    }
+
+    let stored = match &email {
+        Some(email) => accounts::queries::credentials_by_email(&state.pool, email).await?,
+        None => None,
+    };
+    let (account_id, hash) = stored.map_or((None, None), |(id, hash)| (Some(id), Some(hash)));
+    let matches = password::verify(body.password, hash).await?;
+    let account_id = match account_id {
+        Some(account_id) if matches => account_id,
+        _ => return Err(ApiError::unauthorized("the email or password is incorrect", false)),
+    };
+
+    let secret = token::generate(Kind::Session);
+    let expires_at = Utc::now() + state.config.session_ttl();
+    let mut tx = state.pool.begin().await?;
+    sqlx::query("insert into session (session_id, account_id, token_hash, expires_at) values ($1, $2, $3, $4)")
+        .bind(Uuid::now_v7())
+        .bind(account_id)
+        .bind(&secret.hash)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+    let account = accounts::queries::find(&mut *tx, account_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("the account vanished while signing in"))?;
+    tx.commit().await?;
+    let session = Session {
+        token: secret.plain,
+        token_type: "Bearer".to_owned(),
+        expires_at,
+        account,
+    };
+    Ok((StatusCode::CREATED, [NO_STORE], JsonResponse(session)))
+}
+
+/// Signs out: revokes the session whose token authenticated this request.
+#[utoipa::path(
+    delete,
+    path = "/v1/sessions/current",
+    tag = "sessions",
+    security(("bearer" = [])),
+    responses(
+        (status = NO_CONTENT, description = "The token no longer works."),
+        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        (status = NOT_FOUND, description = "The request was authenticated with an API key, not a session; revoke keys with `DELETE /v1/api-keys/{api_key_id}`.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_current_session(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<impl IntoResponse, ApiError> {
+    let Credential::Session(session_id) = caller.credential else {
+        return Err(ApiError::not_found(
+            "this request used an API key, not a session; revoke keys with DELETE /v1/api-keys/{api_key_id}",
+        ));
+    };
+    sqlx::query("update session set revoked_at = now() where session_id = $1 and revoked_at is null")
+        .bind(session_id)
+        .execute(&state.pool)
+        .await?;
+    Ok((StatusCode::NO_CONTENT, [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))]))
+}

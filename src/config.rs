@@ -149,7 +149,12 @@ pub struct Config {
     pub session_ttl_days: u32,
 
     /// Requests per minute per credential (or per client address when anonymous); 0 turns it off.
-    #[arg(long, env = "RATE_LIMIT_PER_MINUTE", value_name = "RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
+    #[arg(
+        long,
+        env = "RATE_LIMIT_PER_MINUTE",
+        value_name = "RATE_LIMIT_PER_MINUTE",
+        default_value_t = 600
+    )]
     pub rate_limit_per_minute: u32,
 
     /// Sign-in attempts per minute per email and per client address.

@@ -184,7 +184,10 @@ pub async fn rate_limit(
     let key = match request.headers().get(header::AUTHORIZATION) {
         Some(credential) => {
             use sha2::{Digest, Sha256};
-            format!("credential:{}", crate::auth::token::hex(&Sha256::digest(credential.as_bytes())[..16]))
+            format!(
+                "credential:{}",
+                crate::auth::token::hex(&Sha256::digest(credential.as_bytes())[..16])
+            )
         }
         None => format!(
             "address:{}",

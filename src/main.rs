@@ -20,7 +20,10 @@ fn main() -> ExitCode {
         Command::Serve => match std::net::TcpListener::bind(config.bind_addr) {
             Ok(listener) => Some(listener),
             Err(error) => {
-                eprintln!("clinical-sites: cannot listen on {} (BIND_ADDR): {error}", config.bind_addr);
+                eprintln!(
+                    "clinical-sites: cannot listen on {} (BIND_ADDR): {error}",
+                    config.bind_addr
+                );
                 return ExitCode::FAILURE;
             }
         },
@@ -86,7 +89,9 @@ async fn prepare(config: &Config, database: &Database) -> Result<sqlx::PgPool, S
         .await
         .map_err(|e| format!("preparing the database: {e}"))?;
     let pool = db::pool(database.connect_options(), config.database_max_connections);
-    db::migrate(&pool).await.map_err(|e| format!("migrating the database: {e}"))?;
+    db::migrate(&pool)
+        .await
+        .map_err(|e| format!("migrating the database: {e}"))?;
     Ok(pool)
 }
 

@@ -101,8 +101,20 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(Email::parse("e", "  Ann.Lee@Example.ORG ").unwrap().as_str(), "ann.lee@example.org");
-        for bad in ["", "ann", "ann@", "@example.org", "ann@example", "ann lee@example.org", "a@b@c.org", "a@-x.org"] {
+        assert_eq!(
+            Email::parse("e", "  Ann.Lee@Example.ORG ").unwrap().as_str(),
+            "ann.lee@example.org"
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.org",
+            "ann@example",
+            "ann lee@example.org",
+            "a@b@c.org",
+            "a@-x.org",
+        ] {
             assert!(Email::parse("email", bad).is_err(), "{bad}");
         }
         assert_eq!(Email::parse("email", "x").unwrap_err().field, "email");
@@ -114,7 +126,10 @@ mod tests {
         assert!(Password::parse("p", "x".repeat(257)).is_err());
         assert!(Password::parse("p", "twelve chars".into()).is_ok());
         assert!(Password::parse("p", "ü".repeat(12)).is_ok(), "characters, not bytes");
-        assert_eq!(format!("{:?}", Password::parse("p", "correct horse battery".into()).unwrap()), "Password(***)");
+        assert_eq!(
+            format!("{:?}", Password::parse("p", "correct horse battery".into()).unwrap()),
+            "Password(***)"
+        );
     }
 
     #[test]

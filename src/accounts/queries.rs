@@ -8,8 +8,6 @@ use super::fields::{DisplayName, Email};
 use crate::auth::{Caller, Credential, Role};
 use crate::error::{ApiError, constraint_error};
 
-
-
 /// Inserts an account; 409 when the email is taken.
 pub async fn create(
     executor: impl PgExecutor<'_>,
@@ -39,7 +37,6 @@ pub async fn create(
 
 /// The account with this id.
 pub async fn find(executor: impl PgExecutor<'_>, account_id: Uuid) -> Result<Option<Account>, ApiError> {
-
     Ok(sqlx::query_as(
         "select account_id, email, display_name, role, disabled, created_at, updated_at
            from account where account_id = $1",
@@ -51,10 +48,12 @@ pub async fn find(executor: impl PgExecutor<'_>, account_id: Uuid) -> Result<Opt
 
 /// The stored password hash of an account.
 pub async fn password_hash(executor: impl PgExecutor<'_>, account_id: Uuid) -> Result<Option<String>, ApiError> {
-    Ok(sqlx::query_scalar("select password_hash from account where account_id = $1")
-        .bind(account_id)
-        .fetch_optional(executor)
-        .await?)
+    Ok(
+        sqlx::query_scalar("select password_hash from account where account_id = $1")
+            .bind(account_id)
+            .fetch_optional(executor)
+            .await?,
+    )
 }
 
 /// The id and password hash of the enabled account with this email, for signing in.

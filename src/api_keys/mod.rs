@@ -93,7 +93,9 @@ pub async fn create_api_key(
     Json(body): Json<NewApiKey>,
 ) -> Result<impl IntoResponse, ApiError> {
     if let Credential::ApiKey(_) = caller.credential {
-        return Err(ApiError::forbidden("API keys are created with a session (sign in), not with another key"));
+        return Err(ApiError::forbidden(
+            "API keys are created with a session (sign in), not with another key",
+        ));
     }
     let name = body.name.trim();
     if !(1..=100).contains(&name.chars().count()) || name.chars().any(char::is_control) {

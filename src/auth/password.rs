@@ -33,7 +33,9 @@ pub async fn verify(password: String, hash: Option<String>) -> Result<bool, ApiE
     tokio::task::spawn_blocking(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
-        let matches = Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok();
+        let matches = Argon2::default()
+            .verify_password(password.as_bytes(), hash.as_str())
+            .is_ok();
         known && matches
     })
     .await

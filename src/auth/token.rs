@@ -80,7 +80,13 @@ mod tests {
 
     #[test]
     fn foreign_shapes_are_not_secrets() {
-        for presented in ["", "cst_", "cst_xyz", "Bearer cst_00", &format!("abc_{}", "0".repeat(64))] {
+        for presented in [
+            "",
+            "cst_",
+            "cst_xyz",
+            "Bearer cst_00",
+            &format!("abc_{}", "0".repeat(64)),
+        ] {
             assert_eq!(parse(presented), None, "{presented}");
         }
         assert!(format!("{:?}", generate(Kind::ApiKey)).contains("***"));

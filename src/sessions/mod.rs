@@ -140,5 +140,8 @@ pub async fn delete_current_session(
         .bind(session_id)
         .execute(&state.pool)
         .await?;
-    Ok((StatusCode::NO_CONTENT, [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))]))
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+    ))
 }

@@ -30,7 +30,11 @@ async fn concurrent_migrations_on_an_empty_database_all_succeed() {
         .unwrap();
     assert_eq!(applied as usize, db::MIGRATOR.iter().count());
     let first = db::record_installation(&pools[0]).await.unwrap();
-    assert_eq!(db::record_installation(&pools[1]).await.unwrap(), first, "one installation row");
+    assert_eq!(
+        db::record_installation(&pools[1]).await.unwrap(),
+        first,
+        "one installation row"
+    );
 
     for pool in pools {
         pool.close().await;

@@ -3,10 +3,14 @@
 
 mod support;
 
+mod accounts;
+mod api_keys;
 mod database;
 mod errors;
 mod health;
 mod middleware;
 mod openapi;
 mod provisioning;
+mod secrets;
 mod service;
+mod sessions;

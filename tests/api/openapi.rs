@@ -58,3 +58,77 @@ async fn the_served_documents_are_the_generated_one() {
     assert_eq!(yaml.status, StatusCode::OK);
     assert_eq!(String::from_utf8(yaml.body).unwrap(), to_yaml(&document()));
 }
+
+#[test]
+fn the_bearer_scheme_is_documented() {
+    let json = serde_json::to_value(document()).unwrap();
+    let scheme = &json["components"]["securitySchemes"]["bearer"];
+    assert_eq!(scheme["type"], "http");
+    assert_eq!(scheme["scheme"], "bearer");
+    let secured =
+        |path: &str, method: &str| json["paths"][path][method]["security"] == serde_json::json!([{"bearer": []}]);
+    for (path, method) in [
+        ("/v1/me", "get"),
+        ("/v1/me", "patch"),
+        ("/v1/accounts", "get"),
+        ("/v1/accounts/{account_id}", "patch"),
+        ("/v1/sessions/current", "delete"),
+        ("/v1/api-keys", "post"),
+        ("/v1/api-keys", "get"),
+        ("/v1/api-keys/{api_key_id}", "delete"),
+    ] {
+        assert!(
+            secured(path, method),
+            "{method} {path} documents the bearer requirement"
+        );
+    }
+    for (path, method) in [("/v1/accounts", "post"), ("/v1/sessions", "post"), ("/healthz", "get")] {
+        assert!(
+            json["paths"][path][method]["security"].is_null(),
+            "{method} {path} is public"
+        );
+    }
+}
+
+/// The document and the server agree on which operations need a credential: every operation that
+/// declares `bearer` answers 401 without one, and no other operation does.
+#[tokio::test]
+async fn documented_security_matches_what_the_server_enforces() {
+    let app = TestApp::new().await;
+    let json = serde_json::to_value(document()).unwrap();
+    for (path, item) in json["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let uri = path
+                .split('/')
+                .map(|segment| {
+                    if segment.starts_with('{') {
+                        uuid::Uuid::now_v7().to_string()
+                    } else {
+                        segment.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let method: axum::http::Method = method.to_uppercase().parse().unwrap();
+            let response = app.call(method.clone(), &uri, None, Some(&serde_json::json!({}))).await;
+            let secured = operation["security"] == serde_json::json!([{"bearer": []}]);
+            if secured {
+                assert_eq!(
+                    response.status,
+                    StatusCode::UNAUTHORIZED,
+                    "{method} {uri} must refuse anonymous callers"
+                );
+                assert!(
+                    operation["responses"]["401"].is_object(),
+                    "{method} {path} documents its 401"
+                );
+            } else {
+                assert_ne!(
+                    response.status,
+                    StatusCode::UNAUTHORIZED,
+                    "{method} {uri} is documented as public"
+                );
+            }
+        }
+    }
+}

@@ -163,7 +163,10 @@ async fn migrate_applies_the_migrations_and_exits() {
     assert_eq!(applied as usize, clinical_sites::db::MIGRATOR.iter().count());
     let tables = "select tablename::text from pg_tables where schemaname = 'public' order by 1";
     let migrated: Vec<String> = sqlx::query_scalar(tables).fetch_all(&mut conn).await.unwrap();
-    let template: Vec<String> = sqlx::query_scalar(tables).fetch_all(&TestDb::new().await.pool()).await.unwrap();
+    let template: Vec<String> = sqlx::query_scalar(tables)
+        .fetch_all(&TestDb::new().await.pool())
+        .await
+        .unwrap();
     assert_eq!(migrated, template, "the same schema as the test template");
     assert!(migrated.contains(&"installation".to_owned()));
     conn.close().await.unwrap();

@@ -10,12 +10,28 @@ use std::time::{Duration, Instant};
 
 /// Sends `method path` with `Connection: close` and returns the status and body.
 pub fn request(addr: SocketAddr, method: &str, path: &str) -> std::io::Result<(u16, String)> {
+    request_with(addr, method, path, None, None)
+}
+
+/// Sends `method path`, with a bearer token and a JSON body if given.
+pub fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    json: Option<&str>,
+) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-    )?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(token) = token {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    let body = json.unwrap_or("");
+    if json.is_some() {
+        head.push_str("Content-Type: application/json\r\n");
+    }
+    write!(stream, "{head}Content-Length: {}\r\n\r\n{body}", body.len())?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let status = response

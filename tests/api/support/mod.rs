@@ -302,6 +302,61 @@ impl TestApp {
     }
 }
 
+/// Accounts and credentials for tests.
+impl TestApp {
+    /// `method uri` as the holder of `token`, with an optional JSON body.
+    pub async fn call(&self, method: Method, uri: &str, token: Option<&str>, body: Option<&Value>) -> TestResponse {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        };
+        self.send(request.unwrap()).await
+    }
+
+    /// Signs up `email` with `password`; returns the created account.
+    pub async fn sign_up(&self, email: &str, password: &str) -> Value {
+        let body = serde_json::json!({"email": email, "display_name": "Test Member", "password": password});
+        let response = self.json(Method::POST, "/v1/accounts", &body).await;
+        assert_eq!(response.status, StatusCode::CREATED, "sign-up: {response:?}");
+        response.json()
+    }
+
+    /// Signs in; returns the session token.
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        let body = serde_json::json!({"email": email, "password": password});
+        let response = self.json(Method::POST, "/v1/sessions", &body).await;
+        assert_eq!(response.status, StatusCode::CREATED, "sign-in: {response:?}");
+        response.json()["token"].as_str().unwrap().to_owned()
+    }
+
+    /// A new member, signed in: (account id, token).
+    pub async fn member(&self, name: &str) -> (String, String) {
+        let email = format!("{name}@example.org");
+        let account = self.sign_up(&email, PASSWORD).await;
+        let token = self.sign_in(&email, PASSWORD).await;
+        (account["account_id"].as_str().unwrap().to_owned(), token)
+    }
+
+    /// A new administrator, signed in: (account id, token).
+    pub async fn admin(&self, name: &str) -> (String, String) {
+        let email = format!("{name}@example.org");
+        let (account, password) = clinical_sites::accounts::create_admin(&self.pool, &email, "Test Admin")
+            .await
+            .expect("creating an admin");
+        let token = self.sign_in(&email, &password).await;
+        (account.account_id.to_string(), token)
+    }
+}
+
+/// The password every test member signs up with.
+pub const PASSWORD: &str = "correct horse battery staple";
+
 /// Sends `request` through any router.
 pub async fn send(router: &Router, request: Request<Body>) -> TestResponse {
     let response = router.clone().oneshot(request).await.expect("routers are infallible");

@@ -211,3 +211,60 @@ fn without_database_url_or_binaries_start_up_names_both_remedies() {
     assert!(stderr.contains("DATABASE_URL"), "{stderr}");
     assert!(stderr.contains("install the PostgreSQL server binaries"), "{stderr}");
 }
+
+#[tokio::test]
+async fn admin_create_prints_a_one_time_password_that_signs_in_as_an_admin() {
+    let db = TestDb::new().await;
+    let dir = TempDir::new("admin");
+    let mut command = service_command(&dir.0);
+    command
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "Root@Example.org",
+            "--display-name",
+            "Site Admin",
+        ])
+        .env("DATABASE_URL", server().url(&db.name));
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let password = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("one-time password: "))
+        .expect("the password is printed")
+        .to_owned();
+
+    let router = clinical_sites::app(clinical_sites::AppState::new(
+        db.pool(),
+        clinical_sites::config::Config::defaults(),
+    ));
+    let sign_in = serde_json::json!({"email": "root@example.org", "password": password});
+    let response = crate::support::send(
+        &router,
+        axum::http::Request::post("/v1/sessions")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(sign_in.to_string()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(response.status, axum::http::StatusCode::CREATED);
+    assert_eq!(response.json()["account"]["role"], "admin");
+
+    // The same email again is refused, and no default credentials exist.
+    let mut again = service_command(&dir.0);
+    again
+        .args(["admin", "create", "--email", "root@example.org"])
+        .env("DATABASE_URL", server().url(&db.name));
+    let output = tokio::task::spawn_blocking(move || again.output().unwrap())
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+}

@@ -85,11 +85,11 @@ fn start_server() -> Server {
             let admin = cluster.connect_options("postgres");
             let socket = folder.join("pg");
             *LOCAL.lock().unwrap() = Some((cluster, folder));
-            // SAFETY: registering a plain extern "C" function with no captured state.
-            unsafe { libc::atexit(stop_local_cluster) };
             (admin, ServerUrl::Socket(socket))
         }
     };
+    // SAFETY: registering a plain extern "C" function with no captured state.
+    unsafe { libc::atexit(clean_up_at_exit) };
     let template = format!("cs_template_{run}");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -120,10 +120,29 @@ fn start_server() -> Server {
     }
 }
 
-extern "C" fn stop_local_cluster() {
+/// At exit, whatever the tests' outcome: stop and remove the run's own cluster, or drop the run's
+/// template from the external server (test databases there are dropped test by test).
+extern "C" fn clean_up_at_exit() {
     if let Some((cluster, folder)) = LOCAL.lock().ok().and_then(|mut local| local.take()) {
         cluster.stop();
         let _ = std::fs::remove_dir_all(folder);
+        return;
+    }
+    if let Some(server) = SERVER.get() {
+        let admin = server.admin.clone();
+        let template = server.template.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect_with(&admin).await.ok()?;
+                let drop = format!("drop database if exists {template} with (force)");
+                sqlx::query(AssertSqlSafe(drop)).execute(&mut conn).await.ok()
+            })
+        })
+        .join();
     }
 }
 

@@ -36,6 +36,19 @@ pub struct Problem {
     /// path parameters). Empty (and omitted) otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For a conflict with an existing resource (e.g. a duplicate site): which one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub existing: Option<ExistingResource>,
+}
+
+/// The resource a request conflicts with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ExistingResource {
+    /// Its identifier.
+    pub id: uuid::Uuid,
+    /// Its URL, relative to this API.
+    #[schema(example = "/v1/sites/01938f5e-7a1b-7c3d-9e2f-123456789abc")]
+    pub href: String,
 }
 
 /// One problem with one field of a request.
@@ -71,6 +84,7 @@ struct Parts {
     detail: String,
     errors: Vec<FieldError>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    existing: Option<ExistingResource>,
     /// The underlying cause of a 5xx, logged and never shown.
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -84,6 +98,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             headers: Vec::new(),
+            existing: None,
             source: None,
         }))
     }
@@ -128,6 +143,26 @@ impl ApiError {
     /// 409: the request conflicts with what exists (a taken email, a duplicate site).
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+    }
+
+    /// 412: `If-Match` names a revision that is no longer current.
+    pub fn precondition_failed(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition-failed",
+            "Precondition failed",
+            detail,
+        )
+    }
+
+    /// 428: the request must be conditional (`If-Match`).
+    pub fn precondition_required(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_REQUIRED,
+            "precondition-required",
+            "Precondition required",
+            detail,
+        )
     }
 
     /// 429: too many requests; try again after `retry_after`.
@@ -235,6 +270,12 @@ impl ApiError {
         self
     }
 
+    /// Names the existing resource a conflict is about.
+    pub fn with_existing(mut self, id: uuid::Uuid, href: String) -> Self {
+        self.0.existing = Some(ExistingResource { id, href });
+        self
+    }
+
     /// Adds a response header (e.g. `Retry-After`, `WWW-Authenticate`, `Allow`).
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.0.headers.push((name, value));
@@ -255,6 +296,7 @@ impl ApiError {
             status: parts.status.as_u16(),
             detail: parts.detail.clone(),
             errors: parts.errors.clone(),
+            existing: parts.existing.clone(),
         }
     }
 }

@@ -10,8 +10,10 @@
 //! - [`http`]: middleware, fallbacks, graceful shutdown; [`telemetry`]: logs;
 //! - [`openapi`]: the generated contract and `/docs`;
 //! - [`auth`]: who is calling (the `Caller` extractor), passwords, tokens, rate limits;
-//! - [`patch`]: tri-state PATCH fields;
-//! - resources: [`health`], [`accounts`], [`sessions`], [`api_keys`].
+//! - [`patch`]: tri-state PATCH fields; [`pagination`]: limit and cursor; [`idempotency`]: safe
+//!   retries of creating requests; [`geo`]: ZIP centroids and distances;
+//! - resources: [`health`], [`accounts`], [`sessions`], [`api_keys`], [`vocabulary`], [`sites`]
+//!   (with claims and history).
 
 pub mod accounts;
 pub mod api_keys;
@@ -20,13 +22,18 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod geo;
 pub mod health;
 pub mod http;
+pub mod idempotency;
 pub mod openapi;
+pub mod pagination;
 pub mod patch;
 pub mod postgres;
 pub mod sessions;
+pub mod sites;
 pub mod telemetry;
+pub mod vocabulary;
 
 use std::sync::Arc;
 
@@ -79,6 +86,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(accounts::router())
         .merge(sessions::router())
         .merge(api_keys::router())
+        .merge(vocabulary::router())
+        .merge(sites::router())
 }
 
 /// The whole application: API routes, documentation routes and middleware.

@@ -249,32 +249,9 @@ pub async fn list_accounts(
     Query(query): Query<AccountQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_admin()?;
-    let limit = match query.limit {
-        None => 20,
-        Some(limit @ 1..=100) => limit,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "query parameter `limit` must be between 1 and 100",
-                vec![FieldError::new("limit", "must be between 1 and 100")],
-            ));
-        }
-    };
-    let after = match query.cursor.as_deref() {
-        None => None,
-        Some(cursor) => Some(Uuid::parse_str(cursor).map_err(|_| {
-            ApiError::bad_request(
-                "query parameter `cursor` is not a cursor this API issued",
-                vec![FieldError::new("cursor", "is not a cursor this API issued")],
-            )
-        })?),
-    };
+    let (limit, after) = crate::pagination::page(query.limit, query.cursor.as_deref())?;
     let mut items = queries::list(&state.pool, after, i64::from(limit) + 1).await?;
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|account| account.account_id.to_string())
-    } else {
-        None
-    };
+    let next_cursor = crate::pagination::next_cursor(&mut items, limit, |account| account.account_id);
     Ok(([NO_STORE], JsonResponse(AccountPage { items, next_cursor })))
 }
 

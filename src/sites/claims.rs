@@ -1,0 +1,336 @@
+//! Claims: a coordinator asks to manage an existing listing; an administrator approves (the
+//! claimant becomes a manager) or rejects. A site may have several managers.
+
+use axum::Json as JsonResponse;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::queries;
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, FieldError, Problem, constraint_error};
+use crate::extract::{Json, Path, Query};
+use crate::vocabulary::SiteStatus;
+
+/// The claim routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_claim))
+        .routes(routes!(list_claims))
+        .routes(routes!(approve_claim))
+        .routes(routes!(reject_claim))
+}
+
+/// A request to manage a site.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct Claim {
+    /// Stable identifier.
+    pub site_claim_id: Uuid,
+    /// The site claimed.
+    pub site_id: Uuid,
+    /// The site's name, for an administrator's list.
+    #[schema(example = "Riverside Imaging Center")]
+    pub site_name: String,
+    /// The claimant.
+    pub account_id: Uuid,
+    /// Why the claimant should manage the site.
+    #[schema(example = "I am the CT clinical coordinator; my work email is jlee@riverside.example.org")]
+    pub justification: String,
+    /// `pending`, `approved` or `rejected`.
+    #[schema(example = "pending")]
+    pub status: String,
+    /// The administrator who decided.
+    pub decided_by: Option<Uuid>,
+    /// When it was decided.
+    pub decided_at: Option<DateTime<Utc>>,
+    /// The administrator's note.
+    pub decision_note: Option<String>,
+    /// When the claim was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Asking to manage a site.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewClaim {
+    /// Who you are at the facility and how an administrator can check it (work email, role), 10 to
+    /// 1000 characters.
+    #[schema(
+        min_length = 10,
+        max_length = 1000,
+        example = "I am the CT clinical coordinator; my work email is jlee@riverside.example.org"
+    )]
+    pub justification: String,
+}
+
+/// An administrator's decision.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimDecision {
+    /// An optional note to the claimant (up to 1000 characters).
+    #[schema(max_length = 1000)]
+    pub note: Option<String>,
+}
+
+/// Filtering and paging claims.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimQuery {
+    /// `pending` (default), `approved` or `rejected`.
+    pub status: Option<String>,
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// One page of claims, oldest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ClaimPage {
+    /// The claims on this page.
+    pub items: Vec<Claim>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+const CLAIM_SELECT: &str = "select c.site_claim_id, c.site_id, s.name as site_name, c.account_id, c.justification,
+        c.status, c.decided_by, c.decided_at, c.decision_note, c.created_at
+   from site_claim c join site s on s.site_id = c.site_id";
+
+/// Asks to manage a site: for coordinators of a facility someone else listed.
+#[utoipa::path(
+    post,
+    path = "/v1/sites/{site_id}/claims",
+    tag = "claims",
+    security(("bearer" = [])),
+    params(("site_id" = Uuid, Path, description = "The site to manage.")),
+    request_body = NewClaim,
+    responses(
+        (status = CREATED, description = "The pending claim.", body = Claim),
+        (status = BAD_REQUEST, description = "Malformed JSON or id.", body = Problem, content_type = "application/problem+json"),
+        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        (status = NOT_FOUND, description = "No such site.", body = Problem, content_type = "application/problem+json"),
+        (status = CONFLICT, description = "The caller already manages the site or has a pending claim on it, or the site is archived.", body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "The justification is too short or too long.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_claim(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(site_id): Path<Uuid>,
+    Json(body): Json<NewClaim>,
+) -> Result<impl IntoResponse, ApiError> {
+    let justification = body.justification.trim();
+    if !(10..=1000).contains(&justification.chars().count()) {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "justification",
+            "must be 10 to 1000 characters: say who you are at the facility and how to check it",
+        )]));
+    }
+    let mut tx = state.pool.begin().await?;
+    let (_, status) = queries::lock(&mut tx, site_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no site has this id"))?;
+    if status == SiteStatus::Archived {
+        return Err(ApiError::conflict("the site is archived"));
+    }
+    if queries::is_manager(&mut *tx, site_id, caller.account_id).await? {
+        return Err(ApiError::conflict("you already manage this site"));
+    }
+    let claim_id = Uuid::now_v7();
+    sqlx::query("insert into site_claim (site_claim_id, site_id, account_id, justification) values ($1, $2, $3, $4)")
+        .bind(claim_id)
+        .bind(site_id)
+        .bind(caller.account_id)
+        .bind(justification)
+        .execute(&mut *tx)
+        .await
+        .map_err(|error| {
+            constraint_error(error, |name| {
+                (name == "site_claim_pending_key")
+                    .then(|| ApiError::conflict("you already have a pending claim on this site"))
+            })
+        })?;
+    let claim = find(&mut tx, claim_id).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, JsonResponse(claim)))
+}
+
+async fn find(conn: &mut sqlx::PgConnection, claim_id: Uuid) -> Result<Claim, ApiError> {
+    let sql = format!("{CLAIM_SELECT} where c.site_claim_id = $1");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(claim_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no claim has this id"))
+}
+
+/// Lists claims by status, oldest first (administrators).
+#[utoipa::path(
+    get,
+    path = "/v1/claims",
+    tag = "claims",
+    security(("bearer" = [])),
+    params(ClaimQuery),
+    responses(
+        (status = OK, description = "A page of claims.", body = ClaimPage),
+        (status = BAD_REQUEST, description = "A malformed `status`, `limit` or `cursor`.", body = Problem, content_type = "application/problem+json"),
+        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_claims(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ClaimQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_admin()?;
+    let status = query.status.as_deref().unwrap_or("pending");
+    if !["pending", "approved", "rejected"].contains(&status) {
+        return Err(ApiError::bad_request(
+            "query parameter `status` must be one of: pending, approved, rejected",
+            vec![FieldError::new("status", "must be one of: pending, approved, rejected")],
+        ));
+    }
+    let (limit, after) = crate::pagination::page(query.limit, query.cursor.as_deref())?;
+    let sql = format!(
+        "{CLAIM_SELECT} where c.status = $1 and ($2::uuid is null or c.site_claim_id > $2)
+          order by c.site_claim_id limit $3"
+    );
+    let mut items: Vec<Claim> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(status)
+        .bind(after)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&state.pool)
+        .await?;
+    let next_cursor = crate::pagination::next_cursor(&mut items, limit, |claim| claim.site_claim_id);
+    Ok(JsonResponse(ClaimPage { items, next_cursor }))
+}
+
+/// Approves a pending claim (administrators): the claimant becomes a manager of the site.
+#[utoipa::path(
+    post,
+    path = "/v1/claims/{site_claim_id}/approve",
+    tag = "claims",
+    security(("bearer" = [])),
+    params(("site_claim_id" = Uuid, Path, description = "The claim.")),
+    request_body(content = Option<ClaimDecision>, description = "An optional note."),
+    responses(
+        (status = OK, description = "The approved claim.", body = Claim),
+        (status = BAD_REQUEST, description = "Malformed JSON or id.", body = Problem, content_type = "application/problem+json"),
+        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = NOT_FOUND, description = "No such claim.", body = Problem, content_type = "application/problem+json"),
+        (status = CONFLICT, description = "The claim was already decided.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn approve_claim(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(claim_id): Path<Uuid>,
+    body: Option<Json<ClaimDecision>>,
+) -> Result<impl IntoResponse, ApiError> {
+    decide(
+        &state,
+        &caller,
+        claim_id,
+        body.map(|Json(d)| d).unwrap_or_default(),
+        true,
+    )
+    .await
+}
+
+/// Rejects a pending claim (administrators).
+#[utoipa::path(
+    post,
+    path = "/v1/claims/{site_claim_id}/reject",
+    tag = "claims",
+    security(("bearer" = [])),
+    params(("site_claim_id" = Uuid, Path, description = "The claim.")),
+    request_body(content = Option<ClaimDecision>, description = "An optional note."),
+    responses(
+        (status = OK, description = "The rejected claim.", body = Claim),
+        (status = BAD_REQUEST, description = "Malformed JSON or id.", body = Problem, content_type = "application/problem+json"),
+        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = NOT_FOUND, description = "No such claim.", body = Problem, content_type = "application/problem+json"),
+        (status = CONFLICT, description = "The claim was already decided.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn reject_claim(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(claim_id): Path<Uuid>,
+    body: Option<Json<ClaimDecision>>,
+) -> Result<impl IntoResponse, ApiError> {
+    decide(
+        &state,
+        &caller,
+        claim_id,
+        body.map(|Json(d)| d).unwrap_or_default(),
+        false,
+    )
+    .await
+}
+
+async fn decide(
+    state: &AppState,
+    caller: &Caller,
+    claim_id: Uuid,
+    decision: ClaimDecision,
+    approve: bool,
+) -> Result<JsonResponse<Claim>, ApiError> {
+    caller.require_admin()?;
+    let note = match decision.note.as_deref().map(str::trim) {
+        Some(note) if note.chars().count() > 1000 => {
+            return Err(ApiError::validation(vec![FieldError::new(
+                "note",
+                "must be at most 1000 characters",
+            )]));
+        }
+        Some("") | None => None,
+        Some(note) => Some(note.to_owned()),
+    };
+    let mut tx = state.pool.begin().await?;
+    let row: Option<(Uuid, Uuid, String)> =
+        sqlx::query_as("select site_id, account_id, status from site_claim where site_claim_id = $1 for update")
+            .bind(claim_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (site_id, claimant, status) = row.ok_or_else(|| ApiError::not_found("no claim has this id"))?;
+    if status != "pending" {
+        return Err(ApiError::conflict(format!("the claim was already {status}")));
+    }
+    let (new_status, kind) = if approve {
+        ("approved", "claim_approved")
+    } else {
+        ("rejected", "claim_rejected")
+    };
+    sqlx::query(
+        "update site_claim set status = $2, decided_by = $3, decided_at = now(), decision_note = $4
+          where site_claim_id = $1",
+    )
+    .bind(claim_id)
+    .bind(new_status)
+    .bind(caller.account_id)
+    .bind(&note)
+    .execute(&mut *tx)
+    .await?;
+    if approve {
+        queries::add_manager(&mut *tx, site_id, claimant).await?;
+    }
+    let changes = json!({"claim": {"site_claim_id": claim_id, "account_id": claimant, "status": new_status}});
+    queries::record_change(&mut *tx, site_id, caller.account_id, kind, &changes).await?;
+    let claim = find(&mut tx, claim_id).await?;
+    tx.commit().await?;
+    Ok(JsonResponse(claim))
+}

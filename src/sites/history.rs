@@ -1,0 +1,101 @@
+//! A site's change history: who changed what, when, with old and new values.
+
+use axum::Json as JsonResponse;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::authorize_edit;
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Path, Query};
+
+/// One recorded change.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct SiteChange {
+    /// Stable identifier.
+    pub site_change_id: Uuid,
+    /// `create`, `update`, `archive`, `restore`, `verify`, `claim_approved` or `claim_rejected`.
+    #[schema(example = "update")]
+    pub kind: String,
+    /// Who made the change (`null` once that account is deleted).
+    pub account_id: Option<Uuid>,
+    /// The changed fields: `{"field": {"old": ..., "new": ...}}`; offers appear as
+    /// `offers.<modality>`. Claim decisions carry the claim and claimant.
+    #[schema(value_type = Object, example = json!({"payment": {"old": "free", "new": "fee"}, "offers.ct": {"old": {"capacity": 1}, "new": {"capacity": 2}}}))]
+    pub changes: serde_json::Value,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One page of history, newest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SiteChangePage {
+    /// The changes on this page.
+    pub items: Vec<SiteChange>,
+    /// Pass as `cursor` for the next (older) page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Paging through history.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A site's history, newest first (its managers and administrators).
+#[utoipa::path(
+    get,
+    path = "/v1/sites/{site_id}/history",
+    tag = "sites",
+    security(("bearer" = [])),
+    params(("site_id" = Uuid, Path, description = "The site."), HistoryQuery),
+    responses(
+        (status = OK, description = "A page of changes.", body = SiteChangePage),
+        (status = BAD_REQUEST, description = "A malformed id, `limit` or `cursor`.", body = Problem, content_type = "application/problem+json"),
+        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "The caller neither manages the site nor is an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = NOT_FOUND, description = "No such site.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_site_history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(site_id): Path<Uuid>,
+    Query(query): Query<HistoryQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (limit, before) = crate::pagination::page(query.limit, query.cursor.as_deref())?;
+    let mut conn = state.pool.acquire().await?;
+    let exists: bool = sqlx::query_scalar("select exists (select 1 from site where site_id = $1)")
+        .bind(site_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if !exists {
+        return Err(ApiError::not_found("no site has this id"));
+    }
+    authorize_edit(&mut conn, &caller, site_id).await?;
+    let mut items: Vec<SiteChange> = sqlx::query_as(
+        "select site_change_id, kind, account_id, changes, created_at
+           from site_change
+          where site_id = $1 and ($2::uuid is null or site_change_id < $2)
+          order by site_change_id desc
+          limit $3",
+    )
+    .bind(site_id)
+    .bind(before)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&mut *conn)
+    .await?;
+    let next_cursor = crate::pagination::next_cursor(&mut items, limit, |change| change.site_change_id);
+    Ok(JsonResponse(SiteChangePage { items, next_cursor }))
+}

@@ -1,0 +1,561 @@
+//! Sites: the listing. Members add sites they know; coordinators register and keep their own
+//! facility's listing current; administrators verify listings and approve claims.
+
+pub mod claims;
+pub mod fields;
+mod history;
+pub mod input;
+pub mod model;
+pub mod queries;
+
+use axum::Json as JsonResponse;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use sqlx::PgConnection;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, FieldError, Problem};
+use crate::extract::{Json, Path};
+use crate::idempotency::{self, Claim, Stored};
+use crate::vocabulary::{SiteSource, SiteStatus};
+use input::{OFFER_FIELDS, SITE_FIELDS, ValidSite, merge_patch, read_site};
+use model::{NewSite, Site, SitePatch};
+use queries::Coordinates;
+
+/// The site routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_site))
+        .routes(routes!(get_site, update_site, archive_site))
+        .routes(routes!(verify_site))
+        .routes(routes!(restore_site))
+        .routes(routes!(history::list_site_history))
+        .merge(claims::router())
+}
+
+/// The URL of a site.
+pub fn site_href(site_id: Uuid) -> String {
+    format!("/v1/sites/{site_id}")
+}
+
+/// A site response: the body with its `ETag`.
+fn site_response(status: StatusCode, site: &Site) -> Response {
+    let mut response = (status, JsonResponse(site)).into_response();
+    if let Ok(etag) = HeaderValue::from_str(&site.etag()) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
+/// Coordinates for a site: the request's, else its ZIP's centroid, else none (with a notice).
+fn coordinates_for(site: &ValidSite) -> (Option<Coordinates>, Vec<String>) {
+    if let Some((latitude, longitude)) = site.coordinates {
+        return (
+            Some(Coordinates {
+                latitude,
+                longitude,
+                source: "request",
+            }),
+            Vec::new(),
+        );
+    }
+    match crate::geo::zip_centroid(site.postal_code.zip5()) {
+        Some((latitude, longitude)) => (
+            Some(Coordinates {
+                latitude,
+                longitude,
+                source: "zip_centroid",
+            }),
+            Vec::new(),
+        ),
+        None => (
+            None,
+            vec![format!(
+                "ZIP code {} is not in the Census ZIP data, so the site has no coordinates and radius searches \
+                 will not find it; set latitude and longitude to place it",
+                site.postal_code.zip5()
+            )],
+        ),
+    }
+}
+
+/// The editable fields of a stored site as JSON: the document a merge patch applies to. Derived
+/// coordinates are left out, so they are derived again when the ZIP code changes.
+fn editable_json(site: &Site) -> Value {
+    let mut full = serde_json::to_value(site).expect("a site serializes");
+    let object = full.as_object_mut().expect("a site is an object");
+    if site.coordinates_source.as_deref() != Some("request") {
+        object.remove("latitude");
+        object.remove("longitude");
+    }
+    let mut editable: Map<String, Value> = object
+        .iter()
+        .filter(|(key, value)| SITE_FIELDS.contains(&key.as_str()) && !is_empty(value))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    if let Some(Value::Object(offers)) = editable.get_mut("offers") {
+        for offer in offers.values_mut() {
+            if let Value::Object(fields) = offer {
+                fields.retain(|key, value| OFFER_FIELDS.contains(&key.as_str()) && !is_empty(value));
+            }
+        }
+    }
+    Value::Object(editable)
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(items) => items.is_empty(),
+        _ => false,
+    }
+}
+
+/// Field-by-field differences, `{field: {old, new}}`; offers compare per modality
+/// (`offers.ct`).
+fn diff(before: &Value, after: &Value) -> Value {
+    let empty = Map::new();
+    let before = before.as_object().unwrap_or(&empty);
+    let after = after.as_object().unwrap_or(&empty);
+    let mut changes = Map::new();
+    let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        let (old, new) = (before.get(key), after.get(key));
+        if key == "offers" {
+            let nested = diff(old.unwrap_or(&Value::Null), new.unwrap_or(&Value::Null));
+            for (modality, change) in nested.as_object().into_iter().flatten() {
+                changes.insert(format!("offers.{modality}"), change.clone());
+            }
+        } else if old != new {
+            changes.insert(key.clone(), json!({"old": old, "new": new}));
+        }
+    }
+    Value::Object(changes)
+}
+
+/// 403 unless the caller manages the site or is an administrator.
+async fn authorize_edit(conn: &mut PgConnection, caller: &Caller, site_id: Uuid) -> Result<(), ApiError> {
+    if caller.is_admin() || queries::is_manager(conn, site_id, caller.account_id).await? {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "only this site's managers and administrators may change it",
+        ))
+    }
+}
+
+/// 409 when another site in the same ZIP has the same or a very similar name.
+async fn guard_duplicate(conn: &mut PgConnection, site: &ValidSite, except: Option<Uuid>) -> Result<(), ApiError> {
+    queries::lock_zip(conn, site.postal_code.zip5()).await?;
+    if let Some(existing) = queries::find_duplicate(conn, site.postal_code.zip5(), &site.name, except).await? {
+        return Err(ApiError::conflict(format!(
+            "a site with this or a very similar name is already listed in ZIP {}; update it instead \
+             (or claim it if you coordinate it)",
+            site.postal_code.zip5()
+        ))
+        .with_existing(existing, site_href(existing)));
+    }
+    Ok(())
+}
+
+/// Adds a site. A member adding a site they know gets an `unverified` listing with `source =
+/// member`; a coordinator registering their facility (`"manage": true`) also becomes its manager
+/// (`source = coordinator`, still `unverified` until an administrator verifies it).
+///
+/// Send an `Idempotency-Key` header to make retries safe: the same key and body within 24 hours
+/// return the original response and create nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/sites",
+    tag = "sites",
+    security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 visible ASCII characters, e.g. a UUID.")),
+    request_body = NewSite,
+    responses(
+        (status = CREATED, description = "The new site; `Location` and `ETag` are set.", body = Site,
+         headers(("Location" = String, description = "The site's URL."), ("ETag" = String, description = "Its revision."))),
+        (status = BAD_REQUEST, description = "Malformed JSON or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
+        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        (status = CONFLICT, description = "A site with this or a very similar name is listed in the same ZIP; `existing` names it.", body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "Fields break rules (all listed), or the `Idempotency-Key` was used for another request.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_site(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    let key = idempotency::key(&headers)?;
+    let Value::Object(mut document) = body.clone() else {
+        return Err(ApiError::validation(vec![FieldError::new("", "must be a JSON object")]));
+    };
+    let manage = document.remove("manage");
+    let mut errors = Vec::new();
+    let manage = match manage {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(manage)) => manage,
+        Some(_) => {
+            errors.push(FieldError::new("manage", "must be true or false"));
+            false
+        }
+    };
+    let site = match read_site(&Value::Object(document)) {
+        Ok(site) if errors.is_empty() => site,
+        Ok(_) => return Err(ApiError::validation(errors)),
+        Err(mut found) => {
+            errors.append(&mut found);
+            return Err(ApiError::validation(errors));
+        }
+    };
+
+    let mut tx = state.pool.begin().await?;
+    if let Some(key) = &key {
+        let fingerprint = idempotency::fingerprint("POST", "/v1/sites", &body);
+        if let Claim::Replay(stored) = idempotency::claim(&mut tx, caller.account_id, key, &fingerprint).await? {
+            return Ok(stored.into_response());
+        }
+    }
+    guard_duplicate(&mut tx, &site, None).await?;
+    let site_id = Uuid::now_v7();
+    let (coordinates, notices) = coordinates_for(&site);
+    let source = if manage {
+        SiteSource::Coordinator
+    } else {
+        SiteSource::Member
+    };
+    queries::insert(&mut tx, site_id, &site, coordinates, source, caller.account_id).await?;
+    queries::sync_offers(&mut tx, site_id, &site.offers).await?;
+    if manage {
+        queries::add_manager(&mut *tx, site_id, caller.account_id).await?;
+    }
+    let mut created = queries::load(&mut tx, site_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("a site vanished while being created"))?;
+    let changes = diff(&Value::Object(Map::new()), &editable_json(&created));
+    queries::record_change(&mut *tx, site_id, caller.account_id, "create", &changes).await?;
+    created.notices = notices;
+
+    let body = serde_json::to_vec(&created).map_err(ApiError::internal)?;
+    let stored = Stored::new(
+        StatusCode::CREATED,
+        body,
+        Some(site_href(site_id)),
+        Some(created.etag()),
+    );
+    if let Some(key) = &key {
+        idempotency::finish(&mut tx, caller.account_id, key, &stored).await?;
+    }
+    tx.commit().await?;
+    Ok(stored.into_response())
+}
+
+/// One site, public. Archived sites stay readable (`status = archived`). Answers `304 Not
+/// Modified` when `If-None-Match` names the current `ETag`.
+#[utoipa::path(
+    get,
+    path = "/v1/sites/{site_id}",
+    tag = "sites",
+    params(
+        ("site_id" = Uuid, Path, description = "The site."),
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` the client has; 304 if still current."),
+    ),
+    responses(
+        (status = OK, description = "The site, with its `ETag`.", body = Site, headers(("ETag" = String, description = "Its revision."))),
+        (status = NOT_MODIFIED, description = "The client's copy is current."),
+        (status = BAD_REQUEST, description = "The id is not a UUID.", body = Problem, content_type = "application/problem+json"),
+        (status = NOT_FOUND, description = "No such site.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_site(
+    State(state): State<AppState>,
+    Path(site_id): Path<Uuid>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let mut conn = state.pool.acquire().await?;
+    let site = queries::load(&mut conn, site_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no site has this id"))?;
+    let etag = site.etag();
+    if let Some(tags) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok())
+        && tags
+            .split(',')
+            .map(|t| t.trim().trim_start_matches("W/"))
+            .any(|t| t == "*" || t == etag)
+    {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        if let Ok(value) = HeaderValue::from_str(&etag) {
+            response.headers_mut().insert(header::ETAG, value);
+        }
+        return Ok(response);
+    }
+    Ok(site_response(StatusCode::OK, &site))
+}
+
+/// `If-Match`: required on PATCH (428 without), 412 when it names no current revision. Strong
+/// comparison: weak tags never match.
+fn check_if_match(headers: &HeaderMap, version: i64, required: bool) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        if required {
+            return Err(ApiError::precondition_required(
+                "send If-Match with the site's current ETag (from GET /v1/sites/{site_id}), so concurrent edits \
+                 cannot overwrite each other",
+            ));
+        }
+        return Ok(());
+    };
+    let current = format!("\"{version}\"");
+    let matches = value
+        .to_str()
+        .map(|tags| tags.split(',').map(str::trim).any(|tag| tag == "*" || tag == current))
+        .unwrap_or(false);
+    if matches {
+        Ok(())
+    } else {
+        Err(ApiError::precondition_failed(
+            "the site changed since you read it (its ETag no longer matches); GET it again and reapply your change",
+        )
+        .with_header(header::ETAG, HeaderValue::from_str(&current).expect("a quoted number")))
+    }
+}
+
+/// Changes a site (its managers and administrators). The body is a JSON merge patch; `If-Match`
+/// with the current `ETag` is required. Every change is recorded in the site's history.
+#[utoipa::path(
+    patch,
+    path = "/v1/sites/{site_id}",
+    tag = "sites",
+    security(("bearer" = [])),
+    params(
+        ("site_id" = Uuid, Path, description = "The site."),
+        ("If-Match" = String, Header, description = "The site's current `ETag`."),
+    ),
+    request_body(content = SitePatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = OK, description = "The updated site, with its new `ETag`.", body = Site, headers(("ETag" = String, description = "Its new revision."))),
+        (status = BAD_REQUEST, description = "Malformed JSON or id.", body = Problem, content_type = "application/problem+json"),
+        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "The caller neither manages the site nor is an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = NOT_FOUND, description = "No such site.", body = Problem, content_type = "application/problem+json"),
+        (status = CONFLICT, description = "The site is archived, or the change would duplicate another site.", body = Problem, content_type = "application/problem+json"),
+        (status = PRECONDITION_FAILED, description = "The `If-Match` revision is not current.", body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "The patched site breaks rules (all listed); nothing was changed.", body = Problem, content_type = "application/problem+json"),
+        (status = PRECONDITION_REQUIRED, description = "`If-Match` is missing.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_site(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(site_id): Path<Uuid>,
+    headers: HeaderMap,
+    Json(patch): Json<Value>,
+) -> Result<Response, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let (version, status) = queries::lock(&mut tx, site_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no site has this id"))?;
+    authorize_edit(&mut tx, &caller, site_id).await?;
+    check_if_match(&headers, version, true)?;
+    if status == SiteStatus::Archived {
+        return Err(ApiError::conflict(
+            "the site is archived; an administrator can restore it first",
+        ));
+    }
+    if !patch.is_object() {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "",
+            "must be a JSON object (a merge patch)",
+        )]));
+    }
+    let current = queries::load(&mut tx, site_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("a locked site vanished"))?;
+    let before = editable_json(&current);
+    let mut document = before.clone();
+    merge_patch(&mut document, &patch);
+    let site = read_site(&document).map_err(ApiError::validation)?;
+    if site.name != current.name || site.postal_code.as_str() != current.postal_code {
+        guard_duplicate(&mut tx, &site, Some(site_id)).await?;
+    }
+    let (coordinates, notices) = coordinates_for(&site);
+    queries::update(&mut tx, site_id, &site, coordinates).await?;
+    queries::sync_offers(&mut tx, site_id, &site.offers).await?;
+    let mut updated = queries::load(&mut tx, site_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("a locked site vanished"))?;
+    let changes = diff(&before, &editable_json(&updated));
+    if changes.as_object().is_some_and(Map::is_empty) {
+        // Nothing changed: keep the revision (and the history) as they were.
+        tx.rollback().await?;
+        return Ok(site_response(StatusCode::OK, &current));
+    }
+    queries::record_change(&mut *tx, site_id, caller.account_id, "update", &changes).await?;
+    tx.commit().await?;
+    updated.notices = notices;
+    Ok(site_response(StatusCode::OK, &updated))
+}
+
+/// Archives a site (its managers and administrators): it leaves search results but stays readable
+/// with `status = archived`; an administrator can restore it. `If-Match` is honoured when sent.
+#[utoipa::path(
+    delete,
+    path = "/v1/sites/{site_id}",
+    tag = "sites",
+    security(("bearer" = [])),
+    params(
+        ("site_id" = Uuid, Path, description = "The site."),
+        ("If-Match" = Option<String>, Header, description = "Archive only if this is still the current `ETag`."),
+    ),
+    responses(
+        (status = OK, description = "The archived site.", body = Site),
+        (status = BAD_REQUEST, description = "The id is not a UUID.", body = Problem, content_type = "application/problem+json"),
+        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "The caller neither manages the site nor is an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = NOT_FOUND, description = "No such site.", body = Problem, content_type = "application/problem+json"),
+        (status = PRECONDITION_FAILED, description = "The `If-Match` revision is not current.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn archive_site(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(site_id): Path<Uuid>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    change_status(&state, &caller, site_id, &headers, StatusChange::Archive).await
+}
+
+/// Verifies a site (administrators): `status = verified`, with who and when.
+#[utoipa::path(
+    post,
+    path = "/v1/sites/{site_id}/verify",
+    tag = "sites",
+    security(("bearer" = [])),
+    params(("site_id" = Uuid, Path, description = "The site.")),
+    responses(
+        (status = OK, description = "The verified site.", body = Site),
+        (status = BAD_REQUEST, description = "The id is not a UUID.", body = Problem, content_type = "application/problem+json"),
+        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = NOT_FOUND, description = "No such site.", body = Problem, content_type = "application/problem+json"),
+        (status = CONFLICT, description = "The site is archived; restore it first.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn verify_site(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(site_id): Path<Uuid>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    change_status(&state, &caller, site_id, &headers, StatusChange::Verify).await
+}
+
+/// Restores an archived site (administrators): back to `verified` if it had been verified, else
+/// `unverified`.
+#[utoipa::path(
+    post,
+    path = "/v1/sites/{site_id}/restore",
+    tag = "sites",
+    security(("bearer" = [])),
+    params(("site_id" = Uuid, Path, description = "The site.")),
+    responses(
+        (status = OK, description = "The restored site.", body = Site),
+        (status = BAD_REQUEST, description = "The id is not a UUID.", body = Problem, content_type = "application/problem+json"),
+        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = NOT_FOUND, description = "No such site.", body = Problem, content_type = "application/problem+json"),
+        (status = CONFLICT, description = "The site is not archived.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn restore_site(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(site_id): Path<Uuid>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    change_status(&state, &caller, site_id, &headers, StatusChange::Restore).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StatusChange {
+    Archive,
+    Verify,
+    Restore,
+}
+
+async fn change_status(
+    state: &AppState,
+    caller: &Caller,
+    site_id: Uuid,
+    headers: &HeaderMap,
+    change: StatusChange,
+) -> Result<Response, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    let (version, status) = queries::lock(&mut tx, site_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no site has this id"))?;
+    match change {
+        StatusChange::Archive => authorize_edit(&mut tx, caller, site_id).await?,
+        StatusChange::Verify | StatusChange::Restore => caller.require_admin()?,
+    }
+    check_if_match(headers, version, false)?;
+    let current = queries::load(&mut tx, site_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("a locked site vanished"))?;
+    let (new_status, verified_by, kind) = match (change, status) {
+        // Archiving twice is a no-op.
+        (StatusChange::Archive, SiteStatus::Archived) => return Ok(site_response(StatusCode::OK, &current)),
+        (StatusChange::Archive, _) => (SiteStatus::Archived, None, "archive"),
+        (StatusChange::Verify, SiteStatus::Archived) => {
+            return Err(ApiError::conflict(
+                "the site is archived; restore it before verifying it",
+            ));
+        }
+        (StatusChange::Verify, _) => (SiteStatus::Verified, Some(caller.account_id), "verify"),
+        (StatusChange::Restore, SiteStatus::Archived) => {
+            let restored = if current.verified_at.is_some() {
+                SiteStatus::Verified
+            } else {
+                SiteStatus::Unverified
+            };
+            (restored, None, "restore")
+        }
+        (StatusChange::Restore, _) => return Err(ApiError::conflict("the site is not archived")),
+    };
+    queries::set_status(&mut tx, site_id, new_status, verified_by).await?;
+    let changes = json!({"status": {"old": status, "new": new_status}});
+    queries::record_change(&mut *tx, site_id, caller.account_id, kind, &changes).await?;
+    let updated = queries::load(&mut tx, site_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("a locked site vanished"))?;
+    tx.commit().await?;
+    Ok(site_response(StatusCode::OK, &updated))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diffs_name_fields_and_offers() {
+        let before = json!({"name": "A", "payment": "free", "offers": {"ct": {"capacity": 1}, "mri": {}}});
+        let after = json!({"name": "B", "payment": "free", "offers": {"ct": {"capacity": 2}, "mammography": {}}});
+        let changes = diff(&before, &after);
+        assert_eq!(changes["name"], json!({"old": "A", "new": "B"}));
+        assert_eq!(
+            changes["offers.ct"],
+            json!({"old": {"capacity": 1}, "new": {"capacity": 2}})
+        );
+        assert_eq!(changes["offers.mri"]["new"], Value::Null);
+        assert_eq!(changes["offers.mammography"]["old"], Value::Null);
+        assert!(changes.get("payment").is_none());
+    }
+}

@@ -1,0 +1,274 @@
+//! The site as the API shows it, and the request bodies as the contract documents them.
+//!
+//! Request bodies are read field by field by [`super::input`] (so every problem is reported at
+//! once); the `NewSite` and `SitePatch` types here describe the same fields for the OpenAPI
+//! document, and a test keeps the two in step.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::vocabulary::{
+    Accepts, Compensation, HipaaTraining, Housing, Immunization, InsuranceCoverage, LiabilityInsurance, Modality,
+    Payment, Schedule, SiteSource, SiteStatus, SiteType, VolumeBand,
+};
+
+/// What a site asks of candidates and how rotations work there: every field is optional, and
+/// unknown values are left out (`null`) rather than guessed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct SiteDetails {
+    /// Other names the site is known by (e.g. "OSU Wexner"); searched like the name. Up to 10.
+    #[serde(default)]
+    #[schema(example = json!(["OSU Wexner Imaging"]))]
+    pub aliases: Vec<String>,
+    /// Street address, e.g. "410 W 10th Ave".
+    #[schema(example = "410 W 10th Ave", max_length = 200)]
+    pub street: Option<String>,
+    /// Latitude in degrees (WGS 84). Give both coordinates or neither; with neither, they are
+    /// derived from the ZIP code when the Census ZIP data knows it (`coordinates_source`).
+    #[schema(example = 39.9946, minimum = -90, maximum = 90)]
+    pub latitude: Option<f64>,
+    /// Longitude in degrees (WGS 84); see `latitude`.
+    #[schema(example = -83.0169, minimum = -180, maximum = 180)]
+    pub longitude: Option<f64>,
+    /// Phone of the clinical coordinator or department, a US number; stored as E.164 (`+16145551234`).
+    #[schema(example = "+16145551234")]
+    pub phone: Option<String>,
+    /// The site's or department's web page, `http(s)://`.
+    #[schema(example = "https://www.example.org/radiology")]
+    pub website: Option<String>,
+    /// Contact email for clinical placements.
+    #[schema(example = "imaging.education@example.org")]
+    pub email: Option<String>,
+    /// The facility's National Provider Identifier (10 digits with a valid check digit), if known.
+    #[schema(example = "1234567893", pattern = "^[0-9]{10}$")]
+    pub npi: Option<String>,
+    /// Whether the site charges for the clinical experience. Default `unknown`.
+    pub payment: Option<Payment>,
+    /// The fee in US dollars when `payment` is `fee` (0 to 100,000).
+    #[schema(example = 500, minimum = 0, maximum = 100000)]
+    pub fee_usd: Option<i32>,
+    /// What the fee covers, e.g. "badge, parking, 12 weeks of supervision".
+    #[schema(max_length = 500)]
+    pub fee_covers: Option<String>,
+    /// What the candidate is paid during the rotation. Default `unknown`.
+    pub compensation: Option<Compensation>,
+    /// How HIPAA training is handled.
+    pub hipaa_training: Option<HipaaTraining>,
+    /// Whether the candidate needs liability insurance.
+    pub liability_insurance: Option<LiabilityInsurance>,
+    /// Coverage accepted when insurance is required.
+    #[serde(default)]
+    pub insurance_accepted: Vec<InsuranceCoverage>,
+    /// Minimum coverage per occurrence in US dollars (commonly 1,000,000).
+    #[schema(example = 1000000, minimum = 0, maximum = 100000000)]
+    pub min_per_occurrence_usd: Option<i32>,
+    /// Minimum aggregate coverage in US dollars (commonly 3,000,000).
+    #[schema(example = 3000000, minimum = 0, maximum = 100000000)]
+    pub min_aggregate_usd: Option<i32>,
+    /// A background check is required.
+    pub background_check: Option<bool>,
+    /// A drug screen is required.
+    pub drug_screen: Option<bool>,
+    /// Immunizations the candidate must show.
+    #[serde(default)]
+    pub immunizations: Vec<Immunization>,
+    /// BLS/CPR certification is required.
+    pub bls_required: Option<bool>,
+    /// A site orientation must be attended first.
+    pub orientation_required: Option<bool>,
+    /// An affiliation agreement (with a program or employer) is required.
+    pub affiliation_agreement_required: Option<bool>,
+    /// Days between a first contact and a possible start (0 to 730).
+    #[schema(example = 30, minimum = 0, maximum = 730)]
+    pub lead_time_days: Option<i32>,
+    /// Housing help offered.
+    pub housing: Option<Housing>,
+    /// When rotations can be scheduled (e.g. evenings and weekends for full-time workers).
+    #[serde(default)]
+    pub schedule: Vec<Schedule>,
+    /// Shortest rotation in weeks (1 to 104).
+    #[schema(example = 2, minimum = 1, maximum = 104)]
+    pub rotation_weeks_min: Option<i32>,
+    /// Longest rotation in weeks (1 to 104, not less than the minimum).
+    #[schema(example = 12, minimum = 1, maximum = 104)]
+    pub rotation_weeks_max: Option<i32>,
+    /// Minimum hours per week a candidate must commit (1 to 80).
+    #[schema(example = 16, minimum = 1, maximum = 80)]
+    pub min_hours_per_week: Option<i32>,
+}
+
+/// What a site offers for one modality.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct Offer {
+    /// Whether the site takes candidates for this modality now. Default `true`.
+    #[serde(default = "yes")]
+    #[schema(default = true)]
+    pub accepting: bool,
+    /// How many candidates it takes at a time (0 to 1000).
+    #[schema(example = 2, minimum = 0, maximum = 1000)]
+    pub capacity: Option<i32>,
+    /// Whether an eligible verifier (a credentialed technologist of the facility) is on site to
+    /// confirm procedures. Without one the experience does not count.
+    pub verifier_on_site: Option<bool>,
+    /// Whom it accepts for this modality; `independent` means candidates who are neither employees
+    /// nor in an affiliated program.
+    #[serde(default)]
+    #[schema(example = json!(["independent", "program_students"]))]
+    pub accepts: Vec<Accepts>,
+    /// Procedure categories or exams covered, free text (up to 50, each up to 100 characters).
+    #[serde(default)]
+    #[schema(example = json!(["head", "chest", "abdomen/pelvis", "CTA"]))]
+    pub procedure_categories: Vec<String>,
+    /// How many exams of this modality the site performs.
+    pub volume_band: Option<VolumeBand>,
+    /// Anything else a candidate should know (up to 2000 characters).
+    #[schema(max_length = 2000)]
+    pub notes: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A clinical training site.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct Site {
+    /// Stable identifier.
+    pub site_id: Uuid,
+    /// The facility's name, 2 to 200 characters.
+    #[schema(example = "Riverside Imaging Center")]
+    pub name: String,
+    /// The kind of facility.
+    pub site_type: SiteType,
+    /// City.
+    #[schema(example = "Columbus")]
+    pub city: String,
+    /// USPS state or territory code.
+    #[schema(example = "OH")]
+    pub state: String,
+    /// ZIP code, `12345` or `12345-6789`.
+    #[schema(example = "43210")]
+    pub postal_code: String,
+    /// Requirements, logistics and contact details.
+    #[serde(flatten)]
+    #[sqlx(flatten)]
+    pub details: SiteDetails,
+    /// Where `latitude`/`longitude` came from: `request` (given by an editor) or `zip_centroid`
+    /// (derived from the ZIP code); `null` when the site has no coordinates (its ZIP is not in the
+    /// Census ZIP data), so radius searches cannot find it.
+    #[schema(example = "zip_centroid")]
+    pub coordinates_source: Option<String>,
+    /// The offers, keyed by modality code: one per modality the site trains for.
+    #[sqlx(skip)]
+    pub offers: BTreeMap<Modality, Offer>,
+    /// `unverified` (added by a member or coordinator, not yet checked), `verified` (checked by an
+    /// administrator) or `archived` (no longer listed; still readable).
+    pub status: SiteStatus,
+    /// Who created the listing.
+    pub source: SiteSource,
+    /// When an administrator verified the listing.
+    pub verified_at: Option<DateTime<Utc>>,
+    /// When the listing was created.
+    pub created_at: DateTime<Utc>,
+    /// When the listing or one of its offers last changed.
+    pub updated_at: DateTime<Utc>,
+    /// The listing's revision; its `ETag` header is this number in quotes.
+    #[schema(example = 3)]
+    pub version: i64,
+    /// Things the caller should know about this answer, e.g. that the ZIP code is unknown and the
+    /// site has no coordinates. Only on responses to writes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[sqlx(skip)]
+    pub notices: Vec<String>,
+}
+
+impl Site {
+    /// The strong entity tag of this revision.
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+}
+
+/// A site to create. Unknown fields are refused (422), so a typo is never silently dropped.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "name": "Riverside Imaging Center",
+    "site_type": "imaging_center",
+    "street": "410 W 10th Ave",
+    "city": "Columbus",
+    "state": "OH",
+    "postal_code": "43210",
+    "phone": "(614) 555-1234",
+    "website": "https://www.example.org/radiology",
+    "payment": "free",
+    "compensation": "unpaid",
+    "hipaa_training": "provided_by_site",
+    "liability_insurance": "not_required",
+    "immunizations": ["tb", "hep_b", "influenza"],
+    "housing": "none",
+    "schedule": ["weekday", "evening"],
+    "rotation_weeks_min": 4,
+    "rotation_weeks_max": 12,
+    "offers": {
+        "ct": {"accepting": true, "capacity": 2, "verifier_on_site": true, "accepts": ["independent", "program_students"],
+               "procedure_categories": ["head", "chest", "abdomen/pelvis"], "volume_band": "high"},
+        "mri": {"accepting": false, "verifier_on_site": true, "accepts": ["employees"]}
+    },
+    "manage": false
+}))]
+pub struct NewSite {
+    /// The facility's name, 2 to 200 characters.
+    #[schema(min_length = 2, max_length = 200)]
+    pub name: String,
+    /// The kind of facility.
+    pub site_type: SiteType,
+    /// City.
+    #[schema(max_length = 100)]
+    pub city: String,
+    /// USPS state or territory code, any case.
+    #[schema(example = "OH")]
+    pub state: String,
+    /// ZIP code, `12345` or `12345-6789`.
+    #[schema(example = "43210")]
+    pub postal_code: String,
+    /// Requirements, logistics and contact details.
+    #[serde(flatten)]
+    pub details: SiteDetails,
+    /// Offers keyed by modality code.
+    #[serde(default)]
+    pub offers: BTreeMap<Modality, Offer>,
+    /// `true` when the caller coordinates this facility: they become its manager (it stays
+    /// `unverified` until an administrator verifies it). Default `false`: a member adding a site
+    /// they know.
+    #[serde(default)]
+    pub manage: bool,
+}
+
+/// Changes to a site, as a JSON merge patch (RFC 7396): a field left out stays as it is, `null`
+/// clears it, a value replaces it. In `offers`, `"ct": {...}` adds the CT offer or changes the given
+/// fields of it, and `"ct": null` removes it. Requires `If-Match` with the site's current `ETag`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"payment": "fee", "fee_usd": 250, "offers": {"ct": {"capacity": 3}, "mri": null}}))]
+pub struct SitePatch {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new type.
+    pub site_type: Option<SiteType>,
+    /// A new city.
+    pub city: Option<String>,
+    /// A new state.
+    pub state: Option<String>,
+    /// A new ZIP code; coordinates derived from the old one are derived again.
+    pub postal_code: Option<String>,
+    /// Changed details (`null` clears one).
+    #[serde(flatten)]
+    pub details: SiteDetails,
+    /// Offers to add, change (`{...}`, only the given fields) or remove (`null`), keyed by modality
+    /// code.
+    #[schema(value_type = Option<BTreeMap<Modality, Offer>>)]
+    pub offers: Option<BTreeMap<Modality, Option<Offer>>>,
+}

@@ -1,0 +1,333 @@
+//! The SQL of sites, offers, managers and history.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+use super::input::{ValidOffer, ValidSite};
+use super::model::{Offer, Site};
+use crate::error::ApiError;
+use crate::vocabulary::{Modality, SiteSource, SiteStatus};
+
+/// Coordinates and where they came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Coordinates {
+    pub latitude: f64,
+    pub longitude: f64,
+    /// `request` or `zip_centroid`.
+    pub source: &'static str,
+}
+
+#[derive(sqlx::FromRow)]
+struct OfferRow {
+    modality: Modality,
+    #[sqlx(flatten)]
+    offer: Offer,
+}
+
+/// The site with its offers, or `None`.
+pub async fn load(conn: &mut PgConnection, site_id: Uuid) -> Result<Option<Site>, ApiError> {
+    let site: Option<Site> = sqlx::query_as(
+        "select site_id, name, site_type, city, state, postal_code, aliases, street, latitude, longitude,
+                phone, website, email, npi, payment, fee_usd, fee_covers, compensation, hipaa_training,
+                liability_insurance, insurance_accepted, min_per_occurrence_usd, min_aggregate_usd,
+                background_check, drug_screen, immunizations, bls_required, orientation_required,
+                affiliation_agreement_required, lead_time_days, housing, schedule, rotation_weeks_min,
+                rotation_weeks_max, min_hours_per_week, coordinates_source, status, source, verified_at,
+                created_at, updated_at, version
+           from site where site_id = $1",
+    )
+    .bind(site_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(mut site) = site else {
+        return Ok(None);
+    };
+    let offers: Vec<OfferRow> = sqlx::query_as(
+        "select modality, accepting, capacity, verifier_on_site, accepts, procedure_categories, volume_band, notes
+           from site_offer where site_id = $1",
+    )
+    .bind(site_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    site.offers = offers.into_iter().map(|row| (row.modality, row.offer)).collect();
+    Ok(Some(site))
+}
+
+/// Locks the site row for this transaction; returns its version and status.
+pub async fn lock(conn: &mut PgConnection, site_id: Uuid) -> Result<Option<(i64, SiteStatus)>, ApiError> {
+    Ok(
+        sqlx::query_as("select version, status from site where site_id = $1 for update")
+            .bind(site_id)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+/// Serializes writes that could create a duplicate in one ZIP code, until the transaction ends.
+pub async fn lock_zip(conn: &mut PgConnection, zip5: &str) -> Result<(), ApiError> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended('site zip ' || $1, 0))")
+        .bind(zip5)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Another site in the same ZIP whose name is the same once normalized, or trigram-similar.
+pub async fn find_duplicate(
+    conn: &mut PgConnection,
+    zip5: &str,
+    name: &str,
+    except: Option<Uuid>,
+) -> Result<Option<Uuid>, ApiError> {
+    Ok(sqlx::query_scalar(
+        "select site_id from site
+          where zip5 = $1
+            and ($3::uuid is null or site_id <> $3)
+            and (name_normalized = normalize_site_name($2)
+                 or similarity(name_normalized, normalize_site_name($2)) >= 0.6)
+          order by similarity(name_normalized, normalize_site_name($2)) desc, site_id
+          limit 1",
+    )
+    .bind(zip5)
+    .bind(name)
+    .bind(except)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Inserts a new site (without its offers).
+pub async fn insert(
+    conn: &mut PgConnection,
+    site_id: Uuid,
+    site: &ValidSite,
+    coordinates: Option<Coordinates>,
+    source: SiteSource,
+    created_by: Uuid,
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "insert into site (site_id, source, created_by, name, aliases, site_type, street, city, state, postal_code,
+                           latitude, longitude, coordinates_source, phone, website, email, npi, payment, fee_usd,
+                           fee_covers, compensation, hipaa_training, liability_insurance, insurance_accepted,
+                           min_per_occurrence_usd, min_aggregate_usd, background_check, drug_screen, immunizations,
+                           bls_required, orientation_required, affiliation_agreement_required, lead_time_days,
+                           housing, schedule, rotation_weeks_min, rotation_weeks_max, min_hours_per_week)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+                 $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38)",
+    )
+    .bind(site_id)
+    .bind(source)
+    .bind(created_by)
+    .bind(&site.name)
+    .bind(&site.aliases)
+    .bind(site.site_type)
+    .bind(&site.street)
+    .bind(&site.city)
+    .bind(site.state.as_str())
+    .bind(site.postal_code.as_str())
+    .bind(coordinates.map(|c| c.latitude))
+    .bind(coordinates.map(|c| c.longitude))
+    .bind(coordinates.map(|c| c.source))
+    .bind(site.phone.as_ref().map(|p| p.as_str()))
+    .bind(site.website.as_ref().map(|w| w.as_str()))
+    .bind(site.email.as_ref().map(|e| e.as_str()))
+    .bind(site.npi.as_ref().map(|n| n.as_str()))
+    .bind(site.payment)
+    .bind(site.fee_usd)
+    .bind(&site.fee_covers)
+    .bind(site.compensation)
+    .bind(site.hipaa_training)
+    .bind(site.liability_insurance)
+    .bind(&site.insurance_accepted)
+    .bind(site.min_per_occurrence_usd)
+    .bind(site.min_aggregate_usd)
+    .bind(site.background_check)
+    .bind(site.drug_screen)
+    .bind(&site.immunizations)
+    .bind(site.bls_required)
+    .bind(site.orientation_required)
+    .bind(site.affiliation_agreement_required)
+    .bind(site.lead_time_days)
+    .bind(site.housing)
+    .bind(&site.schedule)
+    .bind(site.rotation_weeks_min)
+    .bind(site.rotation_weeks_max)
+    .bind(site.min_hours_per_week)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Replaces every editable field of a site and bumps its version.
+pub async fn update(
+    conn: &mut PgConnection,
+    site_id: Uuid,
+    site: &ValidSite,
+    coordinates: Option<Coordinates>,
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "update site set
+            name = $2, aliases = $3, site_type = $4, street = $5, city = $6, state = $7, postal_code = $8,
+            latitude = $9, longitude = $10, coordinates_source = $11, phone = $12, website = $13, email = $14,
+            npi = $15, payment = $16, fee_usd = $17, fee_covers = $18, compensation = $19, hipaa_training = $20,
+            liability_insurance = $21, insurance_accepted = $22, min_per_occurrence_usd = $23,
+            min_aggregate_usd = $24, background_check = $25, drug_screen = $26, immunizations = $27,
+            bls_required = $28, orientation_required = $29, affiliation_agreement_required = $30,
+            lead_time_days = $31, housing = $32, schedule = $33, rotation_weeks_min = $34,
+            rotation_weeks_max = $35, min_hours_per_week = $36, version = version + 1
+          where site_id = $1",
+    )
+    .bind(site_id)
+    .bind(&site.name)
+    .bind(&site.aliases)
+    .bind(site.site_type)
+    .bind(&site.street)
+    .bind(&site.city)
+    .bind(site.state.as_str())
+    .bind(site.postal_code.as_str())
+    .bind(coordinates.map(|c| c.latitude))
+    .bind(coordinates.map(|c| c.longitude))
+    .bind(coordinates.map(|c| c.source))
+    .bind(site.phone.as_ref().map(|p| p.as_str()))
+    .bind(site.website.as_ref().map(|w| w.as_str()))
+    .bind(site.email.as_ref().map(|e| e.as_str()))
+    .bind(site.npi.as_ref().map(|n| n.as_str()))
+    .bind(site.payment)
+    .bind(site.fee_usd)
+    .bind(&site.fee_covers)
+    .bind(site.compensation)
+    .bind(site.hipaa_training)
+    .bind(site.liability_insurance)
+    .bind(&site.insurance_accepted)
+    .bind(site.min_per_occurrence_usd)
+    .bind(site.min_aggregate_usd)
+    .bind(site.background_check)
+    .bind(site.drug_screen)
+    .bind(&site.immunizations)
+    .bind(site.bls_required)
+    .bind(site.orientation_required)
+    .bind(site.affiliation_agreement_required)
+    .bind(site.lead_time_days)
+    .bind(site.housing)
+    .bind(&site.schedule)
+    .bind(site.rotation_weeks_min)
+    .bind(site.rotation_weeks_max)
+    .bind(site.min_hours_per_week)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Makes the site's offers exactly `offers` (upserting, removing the rest) and refreshes the
+/// site's denormalized `modalities`.
+pub async fn sync_offers(
+    conn: &mut PgConnection,
+    site_id: Uuid,
+    offers: &BTreeMap<Modality, ValidOffer>,
+) -> Result<(), ApiError> {
+    for (modality, offer) in offers {
+        sqlx::query(
+            "insert into site_offer (site_id, modality, accepting, capacity, verifier_on_site, accepts,
+                                     procedure_categories, volume_band, notes)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             on conflict (site_id, modality) do update set
+                accepting = excluded.accepting, capacity = excluded.capacity,
+                verifier_on_site = excluded.verifier_on_site, accepts = excluded.accepts,
+                procedure_categories = excluded.procedure_categories, volume_band = excluded.volume_band,
+                notes = excluded.notes
+             where (site_offer.accepting, site_offer.capacity, site_offer.verifier_on_site, site_offer.accepts,
+                    site_offer.procedure_categories, site_offer.volume_band, site_offer.notes)
+                   is distinct from
+                   (excluded.accepting, excluded.capacity, excluded.verifier_on_site, excluded.accepts,
+                    excluded.procedure_categories, excluded.volume_band, excluded.notes)",
+        )
+        .bind(site_id)
+        .bind(modality)
+        .bind(offer.accepting)
+        .bind(offer.capacity)
+        .bind(offer.verifier_on_site)
+        .bind(&offer.accepts)
+        .bind(&offer.procedure_categories)
+        .bind(offer.volume_band)
+        .bind(&offer.notes)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let kept: Vec<Modality> = offers.keys().copied().collect();
+    sqlx::query("delete from site_offer where site_id = $1 and modality <> all($2)")
+        .bind(site_id)
+        .bind(&kept)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("update site set modalities = $2 where site_id = $1 and modalities is distinct from $2")
+        .bind(site_id)
+        .bind(&kept)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Sets the status (archive, restore, verify) and bumps the version.
+pub async fn set_status(
+    conn: &mut PgConnection,
+    site_id: Uuid,
+    status: SiteStatus,
+    verified_by: Option<Uuid>,
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "update site set status = $2, version = version + 1,
+                verified_by = coalesce($3, verified_by),
+                verified_at = case when $3::uuid is null then verified_at else now() end
+          where site_id = $1",
+    )
+    .bind(site_id)
+    .bind(status)
+    .bind(verified_by)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether `account_id` manages `site_id`.
+pub async fn is_manager(executor: impl PgExecutor<'_>, site_id: Uuid, account_id: Uuid) -> Result<bool, ApiError> {
+    Ok(
+        sqlx::query_scalar("select exists (select 1 from site_manager where site_id = $1 and account_id = $2)")
+            .bind(site_id)
+            .bind(account_id)
+            .fetch_one(executor)
+            .await?,
+    )
+}
+
+/// Makes `account_id` a manager of `site_id` (no-op if already).
+pub async fn add_manager(executor: impl PgExecutor<'_>, site_id: Uuid, account_id: Uuid) -> Result<(), ApiError> {
+    sqlx::query("insert into site_manager (site_id, account_id) values ($1, $2) on conflict do nothing")
+        .bind(site_id)
+        .bind(account_id)
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
+/// Records a change in the site's history (in the caller's transaction).
+pub async fn record_change(
+    executor: impl PgExecutor<'_>,
+    site_id: Uuid,
+    account_id: Uuid,
+    kind: &str,
+    changes: &Value,
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "insert into site_change (site_change_id, site_id, account_id, kind, changes) values ($1, $2, $3, $4, $5)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(site_id)
+    .bind(account_id)
+    .bind(kind)
+    .bind(changes)
+    .execute(executor)
+    .await?;
+    Ok(())
+}

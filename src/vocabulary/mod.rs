@@ -1,0 +1,358 @@
+//! The product's closed vocabularies (modalities, site types, requirements, logistics) and
+//! `GET /v1/vocabulary`, which hands them to clients so they never hard-code a code.
+//!
+//! Each set is a Rust enum whose codes are stored as checked `text` in PostgreSQL (the checks live
+//! in the migrations and list the same codes; a test compares them).
+
+#[macro_use]
+mod code_set;
+
+pub use code_set::CodeSet;
+
+use axum::Json;
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::AppState;
+
+code_set! {
+    /// An ARRT discipline a site can train for.
+    Modality {
+        Ct = "ct", "Computed Tomography";
+        Mri = "mri", "Magnetic Resonance Imaging";
+        Mammography = "mammography", "Mammography";
+        BoneDensitometry = "bone_densitometry", "Bone Densitometry";
+        CardiacInterventional = "cardiac_interventional", "Cardiac Interventional Radiography";
+        VascularInterventional = "vascular_interventional", "Vascular Interventional Radiography";
+        BreastSonography = "breast_sonography", "Breast Sonography";
+        VascularSonography = "vascular_sonography", "Vascular Sonography";
+        RadiologistAssistant = "radiologist_assistant", "Registered Radiologist Assistant";
+        Radiography = "radiography", "Radiography";
+        NuclearMedicine = "nuclear_medicine", "Nuclear Medicine Technology";
+        RadiationTherapy = "radiation_therapy", "Radiation Therapy";
+        Sonography = "sonography", "Sonography";
+    }
+}
+
+impl Modality {
+    /// The ARRT abbreviation (`CT`, `MR`, `M`, ...), which searches accept in any case.
+    pub fn arrt(self) -> &'static str {
+        match self {
+            Self::Ct => "CT",
+            Self::Mri => "MR",
+            Self::Mammography => "M",
+            Self::BoneDensitometry => "BD",
+            Self::CardiacInterventional => "CI",
+            Self::VascularInterventional => "VI",
+            Self::BreastSonography => "BS",
+            Self::VascularSonography => "VS",
+            Self::RadiologistAssistant => "R.R.A.",
+            Self::Radiography => "R",
+            Self::NuclearMedicine => "N",
+            Self::RadiationTherapy => "T",
+            Self::Sonography => "S",
+        }
+    }
+
+    /// The ARRT pathway: `primary`, `post_primary`, or `primary_and_post_primary`.
+    pub fn pathway(self) -> &'static str {
+        match self {
+            Self::Mri | Self::VascularSonography => "primary_and_post_primary",
+            Self::Radiography | Self::NuclearMedicine | Self::RadiationTherapy | Self::Sonography => "primary",
+            _ => "post_primary",
+        }
+    }
+
+    /// A code (`ct`) or an ARRT abbreviation (`CT`, `mr`, `r.r.a.`), in any case.
+    pub fn parse_loose(value: &str) -> Option<Self> {
+        let value = value.trim();
+        Self::ALL.iter().copied().find(|m| {
+            m.code().eq_ignore_ascii_case(value)
+                || m.arrt().eq_ignore_ascii_case(value)
+                || m.arrt().replace('.', "").eq_ignore_ascii_case(value)
+        })
+    }
+}
+
+code_set! {
+    /// The kind of facility.
+    SiteType {
+        Hospital = "hospital", "Hospital";
+        CriticalAccessHospital = "critical_access_hospital", "Critical access / rural hospital";
+        ImagingCenter = "imaging_center", "Outpatient imaging center";
+        BreastCenter = "breast_center", "Breast imaging center";
+        Clinic = "clinic", "Clinic (large or multi-specialty, or small)";
+        MobileImaging = "mobile_imaging", "Mobile imaging unit";
+        Other = "other", "Other";
+    }
+}
+
+impl SiteType {
+    /// The category of the ASRT member survey this type belongs to.
+    pub fn survey_category(self) -> &'static str {
+        match self {
+            Self::Hospital | Self::CriticalAccessHospital => "hospital",
+            Self::ImagingCenter | Self::BreastCenter => "imaging center",
+            Self::Clinic => "large clinic",
+            Self::MobileImaging | Self::Other => "other",
+        }
+    }
+}
+
+code_set! {
+    /// Whom a site accepts for a modality's clinical rotation.
+    Accepts {
+        Employees = "employees", "Its own employees";
+        ProgramStudents = "program_students", "Students of an affiliated educational program";
+        Independent = "independent", "Independent candidates (not employees, not in a program)";
+    }
+}
+
+code_set! {
+    /// Whether and how a site charges for the clinical experience.
+    Payment {
+        Free = "free", "Free";
+        Fee = "fee", "The site charges a fee";
+        ProgramTuition = "program_tuition", "Only through an educational program's tuition";
+        Unknown = "unknown", "Unknown";
+    }
+}
+
+code_set! {
+    /// What the candidate is paid.
+    Compensation {
+        Unpaid = "unpaid", "Unpaid";
+        Stipend = "stipend", "Stipend";
+        PaidEmployee = "paid_employee", "Paid as an employee";
+        Unknown = "unknown", "Unknown";
+    }
+}
+
+code_set! {
+    /// How a site handles HIPAA training.
+    HipaaTraining {
+        ProvidedBySite = "provided_by_site", "The site provides it";
+        BringOwnCertificate = "bring_own_certificate", "Bring your own certificate";
+        Either = "either", "Either";
+    }
+}
+
+code_set! {
+    /// Whether liability insurance is required.
+    LiabilityInsurance {
+        NotRequired = "not_required", "Not required";
+        Required = "required", "Required";
+    }
+}
+
+code_set! {
+    /// Liability coverage a site accepts when insurance is required.
+    InsuranceCoverage {
+        OwnPolicy = "own_policy", "The candidate's own policy";
+        ProgramPolicy = "program_policy", "An educational program's policy";
+        EmployerPolicy = "employer_policy", "The candidate's employer's policy";
+    }
+}
+
+code_set! {
+    /// Immunizations a site requires.
+    Immunization {
+        Tb = "tb", "Tuberculosis (TB) test";
+        Mmr = "mmr", "Measles, mumps, rubella (MMR)";
+        Tdap = "tdap", "Tetanus, diphtheria, pertussis (Tdap)";
+        Varicella = "varicella", "Varicella";
+        HepB = "hep_b", "Hepatitis B";
+        Influenza = "influenza", "Influenza";
+        Covid19 = "covid19", "COVID-19";
+    }
+}
+
+code_set! {
+    /// Housing help a site offers.
+    Housing {
+        None = "none", "None";
+        Free = "free", "Free housing";
+        Paid = "paid", "Paid housing";
+        HelpFinding = "help_finding", "Help finding housing";
+    }
+}
+
+code_set! {
+    /// When rotations can be scheduled.
+    Schedule {
+        Weekday = "weekday", "Weekdays";
+        Evening = "evening", "Evenings";
+        Night = "night", "Nights";
+        Weekend = "weekend", "Weekends";
+    }
+}
+
+code_set! {
+    /// How many exams of a modality a site performs.
+    VolumeBand {
+        Low = "low", "Low volume";
+        Medium = "medium", "Medium volume";
+        High = "high", "High volume";
+    }
+}
+
+code_set! {
+    /// A listing's standing.
+    SiteStatus {
+        Unverified = "unverified", "Unverified (added by a member)";
+        Verified = "verified", "Verified (by its coordinator or an administrator)";
+        Archived = "archived", "Archived (no longer listed)";
+    }
+}
+
+code_set! {
+    /// Who created a listing.
+    SiteSource {
+        Member = "member", "Added by a member";
+        Coordinator = "coordinator", "Registered by its coordinator";
+        Import = "import", "Imported";
+    }
+}
+
+/// The vocabulary routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_vocabulary))
+}
+
+/// One code of a closed set.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Term {
+    /// The code used in requests and responses.
+    #[schema(example = "free")]
+    pub code: &'static str,
+    /// What to show a person.
+    #[schema(example = "Free")]
+    pub display: &'static str,
+}
+
+/// A modality with its ARRT details.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ModalityTerm {
+    /// The code used in requests and responses.
+    #[schema(example = "ct")]
+    pub code: &'static str,
+    /// What to show a person.
+    #[schema(example = "Computed Tomography")]
+    pub display: &'static str,
+    /// The ARRT abbreviation; searches accept it too, in any case.
+    #[schema(example = "CT")]
+    pub arrt: &'static str,
+    /// `primary`, `post_primary`, or `primary_and_post_primary`.
+    #[schema(example = "post_primary")]
+    pub pathway: &'static str,
+}
+
+/// A site type with the survey category it counts under.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SiteTypeTerm {
+    /// The code used in requests and responses.
+    #[schema(example = "imaging_center")]
+    pub code: &'static str,
+    /// What to show a person.
+    #[schema(example = "Outpatient imaging center")]
+    pub display: &'static str,
+    /// The ASRT survey's category: `hospital`, `imaging center`, `large clinic`, `other`.
+    #[schema(example = "imaging center")]
+    pub survey_category: &'static str,
+}
+
+/// Every closed set of the API, with codes and display names.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Vocabulary {
+    /// ARRT disciplines a site can train for.
+    pub modalities: Vec<ModalityTerm>,
+    /// Kinds of facility.
+    pub site_types: Vec<SiteTypeTerm>,
+    /// Whom a site accepts for a modality (`accepts` on an offer).
+    pub accepts: Vec<Term>,
+    /// Whether and how a site charges (`payment`).
+    pub payment: Vec<Term>,
+    /// What the candidate is paid (`compensation`).
+    pub compensation: Vec<Term>,
+    /// HIPAA training (`hipaa_training`).
+    pub hipaa_training: Vec<Term>,
+    /// Liability insurance (`liability_insurance`).
+    pub liability_insurance: Vec<Term>,
+    /// Accepted liability coverage (`insurance_accepted`).
+    pub insurance_coverage: Vec<Term>,
+    /// Required immunizations (`immunizations`).
+    pub immunizations: Vec<Term>,
+    /// Housing help (`housing`).
+    pub housing: Vec<Term>,
+    /// Schedule options (`schedule`).
+    pub schedule: Vec<Term>,
+    /// Exam volume bands (`volume_band` on an offer).
+    pub volume_bands: Vec<Term>,
+    /// Listing status (`status`).
+    pub site_status: Vec<Term>,
+    /// Listing source (`source`).
+    pub site_source: Vec<Term>,
+}
+
+fn terms<T: CodeSet>() -> Vec<Term> {
+    T::ALL
+        .iter()
+        .map(|v| Term {
+            code: v.code(),
+            display: v.display(),
+        })
+        .collect()
+}
+
+/// The whole vocabulary.
+pub fn vocabulary() -> Vocabulary {
+    Vocabulary {
+        modalities: Modality::ALL
+            .iter()
+            .map(|m| ModalityTerm {
+                code: m.code(),
+                display: m.display(),
+                arrt: m.arrt(),
+                pathway: m.pathway(),
+            })
+            .collect(),
+        site_types: SiteType::ALL
+            .iter()
+            .map(|t| SiteTypeTerm {
+                code: t.code(),
+                display: t.display(),
+                survey_category: t.survey_category(),
+            })
+            .collect(),
+        accepts: terms::<Accepts>(),
+        payment: terms::<Payment>(),
+        compensation: terms::<Compensation>(),
+        hipaa_training: terms::<HipaaTraining>(),
+        liability_insurance: terms::<LiabilityInsurance>(),
+        insurance_coverage: terms::<InsuranceCoverage>(),
+        immunizations: terms::<Immunization>(),
+        housing: terms::<Housing>(),
+        schedule: terms::<Schedule>(),
+        volume_bands: terms::<VolumeBand>(),
+        site_status: terms::<SiteStatus>(),
+        site_source: terms::<SiteSource>(),
+    }
+}
+
+/// Every closed set with codes and display names, so clients never hard-code them. Public and
+/// cacheable.
+#[utoipa::path(
+    get,
+    path = "/v1/vocabulary",
+    tag = "vocabulary",
+    responses((status = OK, description = "The vocabulary.", body = Vocabulary))
+)]
+pub async fn get_vocabulary() -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"))],
+        Json(vocabulary()),
+    )
+}

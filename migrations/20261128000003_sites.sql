@@ -106,9 +106,15 @@ create table site (
 create trigger site_set_updated_at before update on site
     for each row execute function set_updated_at();
 
--- The duplicate guard looks up names within a ZIP.
+-- The duplicate guard looks up names within a ZIP (and ZIP searches use the same index).
 create index site_zip5_name_idx on site (zip5, name_normalized);
+-- Trigram similarity of names: the duplicate guard, and typo-tolerant search.
 create index site_name_trgm_idx on site using gist (name_normalized gist_trgm_ops);
+-- Search by modality (array containment), by state in name order, by recency, and by distance.
+create index site_modalities_idx on site using gin (modalities);
+create index site_state_name_idx on site (state, name, site_id);
+create index site_updated_at_idx on site (updated_at desc, site_id desc);
+create index site_earth_idx on site using gist (ll_to_earth(latitude, longitude)) where latitude is not null;
 
 create table site_offer (
     site_id uuid not null,

@@ -269,6 +269,31 @@ pub struct SitePatch {
     pub details: SiteDetails,
     /// Offers to add, change (`{...}`, only the given fields) or remove (`null`), keyed by modality
     /// code.
-    #[schema(value_type = Option<BTreeMap<Modality, Offer>>)]
+    #[schema(schema_with = offers_patch_schema)]
     pub offers: Option<BTreeMap<Modality, Option<Offer>>>,
+}
+
+/// `offers` of a patch: an object keyed by modality code whose values are offers or `null`.
+fn offers_patch_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
+    use utoipa::openapi::{Ref, RefOr};
+    let offer_or_null = OneOfBuilder::new()
+        .item(Ref::from_schema_name("Offer"))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .build();
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .description(Some(
+            "Offers to add, change (`{...}`, only the given fields) or remove (`null`), keyed by modality code; \
+             `\"offers\": null` removes every offer.",
+        ))
+        .additional_properties(Some(RefOr::T(Schema::OneOf(offer_or_null))))
+        .property_names(Some(
+            ObjectBuilder::new().schema_type(Type::String).enum_values(Some(
+                <Modality as crate::vocabulary::CodeSet>::ALL
+                    .iter()
+                    .map(|m| crate::vocabulary::CodeSet::code(*m)),
+            )),
+        ))
+        .build()
 }

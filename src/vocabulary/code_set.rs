@@ -61,11 +61,13 @@ macro_rules! code_set_sql {
 macro_rules! code_set {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $code:literal, $display:literal;)+ }) => {
         $(#[$meta])*
+        // Codes are the snake_case variant names (a test checks `code()` agrees); a container-level
+        // `rename_all` is used because derives do not see literals passed through `macro_rules`.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
             $(
                 #[doc = $display]
-                #[serde(rename = $code)]
                 $variant,
             )+
         }

@@ -356,3 +356,52 @@ pub async fn get_vocabulary() -> impl IntoResponse {
         Json(vocabulary()),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes_agree<T: CodeSet + Serialize>() {
+        for value in T::ALL {
+            assert_eq!(
+                serde_json::to_value(value).unwrap(),
+                value.code(),
+                "serde and code() agree"
+            );
+            assert_eq!(T::from_code(value.code()).map(|v| v.code()), Some(value.code()));
+        }
+    }
+
+    #[test]
+    fn serde_codes_are_the_vocabulary_codes() {
+        codes_agree::<Modality>();
+        codes_agree::<SiteType>();
+        codes_agree::<Accepts>();
+        codes_agree::<Payment>();
+        codes_agree::<Compensation>();
+        codes_agree::<HipaaTraining>();
+        codes_agree::<LiabilityInsurance>();
+        codes_agree::<InsuranceCoverage>();
+        codes_agree::<Immunization>();
+        codes_agree::<Housing>();
+        codes_agree::<Schedule>();
+        codes_agree::<VolumeBand>();
+        codes_agree::<SiteStatus>();
+        codes_agree::<SiteSource>();
+    }
+
+    #[test]
+    fn modalities_parse_from_codes_and_arrt_abbreviations_in_any_case() {
+        assert_eq!(Modality::parse_loose("CT"), Some(Modality::Ct));
+        assert_eq!(Modality::parse_loose("mr"), Some(Modality::Mri));
+        assert_eq!(Modality::parse_loose("M"), Some(Modality::Mammography));
+        assert_eq!(Modality::parse_loose("bd"), Some(Modality::BoneDensitometry));
+        assert_eq!(Modality::parse_loose("VI"), Some(Modality::VascularInterventional));
+        assert_eq!(Modality::parse_loose("rra"), Some(Modality::RadiologistAssistant));
+        assert_eq!(
+            Modality::parse_loose("Vascular_Sonography"),
+            Some(Modality::VascularSonography)
+        );
+        assert_eq!(Modality::parse_loose("xray"), None);
+    }
+}

@@ -14,3 +14,5 @@ mod provisioning;
 mod secrets;
 mod service;
 mod sessions;
+mod site_rules;
+mod sites;

@@ -5,6 +5,7 @@
 //! passed, failed or panicked. Databases are cloned from a template migrated once per run.
 
 pub mod client;
+pub mod schema;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -325,7 +326,22 @@ impl TestApp {
 impl TestApp {
     /// `method uri` as the holder of `token`, with an optional JSON body.
     pub async fn call(&self, method: Method, uri: &str, token: Option<&str>, body: Option<&Value>) -> TestResponse {
+        self.call_with(method, uri, token, body, &[]).await
+    }
+
+    /// Like [`TestApp::call`], with extra request headers.
+    pub async fn call_with(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
         let mut request = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(token) = token {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
@@ -371,6 +387,55 @@ impl TestApp {
         let token = self.sign_in(&email, &password).await;
         (account.account_id.to_string(), token)
     }
+}
+
+/// A valid site body: `name` in `zip`, with a CT offer.
+pub fn site_body(name: &str, zip: &str) -> Value {
+    serde_json::json!({
+        "name": name,
+        "site_type": "imaging_center",
+        "city": "Columbus",
+        "state": "OH",
+        "postal_code": zip,
+        "payment": "free",
+        "offers": {"ct": {"accepting": true, "verifier_on_site": true, "accepts": ["independent"]}}
+    })
+}
+
+impl TestApp {
+    /// Creates a site as `token`; returns the created site.
+    pub async fn create_site(&self, token: &str, body: &Value) -> Value {
+        let response = self.call(Method::POST, "/v1/sites", Some(token), Some(body)).await;
+        assert_eq!(response.status, StatusCode::CREATED, "creating a site: {response:?}");
+        response.json()
+    }
+
+    /// `PATCH /v1/sites/{id}` with `If-Match: etag`.
+    pub async fn patch_site(&self, token: &str, site_id: &str, etag: &str, patch: &Value) -> TestResponse {
+        let uri = format!("/v1/sites/{site_id}");
+        self.call_with(Method::PATCH, &uri, Some(token), Some(patch), &[("if-match", etag)])
+            .await
+    }
+
+    /// The site's current ETag.
+    pub async fn etag(&self, site_id: &str) -> String {
+        let response = self.get(&format!("/v1/sites/{site_id}")).await;
+        response.header("etag").expect("an ETag").to_owned()
+    }
+
+    /// How many history rows the site has.
+    pub async fn history_count(&self, site_id: &str) -> i64 {
+        sqlx::query_scalar("select count(*) from site_change where site_id = $1::uuid")
+            .bind(site_id)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+/// Applies `patch` to `target` as a JSON merge patch (the server's own implementation).
+pub fn merge(target: &mut Value, patch: &Value) {
+    clinical_sites::sites::input::merge_patch(target, patch);
 }
 
 /// The password every test member signs up with.

@@ -53,6 +53,9 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The in-process rate limits.
     pub limits: Arc<Limits>,
+    /// Signs search cursors. The service uses its installation's persistent key (see
+    /// [`db::record_installation`]); a fresh state gets a random one.
+    pub cursor_key: Arc<[u8; 32]>,
 }
 
 /// The rate limits of this process.
@@ -71,11 +74,20 @@ impl AppState {
             requests: auth::rate_limit::RateLimiter::per_minute(config.rate_limit_per_minute),
             sign_in: auth::rate_limit::RateLimiter::per_minute(config.sign_in_attempts_per_minute),
         };
+        let mut cursor_key = [0u8; 32];
+        getrandom::fill(&mut cursor_key).expect("the operating system's random source");
         Self {
             pool,
             config: Arc::new(config),
             limits: Arc::new(limits),
+            cursor_key: Arc::new(cursor_key),
         }
+    }
+
+    /// The same state, signing cursors with `key`.
+    pub fn with_cursor_key(mut self, key: [u8; 32]) -> Self {
+        self.cursor_key = Arc::new(key);
+        self
     }
 }
 

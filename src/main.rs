@@ -110,7 +110,7 @@ async fn run(listener: Option<std::net::TcpListener>, config: Config, database: 
         pool.close().await;
         return Ok(());
     };
-    let installation = db::record_installation(&pool)
+    let (installation, cursor_key) = db::record_installation(&pool)
         .await
         .map_err(|e| format!("reading the installation record: {e}"))?;
 
@@ -121,7 +121,7 @@ async fn run(listener: Option<std::net::TcpListener>, config: Config, database: 
 
     let grace = config.shutdown_grace();
     clinical_sites::auth::password::warm_up();
-    let state = AppState::new(pool.clone(), config);
+    let state = AppState::new(pool.clone(), config).with_cursor_key(cursor_key);
     let served = http::serve(listener, app(state), http::shutdown_signal(), grace).await;
     pool.close().await;
     served.map_err(|e| format!("serving HTTP: {e}"))

@@ -7,6 +7,7 @@ mod history;
 pub mod input;
 pub mod model;
 pub mod queries;
+pub mod search;
 
 use axum::Json as JsonResponse;
 use axum::body::Body;
@@ -31,7 +32,7 @@ use queries::Coordinates;
 /// The site routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(create_site))
+        .routes(routes!(create_site, search::search_sites))
         .routes(routes!(get_site, update_site, archive_site))
         .routes(routes!(verify_site))
         .routes(routes!(restore_site))

@@ -56,6 +56,51 @@ pub async fn load(conn: &mut PgConnection, site_id: Uuid) -> Result<Option<Site>
     Ok(Some(site))
 }
 
+/// Several sites with their offers, by id (for a page of search results).
+pub async fn load_many(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, Site>, ApiError> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let sites: Vec<Site> = sqlx::query_as(
+        "select site_id, name, site_type, city, state, postal_code, aliases, street, latitude, longitude,
+                phone, website, email, npi, payment, fee_usd, fee_covers, compensation, hipaa_training,
+                liability_insurance, insurance_accepted, min_per_occurrence_usd, min_aggregate_usd,
+                background_check, drug_screen, immunizations, bls_required, orientation_required,
+                affiliation_agreement_required, lead_time_days, housing, schedule, rotation_weeks_min,
+                rotation_weeks_max, min_hours_per_week, coordinates_source, status, source, verified_at,
+                created_at, updated_at, version
+           from site where site_id = any($1)",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by_id: std::collections::HashMap<Uuid, Site> = sites.into_iter().map(|s| (s.site_id, s)).collect();
+    let rows: Vec<SiteOfferRow> = sqlx::query_as(
+        "select site_id, modality, accepting, capacity, verifier_on_site, accepts, procedure_categories, volume_band, notes
+           from site_offer where site_id = any($1)",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await?;
+    for row in rows {
+        if let Some(site) = by_id.get_mut(&row.site_id) {
+            site.offers.insert(row.modality, row.offer);
+        }
+    }
+    Ok(by_id)
+}
+
+#[derive(sqlx::FromRow)]
+struct SiteOfferRow {
+    site_id: Uuid,
+    modality: Modality,
+    #[sqlx(flatten)]
+    offer: Offer,
+}
+
 /// Locks the site row for this transaction; returns its version and status.
 pub async fn lock(conn: &mut PgConnection, site_id: Uuid) -> Result<Option<(i64, SiteStatus)>, ApiError> {
     Ok(

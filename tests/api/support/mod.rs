@@ -242,9 +242,7 @@ impl TestDb {
 
     /// A pool on this database.
     pub fn pool(&self) -> PgPool {
-        PgPoolOptions::new()
-            .max_connections(5)
-            .connect_lazy_with(server().options(&self.name))
+        db::pool(server().options(&self.name), 5)
     }
 }
 

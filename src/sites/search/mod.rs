@@ -1,0 +1,281 @@
+//! `GET /v1/sites`: find sites by modality, region and requirements, page by page.
+//!
+//! Pages are keyset pages: the cursor carries the last item's sort key and id, so a walk never
+//! repeats a site. What a walk sees of concurrent writes: sites inserted or updated during the walk
+//! appear if their sort key falls after the cursor and not otherwise; under `-updated_at` (the
+//! default) a site updated during the walk moves ahead of the cursor, so a walk that had not yet
+//! reached it does not show it (search with `updated_since` to catch up).
+
+pub mod cursor;
+pub mod params;
+pub mod sql;
+
+use std::collections::BTreeMap;
+
+use axum::Json as JsonResponse;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::model::Site;
+use super::queries;
+use crate::AppState;
+use crate::error::{ApiError, FieldError, Problem};
+use params::{SearchParams, Sort};
+use sql::{After, Hit};
+
+/// A site in search results, with its distance and text match when asked for.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SiteHit {
+    /// The site.
+    #[serde(flatten)]
+    pub site: Site,
+    /// Distance from `near`, in `distance_unit`; present when `near` is given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 12.4)]
+    pub distance: Option<f64>,
+    /// `mi` or `km`: the unit of `radius` (miles by default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "mi")]
+    pub distance_unit: Option<String>,
+    /// How well the site matches `q`, 0 to 1; present when `q` is given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 0.73)]
+    pub relevance: Option<f32>,
+}
+
+/// How many sites match.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Total {
+    /// The count; exact up to 1000.
+    #[schema(example = 412)]
+    pub value: i64,
+    /// `eq` when `value` is exact, `gte` when at least that many match (counting stops at 1000 so
+    /// it never makes a search slow).
+    #[schema(example = "eq")]
+    pub relation: String,
+}
+
+/// How many sites have one value of a facet.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FacetCount {
+    /// The value (a code, or a state).
+    #[schema(example = "ct")]
+    pub value: String,
+    /// Sites matching every other filter that have this value.
+    #[schema(example = 412)]
+    pub count: i64,
+}
+
+/// One page of search results.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SitePage {
+    /// The sites on this page, in the order of `sort`.
+    pub items: Vec<SiteHit>,
+    /// Pass as `cursor` (with the same filters) for the next page; `null` on the last page. Also
+    /// sent as `Link: <...>; rel="next"`.
+    pub next_cursor: Option<String>,
+    /// How many sites match.
+    pub total: Total,
+    /// The sort in effect: `relevance`, `distance`, `name` or `-updated_at`.
+    #[schema(example = "distance")]
+    pub sort: String,
+    /// Counts per value of each facet asked for in `facets`, under all the other filters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!({"modality": [{"value": "ct", "count": 412}, {"value": "mri", "count": 388}]}))]
+    pub facets: Option<BTreeMap<String, Vec<FacetCount>>>,
+}
+
+/// Searches listed sites. Every filter combines with the others (AND across parameters, OR within
+/// a repeated one). Archived sites are never included unless `status=archived` is asked for.
+///
+/// - `modality` (repeatable): codes or ARRT abbreviations, any case (`CT`, `MR`, `M`, `BD`, `VI`).
+/// - `state` (repeatable), `city`, `postal_code` (5 digits match the ZIP, ZIP+4 exactly).
+/// - `near` = `LAT,LON` or a 5-digit ZIP; `radius` = a number with `mi` (default) or `km`, at most
+///   1000 miles. Distances are great-circle distances on PostgreSQL `earthdistance`'s sphere
+///   (radius 6,378,168 m) and are returned in the unit of `radius`.
+/// - `site_type`, `payment`, `schedule`, `status` (repeatable); `max_fee_usd` (sites that charge
+///   must state a fee within it); `insurance_required`, `housing` (any housing help) as booleans;
+///   `hipaa_training` (a site accepting either way matches both specific values).
+/// - Offer filters `accepts`, `verifier_on_site`, `accepting` hold for one and the same offer, of a
+///   requested modality when `modality` is given: a site that takes independent candidates only for
+///   MRI does not match `modality=CT&accepts=independent`.
+/// - `q`: typo-tolerant text over name, city and aliases, ranked.
+/// - `updated_since`: RFC 3339.
+/// - `sort`: `relevance` (default with `q`), `distance` (default with `near`), `name`,
+///   `-updated_at` (default otherwise); ties by id.
+/// - `limit` 1 to 100 (default 20), `cursor` from the previous page.
+/// - `facets`: comma-separated `modality`, `site_type`, `state`, `payment`, `accepts`, `schedule`,
+///   `hipaa_training`, `status`.
+///
+/// A walk through all pages shows every matching site exactly once; sites inserted or updated
+/// during the walk show up only if their sort key falls after the cursor (under `-updated_at` an
+/// updated site moves ahead of the cursor: catch up with `updated_since`).
+#[utoipa::path(
+    get,
+    path = "/v1/sites",
+    tag = "sites",
+    params(
+        ("modality" = Option<Vec<String>>, Query, explode = true, description = "Modality codes or ARRT abbreviations (repeatable)."),
+        ("state" = Option<Vec<String>>, Query, explode = true, description = "USPS state codes (repeatable)."),
+        ("city" = Option<String>, Query, description = "City, any case."),
+        ("postal_code" = Option<String>, Query, description = "ZIP code or ZIP+4."),
+        ("near" = Option<String>, Query, description = "`LAT,LON` or a 5-digit ZIP code.", example = "43210"),
+        ("radius" = Option<String>, Query, description = "Distance from `near`: a number with `mi` (default) or `km`.", example = "60mi"),
+        ("site_type" = Option<Vec<String>>, Query, explode = true, description = "Site type codes (repeatable)."),
+        ("accepts" = Option<String>, Query, description = "`independent`, `program_students` or `employees` (offer level)."),
+        ("verifier_on_site" = Option<bool>, Query, description = "An eligible verifier is on site (offer level)."),
+        ("accepting" = Option<bool>, Query, description = "Taking candidates now (offer level)."),
+        ("payment" = Option<Vec<String>>, Query, explode = true, description = "Payment codes (repeatable), e.g. `free`."),
+        ("max_fee_usd" = Option<i32>, Query, description = "Sites that charge must state a fee of at most this."),
+        ("insurance_required" = Option<bool>, Query, description = "Liability insurance required (true) or not (false)."),
+        ("hipaa_training" = Option<String>, Query, description = "`provided_by_site`, `bring_own_certificate` or `either`."),
+        ("housing" = Option<bool>, Query, description = "Any housing help offered (true) or none (false)."),
+        ("schedule" = Option<Vec<String>>, Query, explode = true, description = "Schedule codes (repeatable), e.g. `evening`."),
+        ("status" = Option<Vec<String>>, Query, explode = true, description = "Listing status (repeatable); default `unverified` and `verified`."),
+        ("q" = Option<String>, Query, description = "Typo-tolerant text over name, city and aliases (2 to 200 characters)."),
+        ("updated_since" = Option<String>, Query, description = "Only sites updated at or after this RFC 3339 time."),
+        ("sort" = Option<String>, Query, description = "`relevance`, `distance`, `name` or `-updated_at`."),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 20)."),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page (same filters)."),
+        ("facets" = Option<String>, Query, description = "Comma-separated facets to count."),
+    ),
+    responses(
+        (status = OK, description = "A page of sites.", body = SitePage,
+         headers(("Link" = String, description = "`<...>; rel=\"next\"` when there is a next page."))),
+        (status = BAD_REQUEST, description = "A parameter is malformed, out of range, unknown, or inconsistent with another (each is named).", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn search_sites(State(state): State<AppState>, RawQuery(query): RawQuery) -> Result<Response, ApiError> {
+    let query = query.unwrap_or_default();
+    let params = params::parse(&query)?;
+    let sort = params.effective_sort();
+    let search = search_id(&params);
+    let after = match &params.cursor {
+        None => None,
+        Some(raw) => Some(after_from(&state, raw, &search, sort)?),
+    };
+
+    let mut conn = state.pool.acquire().await?;
+    let limit = i64::from(params.limit);
+    let mut hits = sql::page(&mut conn, &params, sort, after.as_ref(), limit + 1).await?;
+    let more = hits.len() as i64 > limit;
+    hits.truncate(params.limit as usize);
+    let ids: Vec<uuid::Uuid> = hits.iter().map(|hit| hit.site_id).collect();
+    let mut sites = queries::load_many(&mut conn, &ids).await?;
+    let (total, exact) = sql::total(&mut conn, &params).await?;
+    let facets = if params.facets.is_empty() {
+        None
+    } else {
+        let mut facets = BTreeMap::new();
+        for facet in &params.facets {
+            let counts = sql::facet(&mut conn, &params, *facet).await?;
+            let counts = counts
+                .into_iter()
+                .map(|(value, count)| FacetCount { value, count })
+                .collect();
+            facets.insert(facet.code().to_owned(), counts);
+        }
+        Some(facets)
+    };
+    drop(conn);
+
+    let unit = params.near.map(|_| params.unit.unwrap_or(params::Unit::Miles));
+    let items: Vec<SiteHit> = hits
+        .iter()
+        .filter_map(|hit| {
+            let site = sites.remove(&hit.site_id)?;
+            Some(SiteHit {
+                site,
+                distance: hit.distance_m.zip(unit).map(|(m, unit)| m / unit.meters()),
+                distance_unit: unit.map(|u| u.code().to_owned()),
+                relevance: hit.score,
+            })
+        })
+        .collect();
+    let next_cursor = match hits.last() {
+        Some(last) if more => Some(cursor::encode(&state.cursor_key[..], &position(last, sort, search))),
+        _ => None,
+    };
+    let page = SitePage {
+        items,
+        next_cursor: next_cursor.clone(),
+        total: Total {
+            value: total,
+            relation: if exact { "eq" } else { "gte" }.to_owned(),
+        },
+        sort: sort.code().to_owned(),
+        facets,
+    };
+    let mut response = JsonResponse(page).into_response();
+    if let Some(next) = next_cursor {
+        let link = format!("</v1/sites?{}>; rel=\"next\"", with_cursor(&query, &next));
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+/// Names a search by everything that decides its result set and order (not its page size), so a
+/// cursor cannot be reused with another search.
+fn search_id(params: &SearchParams) -> String {
+    let normalized = SearchParams {
+        limit: 0,
+        cursor: None,
+        facets: Vec::new(),
+        sort: Some(params.effective_sort()),
+        ..params.clone()
+    };
+    let digest = Sha256::digest(format!("{normalized:?}").as_bytes());
+    crate::auth::token::hex(&digest[..12])
+}
+
+fn position(hit: &Hit, sort: Sort, search: String) -> cursor::Position {
+    let key = match sort {
+        Sort::Name => serde_json::json!(hit.name),
+        Sort::UpdatedDesc => serde_json::json!(hit.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        Sort::Distance => serde_json::json!(hit.distance_m),
+        Sort::Relevance => serde_json::json!(hit.score),
+    };
+    cursor::Position {
+        search,
+        key,
+        id: hit.site_id,
+    }
+}
+
+fn after_from(state: &AppState, raw: &str, search: &str, sort: Sort) -> Result<After, ApiError> {
+    let invalid = || {
+        ApiError::bad_request(
+            "query parameter `cursor` is not a cursor this API issued for this search; start again without it",
+            vec![FieldError::new("cursor", "is not a cursor issued for this search")],
+        )
+    };
+    let position = cursor::decode(&state.cursor_key[..], raw, search).ok_or_else(invalid)?;
+    let id = position.id;
+    match sort {
+        Sort::Name => position.key.as_str().map(|n| After::Name(n.to_owned(), id)),
+        Sort::UpdatedDesc => position
+            .key
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| After::Updated(t.with_timezone(&chrono::Utc), id)),
+        Sort::Distance => position.key.as_f64().map(|d| After::Distance(d, id)),
+        Sort::Relevance => position.key.as_f64().map(|s| After::Score(s as f32, id)),
+    }
+    .ok_or_else(invalid)
+}
+
+/// The query string with `cursor` set to `cursor`.
+fn with_cursor(query: &str, cursor: &str) -> String {
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in form_urlencoded::parse(query.as_bytes()).filter(|(name, _)| name != "cursor") {
+        serializer.append_pair(&name, &value);
+    }
+    serializer.append_pair("cursor", cursor);
+    serializer.finish()
+}

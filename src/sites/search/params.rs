@@ -1,0 +1,494 @@
+//! The query string of `GET /v1/sites`, parsed into a [`SearchParams`] or a 400 naming every bad
+//! parameter. Parsed by hand because parameters repeat (`modality=ct&modality=mri`).
+
+use chrono::{DateTime, Utc};
+
+use crate::error::{ApiError, FieldError};
+use crate::sites::fields::{PostalCode, UsState};
+use crate::vocabulary::{Accepts, CodeSet, HipaaTraining, Modality, Payment, Schedule, SiteStatus, SiteType};
+
+/// Largest radius accepted: beyond this a radius filter means nothing.
+pub const MAX_RADIUS_MILES: f64 = 1000.0;
+/// Metres in a mile.
+pub const METERS_PER_MILE: f64 = 1609.344;
+
+/// A distance unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Miles,
+    Kilometers,
+}
+
+impl Unit {
+    /// Metres per unit.
+    pub fn meters(self) -> f64 {
+        match self {
+            Self::Miles => METERS_PER_MILE,
+            Self::Kilometers => 1000.0,
+        }
+    }
+
+    /// `mi` or `km`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Miles => "mi",
+            Self::Kilometers => "km",
+        }
+    }
+}
+
+/// Where distances are measured from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Near {
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+/// The order of results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// Best text match first (needs `q`).
+    Relevance,
+    /// Nearest first (needs `near`).
+    Distance,
+    /// By name, A to Z.
+    Name,
+    /// Most recently updated first.
+    UpdatedDesc,
+}
+
+impl Sort {
+    /// The code in the query string.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Relevance => "relevance",
+            Self::Distance => "distance",
+            Self::Name => "name",
+            Self::UpdatedDesc => "-updated_at",
+        }
+    }
+}
+
+/// A facet: a field whose value counts are returned beside the results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Facet {
+    Modality,
+    SiteType,
+    State,
+    Payment,
+    Accepts,
+    Schedule,
+    HipaaTraining,
+    Status,
+}
+
+impl Facet {
+    /// Every facet.
+    pub const ALL: &'static [Self] = &[
+        Self::Modality,
+        Self::SiteType,
+        Self::State,
+        Self::Payment,
+        Self::Accepts,
+        Self::Schedule,
+        Self::HipaaTraining,
+        Self::Status,
+    ];
+
+    /// The name in `facets=` and in the response.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Modality => "modality",
+            Self::SiteType => "site_type",
+            Self::State => "state",
+            Self::Payment => "payment",
+            Self::Accepts => "accepts",
+            Self::Schedule => "schedule",
+            Self::HipaaTraining => "hipaa_training",
+            Self::Status => "status",
+        }
+    }
+}
+
+/// A parsed search.
+#[derive(Debug, Clone, Default)]
+pub struct SearchParams {
+    pub modalities: Vec<Modality>,
+    pub states: Vec<String>,
+    pub city: Option<String>,
+    pub postal_code: Option<String>,
+    pub near: Option<Near>,
+    /// Radius in metres.
+    pub radius_m: Option<f64>,
+    pub unit: Option<Unit>,
+    pub site_types: Vec<SiteType>,
+    pub accepts: Option<Accepts>,
+    pub verifier_on_site: Option<bool>,
+    pub accepting: Option<bool>,
+    pub payments: Vec<Payment>,
+    pub max_fee_usd: Option<i32>,
+    pub insurance_required: Option<bool>,
+    pub hipaa_training: Option<HipaaTraining>,
+    pub housing: Option<bool>,
+    pub schedules: Vec<Schedule>,
+    pub statuses: Vec<SiteStatus>,
+    pub q: Option<String>,
+    pub updated_since: Option<DateTime<Utc>>,
+    pub sort: Option<Sort>,
+    pub limit: u32,
+    pub cursor: Option<String>,
+    pub facets: Vec<Facet>,
+}
+
+impl SearchParams {
+    /// The sort in effect: the one asked for, else relevance with `q`, distance with `near`,
+    /// most recently updated otherwise.
+    pub fn effective_sort(&self) -> Sort {
+        self.sort.unwrap_or(if self.q.is_some() {
+            Sort::Relevance
+        } else if self.near.is_some() {
+            Sort::Distance
+        } else {
+            Sort::UpdatedDesc
+        })
+    }
+
+    /// Whether any offer-level filter applies.
+    pub fn has_offer_filters(&self) -> bool {
+        self.accepts.is_some() || self.verifier_on_site.is_some() || self.accepting.is_some()
+    }
+
+    /// The statuses searched: by default listed sites (unverified and verified), never archived.
+    pub fn effective_statuses(&self) -> Vec<SiteStatus> {
+        if self.statuses.is_empty() {
+            vec![SiteStatus::Unverified, SiteStatus::Verified]
+        } else {
+            self.statuses.clone()
+        }
+    }
+}
+
+/// Parameters every search accepts, for error messages.
+const KNOWN: &[&str] = &[
+    "modality",
+    "state",
+    "city",
+    "postal_code",
+    "near",
+    "radius",
+    "site_type",
+    "accepts",
+    "verifier_on_site",
+    "accepting",
+    "payment",
+    "max_fee_usd",
+    "insurance_required",
+    "hipaa_training",
+    "housing",
+    "schedule",
+    "status",
+    "q",
+    "updated_since",
+    "sort",
+    "limit",
+    "cursor",
+    "facets",
+];
+
+/// Parses a query string; every bad parameter is reported in one 400.
+pub fn parse(query: &str) -> Result<SearchParams, ApiError> {
+    let mut params = SearchParams {
+        limit: crate::pagination::DEFAULT_LIMIT,
+        ..SearchParams::default()
+    };
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut seen_single: Vec<String> = Vec::new();
+    let mut radius_raw: Option<String> = None;
+    let mut err = |name: &str, message: String| errors.push(FieldError::new(name, message));
+
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        let (name, value) = (name.as_ref(), value.trim());
+        let repeatable = matches!(
+            name,
+            "modality" | "state" | "site_type" | "payment" | "schedule" | "status" | "facets"
+        );
+        if !repeatable && KNOWN.contains(&name) {
+            if seen_single.iter().any(|n| n == name) {
+                err(name, "must be given at most once".to_owned());
+                continue;
+            }
+            seen_single.push(name.to_owned());
+        }
+        // Repeated parameters also accept comma-separated values.
+        let values = || value.split(',').map(str::trim).filter(|v| !v.is_empty());
+        match name {
+            "modality" => {
+                for v in values() {
+                    match Modality::parse_loose(v) {
+                        Some(m) if !params.modalities.contains(&m) => params.modalities.push(m),
+                        Some(_) => {}
+                        None => err(
+                            name,
+                            format!(
+                                "`{v}` is not a modality; use a code ({}) or an ARRT abbreviation (CT, MR, M, BD, CI, VI, BS, VS, R, N, T, S)",
+                                Modality::allowed()
+                            ),
+                        ),
+                    }
+                }
+            }
+            "state" => {
+                for v in values() {
+                    match UsState::parse(v) {
+                        Ok(s) => params.states.push(s.as_str().to_owned()),
+                        Err(m) => err(name, format!("`{v}` {m}")),
+                    }
+                }
+            }
+            "city" => match value.chars().count() {
+                1..=100 => params.city = Some(value.to_owned()),
+                _ => err(name, "must be 1 to 100 characters".to_owned()),
+            },
+            "postal_code" => match PostalCode::parse(value) {
+                Ok(code) => params.postal_code = Some(code.as_str().to_owned()),
+                Err(m) => err(name, m),
+            },
+            "near" => match parse_near(value) {
+                Ok(near) => params.near = Some(near),
+                Err(m) => err(name, m),
+            },
+            "radius" => radius_raw = Some(value.to_owned()),
+            "site_type" => codes(values(), &mut params.site_types, name, &mut err),
+            "payment" => codes(values(), &mut params.payments, name, &mut err),
+            "schedule" => codes(values(), &mut params.schedules, name, &mut err),
+            "status" => codes(values(), &mut params.statuses, name, &mut err),
+            "accepts" => match Accepts::from_code(value) {
+                Some(a) => params.accepts = Some(a),
+                None => err(name, format!("must be one of: {}", Accepts::allowed())),
+            },
+            "hipaa_training" => match HipaaTraining::from_code(value) {
+                Some(h) => params.hipaa_training = Some(h),
+                None => err(name, format!("must be one of: {}", HipaaTraining::allowed())),
+            },
+            "verifier_on_site" | "accepting" | "insurance_required" | "housing" => match value {
+                "true" => set_bool(&mut params, name, true),
+                "false" => set_bool(&mut params, name, false),
+                _ => err(name, "must be true or false".to_owned()),
+            },
+            "max_fee_usd" => match value.parse::<i32>() {
+                Ok(fee) if (0..=100_000).contains(&fee) => params.max_fee_usd = Some(fee),
+                _ => err(name, "must be a whole number from 0 to 100000".to_owned()),
+            },
+            "q" => match value.chars().count() {
+                2..=200 => params.q = Some(value.to_owned()),
+                _ => err(name, "must be 2 to 200 characters".to_owned()),
+            },
+            "updated_since" => match DateTime::parse_from_rfc3339(value) {
+                Ok(t) => params.updated_since = Some(t.with_timezone(&Utc)),
+                Err(_) => err(
+                    name,
+                    "must be an RFC 3339 timestamp such as 2026-01-31T00:00:00Z".to_owned(),
+                ),
+            },
+            "sort" => match value {
+                "relevance" => params.sort = Some(Sort::Relevance),
+                "distance" => params.sort = Some(Sort::Distance),
+                "name" => params.sort = Some(Sort::Name),
+                "-updated_at" => params.sort = Some(Sort::UpdatedDesc),
+                _ => err(
+                    name,
+                    "must be one of: relevance, distance, name, -updated_at".to_owned(),
+                ),
+            },
+            "limit" => match value.parse::<u32>() {
+                Ok(limit @ 1..=100) => params.limit = limit,
+                _ => err(name, "must be a whole number from 1 to 100".to_owned()),
+            },
+            "cursor" => params.cursor = Some(value.to_owned()),
+            "facets" => {
+                for v in values() {
+                    match Facet::ALL.iter().find(|f| f.code() == v) {
+                        Some(f) if !params.facets.contains(f) => params.facets.push(*f),
+                        Some(_) => {}
+                        None => err(
+                            name,
+                            format!(
+                                "`{v}` is not a facet; one of: {}",
+                                Facet::ALL.iter().map(|f| f.code()).collect::<Vec<_>>().join(", ")
+                            ),
+                        ),
+                    }
+                }
+            }
+            _ => err(
+                name,
+                format!("is not a search parameter; the parameters are: {}", KNOWN.join(", ")),
+            ),
+        }
+    }
+
+    if let Some(raw) = radius_raw {
+        match (parse_radius(&raw), params.near) {
+            // A malformed `near` is reported already.
+            (Ok(_), None) if seen_single.iter().any(|n| n == "near") => {}
+            (Ok(_), None) => err(
+                "radius",
+                "needs `near` (a point or ZIP code to measure from)".to_owned(),
+            ),
+            (Ok((meters, unit)), Some(_)) => {
+                params.radius_m = Some(meters);
+                params.unit = Some(unit);
+            }
+            (Err(m), _) => err("radius", m),
+        }
+    }
+    match params.sort {
+        Some(Sort::Distance) if params.near.is_none() => err(
+            "sort",
+            "`distance` needs `near` (a point or ZIP code to measure from)".to_owned(),
+        ),
+        Some(Sort::Relevance) if params.q.is_none() => err("sort", "`relevance` needs `q` (text to match)".to_owned()),
+        _ => {}
+    }
+    if errors.is_empty() {
+        Ok(params)
+    } else {
+        let detail = match errors.as_slice() {
+            [one] => format!("query parameter `{}` {}", one.field, one.message),
+            many => format!("{} query parameters are invalid", many.len()),
+        };
+        Err(ApiError::bad_request(detail, errors))
+    }
+}
+
+fn codes<'a, T: CodeSet + PartialEq>(
+    values: impl Iterator<Item = &'a str>,
+    into: &mut Vec<T>,
+    name: &str,
+    err: &mut impl FnMut(&str, String),
+) {
+    for v in values {
+        match T::from_code(v) {
+            Some(code) if !into.contains(&code) => into.push(code),
+            Some(_) => {}
+            None => err(name, format!("`{v}` is not one of: {}", T::allowed())),
+        }
+    }
+}
+
+fn set_bool(params: &mut SearchParams, name: &str, value: bool) {
+    match name {
+        "verifier_on_site" => params.verifier_on_site = Some(value),
+        "accepting" => params.accepting = Some(value),
+        "insurance_required" => params.insurance_required = Some(value),
+        _ => params.housing = Some(value),
+    }
+}
+
+/// `LAT,LON` in degrees, or a 5-digit ZIP code known to the Census data.
+fn parse_near(value: &str) -> Result<Near, String> {
+    if value.len() == 5 && value.bytes().all(|b| b.is_ascii_digit()) {
+        return crate::geo::zip_centroid(value)
+            .map(|(latitude, longitude)| Near { latitude, longitude })
+            .ok_or_else(|| format!("ZIP code {value} is not in the Census ZIP data; give `LAT,LON` instead"));
+    }
+    let shape = "must be `LAT,LON` in degrees (e.g. 39.99,-83.01) or a 5-digit ZIP code";
+    let (lat, lon) = value.split_once(',').ok_or(shape)?;
+    let latitude: f64 = lat.trim().parse().map_err(|_| shape)?;
+    let longitude: f64 = lon.trim().parse().map_err(|_| shape)?;
+    if !latitude.is_finite() || !(-90.0..=90.0).contains(&latitude) {
+        return Err("latitude must be between -90 and 90".to_owned());
+    }
+    if !longitude.is_finite() || !(-180.0..=180.0).contains(&longitude) {
+        return Err("longitude must be between -180 and 180".to_owned());
+    }
+    Ok(Near { latitude, longitude })
+}
+
+/// A positive number with an optional unit, `mi` (default) or `km`: `60mi`, `100km`, `25`.
+fn parse_radius(value: &str) -> Result<(f64, Unit), String> {
+    let shape = "must be a positive number with an optional unit, `mi` (default) or `km`: 60mi, 100km";
+    let lower = value.to_ascii_lowercase();
+    let (number, unit) = if let Some(n) = lower.strip_suffix("km") {
+        (n, Unit::Kilometers)
+    } else if let Some(n) = lower.strip_suffix("mi") {
+        (n, Unit::Miles)
+    } else {
+        (lower.as_str(), Unit::Miles)
+    };
+    let amount: f64 = number.trim().parse().map_err(|_| shape)?;
+    if !amount.is_finite() || amount <= 0.0 {
+        return Err(shape.to_owned());
+    }
+    let meters = amount * unit.meters();
+    if meters > MAX_RADIUS_MILES * METERS_PER_MILE {
+        return Err(format!(
+            "must be at most {MAX_RADIUS_MILES} miles ({:.0} km)",
+            MAX_RADIUS_MILES * 1.609344
+        ));
+    }
+    Ok((meters, unit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(query: &str) -> Vec<String> {
+        parse(query)
+            .unwrap_err()
+            .problem()
+            .errors
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
+
+    #[test]
+    fn parses_a_full_search() {
+        let p = parse("modality=CT&modality=mr,ct&state=oh&near=43210&radius=60mi&accepts=independent&payment=free&insurance_required=false&limit=50&facets=modality,state").unwrap();
+        assert_eq!(p.modalities, [Modality::Ct, Modality::Mri]);
+        assert_eq!(p.states, ["OH"]);
+        assert!((p.radius_m.unwrap() - 60.0 * METERS_PER_MILE).abs() < 1e-6);
+        assert_eq!(p.unit, Some(Unit::Miles));
+        assert_eq!(p.effective_sort(), Sort::Distance);
+        assert_eq!(p.limit, 50);
+        assert_eq!(p.facets, [Facet::Modality, Facet::State]);
+        assert_eq!(parse("radius=1").unwrap_err().problem().errors[0].field, "radius");
+    }
+
+    #[test]
+    fn radii_and_points() {
+        assert_eq!(parse_radius("100km").unwrap(), (100_000.0, Unit::Kilometers));
+        assert_eq!(parse_radius("25").unwrap().1, Unit::Miles);
+        for bad in ["-5mi", "0", "abc", "5 parsecs", "1e9km", "NaN", "inf"] {
+            assert!(parse_radius(bad).is_err(), "{bad}");
+        }
+        assert!(parse_near("39.99,-83.01").is_ok());
+        for bad in ["91,0", "0,181", "abc", "39.99", "00000", "NaN,0"] {
+            assert!(parse_near(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_bad_parameter_is_named() {
+        assert_eq!(fields("radius=60mi"), ["radius"]);
+        assert_eq!(fields("sort=distance"), ["sort"]);
+        assert_eq!(fields("sort=relevance"), ["sort"]);
+        assert_eq!(
+            fields("limit=0&modality=xray&colour=red"),
+            ["limit", "modality", "colour"]
+        );
+        assert_eq!(fields("limit=101"), ["limit"]);
+        assert_eq!(fields("near=91,0&radius=5mi"), ["near"]);
+        assert_eq!(fields("near=40,-83&radius=-5mi"), ["radius"]);
+        assert_eq!(fields("limit=5&limit=6"), ["limit"]);
+        assert_eq!(fields("updated_since=yesterday"), ["updated_since"]);
+        let problem = parse("payment=barter").unwrap_err().problem();
+        assert!(
+            problem.errors[0]
+                .message
+                .contains("free, fee, program_tuition, unknown")
+        );
+    }
+}

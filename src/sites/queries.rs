@@ -132,7 +132,10 @@ pub async fn find_duplicate(
           where zip5 = $1
             and ($3::uuid is null or site_id <> $3)
             and (name_normalized = normalize_site_name($2)
-                 or similarity(name_normalized, normalize_site_name($2)) >= 0.6)
+                 -- Similar names are duplicates unless their numbers differ (Imaging Center 2 is not 3).
+                 or (similarity(name_normalized, normalize_site_name($2)) >= 0.6
+                     and regexp_replace(name_normalized, '[^0-9]', '', 'g')
+                         = regexp_replace(normalize_site_name($2), '[^0-9]', '', 'g')))
           order by similarity(name_normalized, normalize_site_name($2)) desc, site_id
           limit 1",
     )

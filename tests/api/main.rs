@@ -11,6 +11,7 @@ mod health;
 mod middleware;
 mod openapi;
 mod provisioning;
+mod search;
 mod secrets;
 mod service;
 mod sessions;

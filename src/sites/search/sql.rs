@@ -370,12 +370,19 @@ pub async fn facet(conn: &mut PgConnection, p: &SearchParams, facet: Facet) -> R
         Facet::Schedule => {
             qb.push("select v as value, count(*) from site s cross join unnest(s.schedule) v where true");
         }
-        Facet::SiteType | Facet::State | Facet::Payment | Facet::HipaaTraining | Facet::Status => {
+        Facet::HipaaTraining => {
+            // Counted as the filter matches: a site accepting either way counts for both values.
+            qb.push(
+                "select v.value, count(*) from site s join (values ('provided_by_site'), ('bring_own_certificate'), \
+                 ('either')) v(value) on s.hipaa_training = v.value \
+                 or (s.hipaa_training = 'either' and v.value <> 'either') where true",
+            );
+        }
+        Facet::SiteType | Facet::State | Facet::Payment | Facet::Status => {
             let column = match facet {
                 Facet::SiteType => "s.site_type",
                 Facet::State => "s.state",
                 Facet::Payment => "s.payment",
-                Facet::HipaaTraining => "s.hipaa_training",
                 _ => "s.status",
             };
             qb.push(format!(

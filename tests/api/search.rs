@@ -1,0 +1,542 @@
+//! `GET /v1/sites`: every filter, radius against a great-circle reference, offer-level semantics,
+//! typo tolerance, facets, cursor walks, and bad input.
+
+use std::collections::BTreeSet;
+
+use axum::http::{Method, StatusCode};
+use clinical_sites::geo::{EARTH_RADIUS_M, great_circle_m};
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, merge, site_body};
+
+const MILE: f64 = 1609.344;
+
+/// Adds a site: the base body with `overrides` merged in.
+async fn add(app: &TestApp, token: &str, name: &str, zip: &str, overrides: Value) -> Value {
+    let mut body = site_body(name, zip);
+    merge(&mut body, &overrides);
+    app.create_site(token, &body).await
+}
+
+async fn search(app: &TestApp, query: &str) -> Value {
+    let response = app.get(&format!("/v1/sites?{query}")).await;
+    assert_eq!(response.status, StatusCode::OK, "{query}: {response:?}");
+    response.json()
+}
+
+/// The names found by `query` (one page of up to 100).
+async fn names(app: &TestApp, query: &str) -> BTreeSet<String> {
+    let page = search(app, &format!("{query}&limit=100")).await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| n.to_string()).collect()
+}
+
+/// A small directory with one distinguishing trait per site.
+async fn directory(app: &TestApp) -> String {
+    let (_, admin) = app.admin("admin").await;
+    add(app, &admin, "Alpha Hospital", "43210", json!({"site_type": "hospital", "payment": "free", "liability_insurance": "not_required", "hipaa_training": "provided_by_site", "housing": "free", "schedule": ["weekday"]})).await;
+    add(app, &admin, "Beta Imaging", "44114", json!({"state": "OH", "city": "Cleveland", "payment": "fee", "fee_usd": 300, "liability_insurance": "required", "hipaa_training": "either", "schedule": ["evening", "weekend"], "offers": {"ct": null, "mri": {"accepts": ["independent"], "verifier_on_site": true}}})).await;
+    add(app, &admin, "Gamma Clinic", "48104", json!({"state": "MI", "city": "Ann Arbor", "site_type": "clinic", "payment": "fee", "fee_usd": 1500, "hipaa_training": "bring_own_certificate", "housing": "none", "offers": {"ct": {"accepts": ["employees"], "verifier_on_site": false}, "mammography": {"accepts": ["independent"], "accepting": false}}})).await;
+    add(app, &admin, "Delta Breast Center", "46202", json!({"state": "IN", "city": "Indianapolis", "site_type": "breast_center", "payment": "program_tuition", "housing": "help_finding", "aliases": ["Delta Mammography"], "offers": {"ct": null, "mammography": {"accepts": ["program_students"]}}})).await;
+    let epsilon = add(
+        app,
+        &admin,
+        "Epsilon Radiology",
+        "43210",
+        json!({"payment": "unknown", "schedule": ["night"]}),
+    )
+    .await;
+    // An archived site never shows up unless asked for.
+    let id = epsilon["site_id"].as_str().unwrap();
+    app.call(Method::DELETE, &format!("/v1/sites/{id}"), Some(&admin), None)
+        .await;
+    add(
+        app,
+        &admin,
+        "Zeta Radiology Partners",
+        "43215",
+        json!({"offers": {"ct": {"accepting": false}}}),
+    )
+    .await;
+    admin
+}
+
+#[tokio::test]
+async fn each_filter_alone_and_combined() {
+    let app = TestApp::new().await;
+    directory(&app).await;
+    let all = set(&[
+        "Alpha Hospital",
+        "Beta Imaging",
+        "Gamma Clinic",
+        "Delta Breast Center",
+        "Zeta Radiology Partners",
+    ]);
+    assert_eq!(names(&app, "").await, all, "archived sites are not listed");
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        (
+            "modality=CT",
+            vec!["Alpha Hospital", "Gamma Clinic", "Zeta Radiology Partners"],
+        ),
+        ("modality=mr", vec!["Beta Imaging"]),
+        (
+            "modality=M&modality=MR",
+            vec!["Beta Imaging", "Gamma Clinic", "Delta Breast Center"],
+        ),
+        (
+            "modality=mammography,mri",
+            vec!["Beta Imaging", "Gamma Clinic", "Delta Breast Center"],
+        ),
+        (
+            "state=OH",
+            vec!["Alpha Hospital", "Beta Imaging", "Zeta Radiology Partners"],
+        ),
+        ("state=mi&state=IN", vec!["Gamma Clinic", "Delta Breast Center"]),
+        ("city=cleveland", vec!["Beta Imaging"]),
+        ("postal_code=43210", vec!["Alpha Hospital"]),
+        ("site_type=hospital", vec!["Alpha Hospital"]),
+        (
+            "site_type=clinic&site_type=breast_center",
+            vec!["Gamma Clinic", "Delta Breast Center"],
+        ),
+        (
+            "accepts=independent",
+            vec![
+                "Alpha Hospital",
+                "Beta Imaging",
+                "Gamma Clinic",
+                "Zeta Radiology Partners",
+            ],
+        ),
+        ("accepts=program_students", vec!["Delta Breast Center"]),
+        ("verifier_on_site=false", vec!["Gamma Clinic"]),
+        ("accepting=false", vec!["Gamma Clinic", "Zeta Radiology Partners"]),
+        ("payment=free", vec!["Alpha Hospital", "Zeta Radiology Partners"]),
+        (
+            "payment=fee&payment=program_tuition",
+            vec!["Beta Imaging", "Gamma Clinic", "Delta Breast Center"],
+        ),
+        (
+            "max_fee_usd=500",
+            vec![
+                "Alpha Hospital",
+                "Beta Imaging",
+                "Delta Breast Center",
+                "Zeta Radiology Partners",
+            ],
+        ),
+        ("insurance_required=false", vec!["Alpha Hospital"]),
+        ("insurance_required=true", vec!["Beta Imaging"]),
+        (
+            "hipaa_training=provided_by_site",
+            vec!["Alpha Hospital", "Beta Imaging"],
+        ),
+        (
+            "hipaa_training=bring_own_certificate",
+            vec!["Beta Imaging", "Gamma Clinic"],
+        ),
+        ("housing=true", vec!["Alpha Hospital", "Delta Breast Center"]),
+        (
+            "housing=false",
+            vec!["Beta Imaging", "Gamma Clinic", "Zeta Radiology Partners"],
+        ),
+        (
+            "schedule=evening&schedule=weekday",
+            vec!["Alpha Hospital", "Beta Imaging"],
+        ),
+        ("status=archived", vec!["Epsilon Radiology"]),
+        (
+            "status=archived&status=unverified",
+            vec![
+                "Alpha Hospital",
+                "Beta Imaging",
+                "Gamma Clinic",
+                "Delta Breast Center",
+                "Epsilon Radiology",
+                "Zeta Radiology Partners",
+            ],
+        ),
+        ("q=delta%20mammography", vec!["Delta Breast Center"]),
+        // Combined: AND across parameters.
+        (
+            "modality=CT&state=OH",
+            vec!["Alpha Hospital", "Zeta Radiology Partners"],
+        ),
+        (
+            "modality=CT&state=OH&payment=free&accepting=true",
+            vec!["Alpha Hospital"],
+        ),
+        ("state=OH&max_fee_usd=500&insurance_required=true", vec!["Beta Imaging"]),
+        (
+            "modality=CT&near=43210&radius=60mi&payment=free&insurance_required=false",
+            vec!["Alpha Hospital"],
+        ),
+        ("site_type=clinic&state=OH", vec![]),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(names(&app, query).await, set(&expected), "{query}");
+    }
+    let recent = search(&app, "updated_since=2000-01-01T00:00:00Z").await;
+    assert_eq!(recent["items"].as_array().unwrap().len(), 5);
+    let future = search(&app, "updated_since=2999-01-01T00:00:00%2B00:00").await;
+    assert_eq!(future["items"], json!([]));
+}
+
+#[tokio::test]
+async fn offer_filters_hold_for_the_same_offer() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("admin").await;
+    // Independent candidates only for MRI; CT is for employees.
+    add(
+        &app,
+        &admin,
+        "Split Offers Hospital",
+        "43210",
+        json!({"offers": {
+            "ct": {"accepts": ["employees"], "verifier_on_site": true},
+            "mri": {"accepts": ["independent"], "verifier_on_site": false}
+        }}),
+    )
+    .await;
+    assert_eq!(names(&app, "modality=CT&accepts=independent").await, set(&[]));
+    assert_eq!(
+        names(&app, "modality=MR&accepts=independent").await,
+        set(&["Split Offers Hospital"])
+    );
+    assert_eq!(
+        names(&app, "accepts=independent").await,
+        set(&["Split Offers Hospital"])
+    );
+    // No single offer takes independent candidates with a verifier on site.
+    assert_eq!(names(&app, "accepts=independent&verifier_on_site=true").await, set(&[]));
+    assert_eq!(
+        names(&app, "accepts=employees&verifier_on_site=true").await,
+        set(&["Split Offers Hospital"])
+    );
+    assert_eq!(
+        names(
+            &app,
+            "modality=CT&modality=MR&accepts=independent&verifier_on_site=false"
+        )
+        .await,
+        set(&["Split Offers Hospital"])
+    );
+}
+
+/// The point `distance_m` from `from` on `bearing_deg`, on the same sphere the server uses.
+fn destination(from: (f64, f64), bearing_deg: f64, distance_m: f64) -> (f64, f64) {
+    let (lat1, lon1) = (from.0.to_radians(), from.1.to_radians());
+    let (theta, delta) = (bearing_deg.to_radians(), distance_m / EARTH_RADIUS_M);
+    let lat2 = (lat1.sin() * delta.cos() + lat1.cos() * delta.sin() * theta.cos()).asin();
+    let lon2 = lon1 + (theta.sin() * delta.sin() * lat1.cos()).atan2(delta.cos() - lat1.sin() * lat2.sin());
+    (lat2.to_degrees(), lon2.to_degrees())
+}
+
+#[tokio::test]
+async fn radius_results_equal_a_great_circle_reference_in_both_units() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("admin").await;
+    let center = (39.9612, -82.9988);
+    let mut fixture = Vec::new();
+    // Just inside and just outside 60 miles and 100 km, in several directions, plus a spread.
+    let mut distances = vec![];
+    for (i, bearing) in [0.0, 73.0, 145.0, 222.0, 301.0].iter().enumerate() {
+        distances.push((*bearing, 60.0 * MILE - 150.0, format!("in60mi-{i}")));
+        distances.push((*bearing, 60.0 * MILE + 150.0, format!("out60mi-{i}")));
+        distances.push((*bearing + 10.0, 100_000.0 - 150.0, format!("in100km-{i}")));
+        distances.push((*bearing + 10.0, 100_000.0 + 150.0, format!("out100km-{i}")));
+        distances.push((*bearing + 20.0, 20_000.0 * (i as f64 + 1.0), format!("spread-{i}")));
+    }
+    for (index, (bearing, distance, name)) in distances.iter().enumerate() {
+        let point = destination(center, *bearing, *distance);
+        let overrides = json!({"latitude": point.0, "longitude": point.1});
+        let site = add(&app, &admin, &format!("Radius Site {index} {name}"), "43210", overrides).await;
+        fixture.push((site["name"].as_str().unwrap().to_owned(), point));
+    }
+    for (radius, meters, unit) in [
+        ("60mi", 60.0 * MILE, "mi"),
+        ("100km", 100_000.0, "km"),
+        ("37.5", 37.5 * MILE, "mi"),
+    ] {
+        let query = format!("near={},{}&radius={radius}&limit=100", center.0, center.1);
+        let page = search(&app, &query).await;
+        let found: BTreeSet<String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_owned())
+            .collect();
+        let reference: BTreeSet<String> = fixture
+            .iter()
+            .filter(|(_, point)| great_circle_m(center, *point) <= meters)
+            .map(|(name, _)| name.clone())
+            .collect();
+        assert_eq!(found, reference, "{radius}");
+        assert!(!reference.is_empty());
+        let mut previous = 0.0;
+        for item in page["items"].as_array().unwrap() {
+            let (_, point) = fixture.iter().find(|(name, _)| item["name"] == name.as_str()).unwrap();
+            let expected = great_circle_m(center, *point) / if unit == "mi" { MILE } else { 1000.0 };
+            let distance = item["distance"].as_f64().unwrap();
+            assert!(
+                (distance - expected).abs() < 1e-6 * expected.max(1.0),
+                "{distance} vs {expected}"
+            );
+            assert_eq!(item["distance_unit"], unit);
+            assert!(distance >= previous, "nearest first");
+            previous = distance;
+        }
+    }
+    // A ZIP as the centre means its centroid.
+    let zip = search(&app, "near=43210&radius=1000km&limit=1").await;
+    let centroid = clinical_sites::geo::zip_centroid("43210").unwrap();
+    let first = &zip["items"][0];
+    let point = (
+        first["latitude"].as_f64().unwrap(),
+        first["longitude"].as_f64().unwrap(),
+    );
+    assert!((first["distance"].as_f64().unwrap() - great_circle_m(centroid, point) / 1000.0).abs() < 1e-6);
+}
+
+#[tokio::test]
+async fn typos_still_find_names_cities_and_aliases_ranked() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("admin").await;
+    add(&app, &admin, "Riverside Radiology", "43210", json!({})).await;
+    add(&app, &admin, "Radiology Associates of Ohio", "43215", json!({})).await;
+    add(
+        &app,
+        &admin,
+        "Hilltop Hospital",
+        "43215",
+        json!({"aliases": ["OSU Wexner Imaging"]}),
+    )
+    .await;
+    add(&app, &admin, "Lakeside Clinic", "44114", json!({"city": "Cleveland"})).await;
+    assert_eq!(
+        names(&app, "q=radiolgy").await,
+        set(&["Riverside Radiology", "Radiology Associates of Ohio"]),
+        "a typo"
+    );
+    assert_eq!(names(&app, "q=wexnr").await, set(&["Hilltop Hospital"]), "an alias");
+    assert_eq!(names(&app, "q=clevland").await, set(&["Lakeside Clinic"]), "a city");
+    let ranked = search(&app, "q=riverside%20radiology").await;
+    assert_eq!(ranked["sort"], "relevance");
+    assert_eq!(
+        ranked["items"][0]["name"], "Riverside Radiology",
+        "the best match first"
+    );
+    let scores: Vec<f64> = ranked["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["relevance"].as_f64().unwrap())
+        .collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    assert_eq!(names(&app, "q=zzzzqqq").await, set(&[]));
+}
+
+#[tokio::test]
+async fn facet_counts_equal_the_counts_of_the_filtered_searches() {
+    let app = TestApp::new().await;
+    directory(&app).await;
+    for base in [
+        "",
+        "state=OH",
+        "accepts=independent",
+        "modality=CT&payment=free",
+        "near=43210&radius=300mi",
+    ] {
+        let page = search(
+            &app,
+            &format!("{base}&facets=modality,site_type,state,payment,accepts,schedule,hipaa_training,status"),
+        )
+        .await;
+        let facets = page["facets"].as_object().unwrap();
+        assert_eq!(facets.len(), 8);
+        for (facet, counts) in facets {
+            for count in counts.as_array().unwrap() {
+                let value = count["value"].as_str().unwrap();
+                // The same search with this facet's own filter replaced by the value.
+                let others: Vec<&str> = base
+                    .split('&')
+                    .filter(|p| !p.is_empty() && !p.starts_with(&format!("{facet}=")))
+                    .collect();
+                let query = format!("{}&{facet}={value}", others.join("&"));
+                let filtered = search(&app, &query).await;
+                assert_eq!(filtered["total"]["relation"], "eq");
+                assert_eq!(count["count"], filtered["total"]["value"], "{base}: {facet}={value}");
+            }
+        }
+    }
+}
+
+/// Walks every page of `query` and returns the ids in order.
+async fn walk(app: &TestApp, query: &str, limit: u32, mut between: impl AsyncFnMut(usize)) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut uri = format!("/v1/sites?{query}&limit={limit}");
+    for page_number in 0.. {
+        let response = app.get(&uri).await;
+        assert_eq!(response.status, StatusCode::OK, "{uri}: {response:?}");
+        let link = response.header("link").map(str::to_owned);
+        let page = response.json();
+        ids.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["site_id"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(cursor) => {
+                let link = link.expect("a Link header with the next page");
+                assert!(link.ends_with("rel=\"next\"") && link.contains(cursor), "{link}");
+                uri = link.trim_start_matches('<').split('>').next().unwrap().to_owned();
+                between(page_number).await;
+            }
+            None => {
+                assert!(link.is_none());
+                break;
+            }
+        }
+    }
+    ids
+}
+
+#[tokio::test]
+async fn a_cursor_walk_equals_the_unpaged_result_for_every_sort_even_with_ties_and_inserts() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("admin").await;
+    // 30 sites: groups share exact coordinates (a ZIP centroid), names repeat, so every sort has ties.
+    let zips = ["43210", "43215", "43201"];
+    for i in 0..30 {
+        let name = format!("Radiology Center {}", i % 7);
+        let zip = zips[i % 3];
+        let mut body = site_body(&format!("{name} {}", i / 7), zip);
+        body["aliases"] = json!([format!("Imaging {i}")]);
+        app.create_site(&admin, &body).await;
+    }
+    for query in [
+        "sort=name",
+        "sort=-updated_at",
+        "near=43210",
+        "near=43210&radius=50mi",
+        "q=radiology",
+        "modality=CT&state=OH",
+    ] {
+        let unpaged = walk(&app, query, 100, async |_| {}).await;
+        assert_eq!(unpaged.len(), 30, "{query}");
+        for limit in [1, 4, 7] {
+            let paged = walk(&app, query, limit, async |_| {}).await;
+            assert_eq!(paged, unpaged, "{query} in pages of {limit}");
+        }
+    }
+    // Inserting while walking (newest first): nothing repeats, and every site that existed is seen.
+    let before: BTreeSet<String> = walk(&app, "sort=-updated_at", 100, async |_| {})
+        .await
+        .into_iter()
+        .collect();
+    let mut inserted = 0;
+    let during = walk(&app, "sort=-updated_at", 4, async |page| {
+        let body = site_body(&format!("Inserted During Walk {page}"), "44114");
+        app.create_site(&admin, &body).await;
+        inserted += 1;
+    })
+    .await;
+    let unique: BTreeSet<String> = during.iter().cloned().collect();
+    assert_eq!(unique.len(), during.len(), "no site twice");
+    assert_eq!(
+        unique, before,
+        "exactly the sites that existed; new ones sort ahead of the cursor"
+    );
+    assert!(inserted > 3);
+}
+
+#[tokio::test]
+async fn totals_are_exact_then_a_lower_bound() {
+    let app = TestApp::new().await;
+    directory(&app).await;
+    let page = search(&app, "state=OH&limit=1").await;
+    assert_eq!(page["total"], json!({"value": 3, "relation": "eq"}));
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    // Past the bound the count stops: seed 1001 rows directly.
+    sqlx::query(
+        "insert into site (site_id, name, site_type, city, state, postal_code, source, status)
+         select gen_random_uuid(), 'Bulk ' || i, 'clinic', 'Reno', 'NV', '89501', 'import', 'verified'
+           from generate_series(1, 1001) i",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let page = search(&app, "state=NV&limit=1").await;
+    assert_eq!(page["total"], json!({"value": 1000, "relation": "gte"}));
+}
+
+#[tokio::test]
+async fn bad_input_is_a_400_naming_the_parameter() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("admin").await;
+    for i in 0..3 {
+        app.create_site(&admin, &site_body(&format!("Cursor Site {i}"), "43210"))
+            .await;
+    }
+    let page = search(&app, "sort=name&limit=1").await;
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let mut tampered = cursor.clone().into_bytes();
+    tampered[3] = if tampered[3] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let cases = vec![
+        ("radius=60mi".to_owned(), "radius", "needs `near`"),
+        ("modality=xray".to_owned(), "modality", "ct, mri"),
+        ("payment=barter".to_owned(), "payment", "free, fee"),
+        ("site_type=castle".to_owned(), "site_type", "hospital"),
+        ("near=abc".to_owned(), "near", "LAT,LON"),
+        ("near=91,0".to_owned(), "near", "latitude"),
+        ("near=40,-200".to_owned(), "near", "longitude"),
+        ("near=00000".to_owned(), "near", "not in the Census"),
+        ("near=43210&radius=-5mi".to_owned(), "radius", "positive"),
+        ("near=43210&radius=5000mi".to_owned(), "radius", "at most"),
+        ("near=43210&radius=ten".to_owned(), "radius", "positive"),
+        ("limit=0".to_owned(), "limit", "1 to 100"),
+        ("limit=101".to_owned(), "limit", "1 to 100"),
+        ("sort=distance".to_owned(), "sort", "needs `near`"),
+        ("sort=sideways".to_owned(), "sort", "relevance, distance"),
+        (format!("sort=name&limit=1&cursor={tampered}"), "cursor", "not a cursor"),
+        (
+            format!("sort=-updated_at&limit=1&cursor={cursor}"),
+            "cursor",
+            "not a cursor",
+        ),
+        (
+            format!("sort=name&state=MI&limit=1&cursor={cursor}"),
+            "cursor",
+            "not a cursor",
+        ),
+        ("cursor=garbage".to_owned(), "cursor", "not a cursor"),
+        ("facets=colour".to_owned(), "facets", "modality"),
+        ("max_fee_usd=-1".to_owned(), "max_fee_usd", "0 to 100000"),
+        ("verifier_on_site=maybe".to_owned(), "verifier_on_site", "true or false"),
+        ("updated_since=last%20week".to_owned(), "updated_since", "RFC 3339"),
+        ("q=a".to_owned(), "q", "2 to 200"),
+        ("colour=red".to_owned(), "colour", "not a search parameter"),
+    ];
+    for (query, parameter, message) in cases {
+        let response = app.get(&format!("/v1/sites?{query}")).await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{query}");
+        let problem = response.problem();
+        let error = problem.errors.iter().find(|e| e.field == parameter);
+        let error = error.unwrap_or_else(|| panic!("{query}: {parameter} not named in {problem:?}"));
+        assert!(error.message.contains(message), "{query}: {:?}", error.message);
+    }
+    // The same cursor with a different page size continues the same walk.
+    let next = search(&app, &format!("sort=name&limit=2&cursor={cursor}")).await;
+    assert_eq!(next["items"].as_array().unwrap().len(), 2);
+}

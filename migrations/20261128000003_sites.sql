@@ -106,10 +106,9 @@ create table site (
 create trigger site_set_updated_at before update on site
     for each row execute function set_updated_at();
 
--- The duplicate guard looks up names within a ZIP (and ZIP searches use the same index).
+-- The duplicate guard compares names within a ZIP (a handful of rows, so no trigram index is
+-- needed); ZIP searches use the same index.
 create index site_zip5_name_idx on site (zip5, name_normalized);
--- Trigram similarity of names: the duplicate guard, and typo-tolerant search.
-create index site_name_trgm_idx on site using gist (name_normalized gist_trgm_ops);
 -- Search by modality (array containment), by state in name order, by recency, and by distance.
 create index site_modalities_idx on site using gin (modalities);
 create index site_state_name_idx on site (state, name, site_id);

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# The search benchmark: bash bench/run.sh [SIZES...]   (default: 10000 100000 1000000)
+#
+# For each size: a fresh database on a private PostgreSQL cluster (bench/.cluster, removed at the
+# end), migrated, filled by the generator (timed), then the release server under wrk (32
+# connections, 30 s per query) for the fixed query mix, and the same SQL under pgbench for (a) and
+# (b). Results: bench/results/<size>.txt and a Markdown table on standard output.
+#
+# Needs: PostgreSQL server binaries and pgbench, wrk (apt-get install wrk), python3.
+# Only loopback is used. DURATION=30 CONNECTIONS=32 can be overridden.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZES=("${@:-10000 100000 1000000}")
+read -r -a SIZES <<<"${SIZES[*]}"
+DURATION=${DURATION:-30}
+CONNECTIONS=${CONNECTIONS:-32}
+PORT=${PORT:-18080}
+ROOT=$PWD
+CLUSTER=$ROOT/bench/.cluster
+RESULTS=$ROOT/bench/results
+mkdir -p "$RESULTS"
+
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
+BIN=$(dirname "$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")
+as_pg() { if [ "$(id -u)" = 0 ]; then su postgres -s /bin/bash -c "$*"; else bash -c "$*"; fi; }
+
+echo "== building (release)"
+cargo build --release --quiet --bin clinical-sites --example generate
+
+echo "== starting a private PostgreSQL in $CLUSTER"
+rm -rf "$CLUSTER"; mkdir -p "$CLUSTER"
+[ "$(id -u)" = 0 ] && chown postgres "$CLUSTER"
+as_pg "$BIN/initdb -A trust -U postgres -E UTF8 --locale=C.UTF-8 -D $CLUSTER/data >/dev/null"
+cat >>"$CLUSTER/data/postgresql.conf" <<EOF
+listen_addresses = ''
+unix_socket_directories = '$CLUSTER'
+shared_buffers = 2GB
+effective_cache_size = 8GB
+work_mem = 16MB
+maintenance_work_mem = 1GB
+max_wal_size = 8GB
+synchronous_commit = off
+max_connections = 100
+jit = off
+EOF
+as_pg "$BIN/pg_ctl -D $CLUSTER/data -l $CLUSTER/postgres.log -w start >/dev/null"
+SERVER_PID=
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  as_pg "$BIN/pg_ctl -D $CLUSTER/data -m fast -w stop >/dev/null" || true
+  rm -rf "$CLUSTER"
+}
+trap cleanup EXIT
+PSQL="psql -h $CLUSTER -U postgres -X -q -v ON_ERROR_STOP=1"
+
+# The query mix. (e) is filled in per size: a page 50 pages deep, reached through cursors.
+declare -A QUERY=(
+  [a]="modality=CT&state=OH"
+  [b]="modality=CT&near=43210&radius=60mi&payment=free&insurance_required=false"
+  [c]="q=riverside%20radiolgy"
+  [d]="modality=CT&state=OH&facets=modality,site_type,payment"
+)
+DESCRIBE_a="modality + state, first page"
+DESCRIBE_b="modality + 60 mi around a ZIP + free + no insurance"
+DESCRIBE_c="q with a typo"
+DESCRIBE_d="(a) with facets"
+DESCRIBE_e="(a) 50 pages deep via cursor"
+
+TABLE=$RESULTS/table.md
+echo "| sites | query | req/s | p50 ms | p99 ms | errors | pgbench tps | API ÷ pgbench | server peak RSS MB |" >"$TABLE"
+echo "|---|---|---|---|---|---|---|---|---|" >>"$TABLE"
+
+for SIZE in "${SIZES[@]}"; do
+  DB="bench_$SIZE"
+  URL="postgres://postgres@localhost/$DB?host=$CLUSTER"
+  OUT=$RESULTS/$SIZE.txt
+  : >"$OUT"
+  echo "== $SIZE sites"
+  $PSQL -c "drop database if exists $DB" -c "create database $DB"
+  DATABASE_URL=$URL ./target/release/clinical-sites migrate >/dev/null
+  LOAD=$( { /usr/bin/time -f "%e" env DATABASE_URL="$URL" ./target/release/examples/generate "$SIZE" >/dev/null; } 2>&1 | tail -1)
+  echo "load_seconds $LOAD" | tee -a "$OUT"
+  $PSQL -d "$DB" -c "vacuum analyze"
+
+  DATABASE_URL=$URL BIND_ADDR=127.0.0.1:$PORT RATE_LIMIT_PER_MINUTE=0 DATABASE_MAX_CONNECTIONS=8 RUST_LOG=warn \
+    ./target/release/clinical-sites serve >"$RESULTS/server-$SIZE.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+
+  # (e): follow next_cursor 50 times (or to the last page, on small data).
+  NEXT="/v1/sites?${QUERY[a]}&sort=name"
+  for _ in $(seq 50); do
+    CURSOR=$(curl -sf "http://127.0.0.1:$PORT$NEXT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["next_cursor"] or "")')
+    [ -z "$CURSOR" ] && break
+    NEXT="/v1/sites?${QUERY[a]}&sort=name&cursor=$CURSOR"
+  done
+  QUERY[e]="${NEXT#/v1/sites?}"
+
+  for KEY in a b c d e; do
+    TARGET="http://127.0.0.1:$PORT/v1/sites?${QUERY[$KEY]}"
+    curl -sf "$TARGET" >/dev/null || { echo "query $KEY fails: $TARGET"; exit 1; }
+    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$TARGET" >"$RESULTS/wrk-$SIZE-$KEY.txt"
+    RPS=$(awk '/Requests\/sec/ {print $2}' "$RESULTS/wrk-$SIZE-$KEY.txt")
+    P50=$(python3 bench/latency.py 50 <"$RESULTS/wrk-$SIZE-$KEY.txt")
+    P99=$(python3 bench/latency.py 99 <"$RESULTS/wrk-$SIZE-$KEY.txt")
+    ERRORS=$(awk '/Non-2xx/ {n+=$NF} /Socket errors/ {gsub(",",""); n+=$4+$6+$8+$10} END {print n+0}' "$RESULTS/wrk-$SIZE-$KEY.txt")
+    echo "query_$KEY rps=$RPS p50_ms=$P50 p99_ms=$P99 errors=$ERRORS" | tee -a "$OUT"
+    eval "RPS_$KEY=$RPS P50_$KEY=$P50 P99_$KEY=$P99 ERR_$KEY=$ERRORS"
+  done
+  RSS=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$SERVER_PID/status")
+  echo "server_peak_rss_mb $RSS" | tee -a "$OUT"
+
+  # The same SQL through pgbench: capture one request's statements from the server's own log.
+  for KEY in a b; do
+    $PSQL -d "$DB" -c "alter database $DB set log_min_duration_statement = 0"
+    sleep 0.2
+    MARK=$(wc -l <"$CLUSTER/postgres.log")
+    # New connections pick up the setting: restart the pool by asking the server on a fresh one.
+    kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+    DATABASE_URL=$URL BIND_ADDR=127.0.0.1:$PORT RATE_LIMIT_PER_MINUTE=0 DATABASE_MAX_CONNECTIONS=1 RUST_LOG=warn \
+      ./target/release/clinical-sites serve >>"$RESULTS/server-$SIZE.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+    MARK=$(wc -l <"$CLUSTER/postgres.log")
+    curl -sf "http://127.0.0.1:$PORT/v1/sites?${QUERY[$KEY]}" >/dev/null
+    sleep 0.3
+    tail -n +"$((MARK + 1))" "$CLUSTER/postgres.log" | python3 bench/capture_sql.py >"$RESULTS/pgbench-$KEY.sql"
+    $PSQL -d "$DB" -c "alter database $DB reset log_min_duration_statement"
+    PGOPTIONS="-c plan_cache_mode=force_custom_plan -c pg_trgm.word_similarity_threshold=0.4" \
+      pgbench -h "$CLUSTER" -U postgres -n -M prepared -c "$CONNECTIONS" -j 2 -T "$DURATION" \
+      -f "$RESULTS/pgbench-$KEY.sql" "$DB" >"$RESULTS/pgbench-$SIZE-$KEY.txt" 2>&1
+    TPS=$(awk '/^tps/ {print $3; exit}' "$RESULTS/pgbench-$SIZE-$KEY.txt")
+    echo "pgbench_$KEY tps=$TPS" | tee -a "$OUT"
+    eval "TPS_$KEY=$TPS"
+  done
+  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=
+
+  for KEY in a b c d e; do
+    eval "RPS=\$RPS_$KEY P50=\$P50_$KEY P99=\$P99_$KEY ERR=\$ERR_$KEY"
+    DESCRIBE=$(eval echo "\$DESCRIBE_$KEY")
+    if [ "$KEY" = a ] || [ "$KEY" = b ]; then
+      eval "TPS=\$TPS_$KEY"
+      RATIO=$(python3 -c "print(f'{$RPS / $TPS:.0%}')")
+    else
+      TPS="—"; RATIO="—"
+    fi
+    echo "| $SIZE | ($KEY) $DESCRIBE | $RPS | $P50 | $P99 | $ERR | $TPS | $RATIO | $RSS |" >>"$TABLE"
+  done
+  echo "| $SIZE | load (generate + COPY + indexes + analyze) | $LOAD s | | | | | | |" >>"$TABLE"
+  $PSQL -c "drop database $DB"
+done
+
+echo
+cat "$TABLE"

@@ -109,9 +109,12 @@ create trigger site_set_updated_at before update on site
 -- The duplicate guard compares names within a ZIP (a handful of rows, so no trigram index is
 -- needed); ZIP searches use the same index.
 create index site_zip5_name_idx on site (zip5, name_normalized);
--- Search by modality (array containment), by state in name order, by recency, and by distance.
+-- Search by modality (array containment), by state in name or recency order, by recency, and by
+-- distance. The state indexes carry modalities and status so the common "modality in a state"
+-- search filters and counts from the index alone (see docs/performance.md).
 create index site_modalities_idx on site using gin (modalities);
-create index site_state_name_idx on site (state, name, site_id);
+create index site_state_name_idx on site (state, name, site_id) include (modalities, status);
+create index site_state_updated_at_idx on site (state, updated_at desc, site_id desc) include (modalities, status);
 create index site_updated_at_idx on site (updated_at desc, site_id desc);
 create index site_earth_idx on site using gist (ll_to_earth(latitude, longitude)) where latitude is not null;
 

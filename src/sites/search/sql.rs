@@ -77,8 +77,17 @@ pub fn push_filters(qb: &mut QueryBuilder<Postgres>, p: &SearchParams, except: O
         push_offer_filters(qb, p, modalities, accepts);
         qb.push(")");
     }
-    if except != Some(Facet::State) && !p.states.is_empty() {
-        qb.push(" and s.state = any(").push_bind(p.states.clone()).push(")");
+    if except != Some(Facet::State) {
+        match p.states.as_slice() {
+            [] => {}
+            // `=` rather than `= any` lets the (state, sort key) indexes return rows in order.
+            [state] => {
+                qb.push(" and s.state = ").push_bind(state.clone());
+            }
+            states => {
+                qb.push(" and s.state = any(").push_bind(states.to_vec()).push(")");
+            }
+        }
     }
     if let Some(city) = &p.city {
         qb.push(" and lower(s.city) = lower(").push_bind(city.clone()).push(")");

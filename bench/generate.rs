@@ -14,14 +14,58 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 /// 2020 census populations in thousands.
 const POPULATION: &[(&str, u32)] = &[
-    ("CA", 39538), ("TX", 29146), ("FL", 21538), ("NY", 20201), ("PA", 13003), ("IL", 12813), ("OH", 11799),
-    ("GA", 10712), ("NC", 10439), ("MI", 10077), ("NJ", 9289), ("VA", 8631), ("WA", 7705), ("AZ", 7152),
-    ("MA", 7030), ("TN", 6911), ("IN", 6786), ("MD", 6177), ("MO", 6155), ("WI", 5894), ("CO", 5774),
-    ("MN", 5706), ("SC", 5119), ("AL", 5024), ("LA", 4658), ("KY", 4506), ("OR", 4237), ("OK", 3959),
-    ("CT", 3606), ("UT", 3272), ("IA", 3190), ("NV", 3105), ("AR", 3012), ("MS", 2961), ("KS", 2938),
-    ("NM", 2118), ("NE", 1962), ("ID", 1839), ("WV", 1794), ("HI", 1455), ("NH", 1378), ("ME", 1362),
-    ("RI", 1097), ("MT", 1084), ("DE", 990), ("SD", 887), ("ND", 779), ("AK", 733), ("DC", 690), ("VT", 643),
-    ("WY", 577), ("PR", 3286),
+    ("CA", 39538),
+    ("TX", 29146),
+    ("FL", 21538),
+    ("NY", 20201),
+    ("PA", 13003),
+    ("IL", 12813),
+    ("OH", 11799),
+    ("GA", 10712),
+    ("NC", 10439),
+    ("MI", 10077),
+    ("NJ", 9289),
+    ("VA", 8631),
+    ("WA", 7705),
+    ("AZ", 7152),
+    ("MA", 7030),
+    ("TN", 6911),
+    ("IN", 6786),
+    ("MD", 6177),
+    ("MO", 6155),
+    ("WI", 5894),
+    ("CO", 5774),
+    ("MN", 5706),
+    ("SC", 5119),
+    ("AL", 5024),
+    ("LA", 4658),
+    ("KY", 4506),
+    ("OR", 4237),
+    ("OK", 3959),
+    ("CT", 3606),
+    ("UT", 3272),
+    ("IA", 3190),
+    ("NV", 3105),
+    ("AR", 3012),
+    ("MS", 2961),
+    ("KS", 2938),
+    ("NM", 2118),
+    ("NE", 1962),
+    ("ID", 1839),
+    ("WV", 1794),
+    ("HI", 1455),
+    ("NH", 1378),
+    ("ME", 1362),
+    ("RI", 1097),
+    ("MT", 1084),
+    ("DE", 990),
+    ("SD", 887),
+    ("ND", 779),
+    ("AK", 733),
+    ("DC", 690),
+    ("VT", 643),
+    ("WY", 577),
+    ("PR", 3286),
 ];
 
 /// The state of a ZIP code by its first three digits (USPS prefix ranges).
@@ -145,14 +189,62 @@ const MODALITIES: &[(&str, f64)] = &[
     ("radiologist_assistant", 0.01),
 ];
 const FIRST: &[&str] = &[
-    "Riverside", "Lakeview", "Mercy", "St. Mary's", "Memorial", "Regional", "Community", "Valley", "Summit",
-    "Grace", "Providence", "Baptist", "Methodist", "University", "County", "Northside", "Southern", "Pioneer",
-    "Cedar", "Harbor", "Prairie", "Highland", "Good Samaritan", "Sacred Heart", "Unity", "Trinity", "Bayview",
+    "Riverside",
+    "Lakeview",
+    "Mercy",
+    "St. Mary's",
+    "Memorial",
+    "Regional",
+    "Community",
+    "Valley",
+    "Summit",
+    "Grace",
+    "Providence",
+    "Baptist",
+    "Methodist",
+    "University",
+    "County",
+    "Northside",
+    "Southern",
+    "Pioneer",
+    "Cedar",
+    "Harbor",
+    "Prairie",
+    "Highland",
+    "Good Samaritan",
+    "Sacred Heart",
+    "Unity",
+    "Trinity",
+    "Bayview",
 ];
-const SECOND: &[&str] = &["Medical Center", "Health", "Imaging", "Radiology", "Diagnostics", "Hospital", "Clinic"];
+const SECOND: &[&str] = &[
+    "Medical Center",
+    "Health",
+    "Imaging",
+    "Radiology",
+    "Diagnostics",
+    "Hospital",
+    "Clinic",
+];
 const CITIES: &[&str] = &[
-    "Springfield", "Franklin", "Greenville", "Clinton", "Madison", "Georgetown", "Salem", "Fairview", "Bristol",
-    "Riverton", "Oakland", "Milford", "Ashland", "Dayton", "Jackson", "Lexington", "Marion", "Newport",
+    "Springfield",
+    "Franklin",
+    "Greenville",
+    "Clinton",
+    "Madison",
+    "Georgetown",
+    "Salem",
+    "Fairview",
+    "Bristol",
+    "Riverton",
+    "Oakland",
+    "Milford",
+    "Ashland",
+    "Dayton",
+    "Jackson",
+    "Lexington",
+    "Marion",
+    "Newport",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -169,7 +261,8 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
         .connect_with(PgConnectOptions::from_str(url)?)
         .await?;
 
-    let mut zips_by_state: HashMap<&str, Vec<(&str, (f64, f64))>> = HashMap::new();
+    type Centroid = (&'static str, (f64, f64));
+    let mut zips_by_state: HashMap<&str, Vec<Centroid>> = HashMap::new();
     for (zip, point) in clinical_sites::geo::zip_centroids() {
         if let Some(state) = state_of(zip) {
             zips_by_state.entry(state).or_default().push((zip, point));
@@ -192,18 +285,47 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
     let mut offers = String::with_capacity(count * 3 * 80);
     let base = chrono::Utc::now() - chrono::TimeDelta::days(730);
     for i in 0..count {
-        let id = uuid::Uuid::from_u64_pair(0x0190_0000_0000_7000 | (i as u64 >> 48), i as u64 | 0x8000_0000_0000_0000);
+        let id = uuid::Uuid::from_u64_pair(
+            0x0190_0000_0000_7000 | (i as u64 >> 48),
+            i as u64 | 0x8000_0000_0000_0000,
+        );
         let (state, _) = states[rng.weighted(&state_weights)];
         let (zip, (lat, lon)) = *rng.pick(&zips_by_state[state]);
         let site_type = SITE_TYPES[rng.weighted(&type_weights)].0;
         let name = format!("{} {} {}", rng.pick(FIRST), rng.pick(SECOND), i);
         let city = rng.pick(CITIES);
-        let payment = *rng.pick(&["free", "free", "free", "free", "fee", "fee", "program_tuition", "unknown", "unknown", "free"]);
-        let fee = if payment == "fee" { (rng.below(40) * 50).to_string() } else { "\\N".to_owned() };
+        let payment = *rng.pick(&[
+            "free",
+            "free",
+            "free",
+            "free",
+            "fee",
+            "fee",
+            "program_tuition",
+            "unknown",
+            "unknown",
+            "free",
+        ]);
+        let fee = if payment == "fee" {
+            (rng.below(40) * 50).to_string()
+        } else {
+            "\\N".to_owned()
+        };
         let insurance = if rng.chance(0.786) { "not_required" } else { "required" };
-        let hipaa = *rng.pick(&["provided_by_site", "bring_own_certificate", "either", "provided_by_site"]);
+        let hipaa = *rng.pick(&[
+            "provided_by_site",
+            "bring_own_certificate",
+            "either",
+            "provided_by_site",
+        ]);
         let housing = *rng.pick(&["none", "none", "none", "free", "paid", "help_finding"]);
-        let schedule = *rng.pick(&["{weekday}", "{weekday,evening}", "{weekday,weekend}", "{evening,weekend}", "{weekday}"]);
+        let schedule = *rng.pick(&[
+            "{weekday}",
+            "{weekday,evening}",
+            "{weekday,weekend}",
+            "{evening,weekend}",
+            "{weekday}",
+        ]);
         let updated = (base + chrono::TimeDelta::seconds(rng.below(730 * 86_400) as i64)).to_rfc3339();
         let status = if rng.chance(0.3) { "verified" } else { "unverified" };
         let mut modalities: Vec<&str> = Vec::new();
@@ -220,7 +342,13 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
             modalities.join(","),
         )?;
         for m in &modalities {
-            let accepts = *rng.pick(&["{employees}", "{employees,program_students}", "{independent}", "{program_students,independent}", "{employees,independent}"]);
+            let accepts = *rng.pick(&[
+                "{employees}",
+                "{employees,program_students}",
+                "{independent}",
+                "{program_students,independent}",
+                "{employees,independent}",
+            ]);
             writeln!(
                 offers,
                 "{id}\t{m}\t{}\t{}\t{}\t{accepts}",

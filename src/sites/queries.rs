@@ -155,7 +155,7 @@ pub async fn insert(
     source: SiteSource,
     created_by: Uuid,
 ) -> Result<(), ApiError> {
-    sqlx::query(
+    let query = sqlx::query(
         "insert into site (site_id, source, created_by, name, aliases, site_type, street, city, state, postal_code,
                            latitude, longitude, coordinates_source, phone, website, email, npi, payment, fee_usd,
                            fee_covers, compensation, hipaa_training, liability_insurance, insurance_accepted,
@@ -167,44 +167,8 @@ pub async fn insert(
     )
     .bind(site_id)
     .bind(source)
-    .bind(created_by)
-    .bind(&site.name)
-    .bind(&site.aliases)
-    .bind(site.site_type)
-    .bind(&site.street)
-    .bind(&site.city)
-    .bind(site.state.as_str())
-    .bind(site.postal_code.as_str())
-    .bind(coordinates.map(|c| c.latitude))
-    .bind(coordinates.map(|c| c.longitude))
-    .bind(coordinates.map(|c| c.source))
-    .bind(site.phone.as_ref().map(|p| p.as_str()))
-    .bind(site.website.as_ref().map(|w| w.as_str()))
-    .bind(site.email.as_ref().map(|e| e.as_str()))
-    .bind(site.npi.as_ref().map(|n| n.as_str()))
-    .bind(site.payment)
-    .bind(site.fee_usd)
-    .bind(&site.fee_covers)
-    .bind(site.compensation)
-    .bind(site.hipaa_training)
-    .bind(site.liability_insurance)
-    .bind(&site.insurance_accepted)
-    .bind(site.min_per_occurrence_usd)
-    .bind(site.min_aggregate_usd)
-    .bind(site.background_check)
-    .bind(site.drug_screen)
-    .bind(&site.immunizations)
-    .bind(site.bls_required)
-    .bind(site.orientation_required)
-    .bind(site.affiliation_agreement_required)
-    .bind(site.lead_time_days)
-    .bind(site.housing)
-    .bind(&site.schedule)
-    .bind(site.rotation_weeks_min)
-    .bind(site.rotation_weeks_max)
-    .bind(site.min_hours_per_week)
-    .execute(conn)
-    .await?;
+    .bind(created_by);
+    bind_fields(query, site, coordinates).execute(conn).await?;
     Ok(())
 }
 
@@ -215,7 +179,7 @@ pub async fn update(
     site: &ValidSite,
     coordinates: Option<Coordinates>,
 ) -> Result<(), ApiError> {
-    sqlx::query(
+    let query = sqlx::query(
         "update site set
             name = $2, aliases = $3, site_type = $4, street = $5, city = $6, state = $7, postal_code = $8,
             latitude = $9, longitude = $10, coordinates_source = $11, phone = $12, website = $13, email = $14,
@@ -227,45 +191,52 @@ pub async fn update(
             rotation_weeks_max = $35, min_hours_per_week = $36, version = version + 1
           where site_id = $1",
     )
-    .bind(site_id)
-    .bind(&site.name)
-    .bind(&site.aliases)
-    .bind(site.site_type)
-    .bind(&site.street)
-    .bind(&site.city)
-    .bind(site.state.as_str())
-    .bind(site.postal_code.as_str())
-    .bind(coordinates.map(|c| c.latitude))
-    .bind(coordinates.map(|c| c.longitude))
-    .bind(coordinates.map(|c| c.source))
-    .bind(site.phone.as_ref().map(|p| p.as_str()))
-    .bind(site.website.as_ref().map(|w| w.as_str()))
-    .bind(site.email.as_ref().map(|e| e.as_str()))
-    .bind(site.npi.as_ref().map(|n| n.as_str()))
-    .bind(site.payment)
-    .bind(site.fee_usd)
-    .bind(&site.fee_covers)
-    .bind(site.compensation)
-    .bind(site.hipaa_training)
-    .bind(site.liability_insurance)
-    .bind(&site.insurance_accepted)
-    .bind(site.min_per_occurrence_usd)
-    .bind(site.min_aggregate_usd)
-    .bind(site.background_check)
-    .bind(site.drug_screen)
-    .bind(&site.immunizations)
-    .bind(site.bls_required)
-    .bind(site.orientation_required)
-    .bind(site.affiliation_agreement_required)
-    .bind(site.lead_time_days)
-    .bind(site.housing)
-    .bind(&site.schedule)
-    .bind(site.rotation_weeks_min)
-    .bind(site.rotation_weeks_max)
-    .bind(site.min_hours_per_week)
-    .execute(conn)
-    .await?;
+    .bind(site_id);
+    bind_fields(query, site, coordinates).execute(conn).await?;
     Ok(())
+}
+
+type SiteQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// Binds the editable fields, in `SITE_FIELDS` order with coordinates and their source after the
+/// postal code: the tail shared by `insert` and `update`.
+fn bind_fields<'q>(query: SiteQuery<'q>, site: &'q ValidSite, coordinates: Option<Coordinates>) -> SiteQuery<'q> {
+    query
+        .bind(&site.name)
+        .bind(&site.aliases)
+        .bind(site.site_type)
+        .bind(&site.street)
+        .bind(&site.city)
+        .bind(site.state.as_str())
+        .bind(site.postal_code.as_str())
+        .bind(coordinates.map(|c| c.latitude))
+        .bind(coordinates.map(|c| c.longitude))
+        .bind(coordinates.map(|c| c.source))
+        .bind(site.phone.as_ref().map(|p| p.as_str()))
+        .bind(site.website.as_ref().map(|w| w.as_str()))
+        .bind(site.email.as_ref().map(|e| e.as_str()))
+        .bind(site.npi.as_ref().map(|n| n.as_str()))
+        .bind(site.payment)
+        .bind(site.fee_usd)
+        .bind(&site.fee_covers)
+        .bind(site.compensation)
+        .bind(site.hipaa_training)
+        .bind(site.liability_insurance)
+        .bind(&site.insurance_accepted)
+        .bind(site.min_per_occurrence_usd)
+        .bind(site.min_aggregate_usd)
+        .bind(site.background_check)
+        .bind(site.drug_screen)
+        .bind(&site.immunizations)
+        .bind(site.bls_required)
+        .bind(site.orientation_required)
+        .bind(site.affiliation_agreement_required)
+        .bind(site.lead_time_days)
+        .bind(site.housing)
+        .bind(&site.schedule)
+        .bind(site.rotation_weeks_min)
+        .bind(site.rotation_weeks_max)
+        .bind(site.min_hours_per_week)
 }
 
 /// Makes the site's offers exactly `offers` (upserting, removing the rest) and refreshes the

@@ -10,9 +10,11 @@ impl Email {
     /// Parses an address: one `@`, a non-empty local part, a dotted domain, no spaces, at most 254
     /// characters. Deliberately permissive: the real check is that mail arrives.
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        let email = raw.trim().to_lowercase();
+        let email = raw.trim().to_ascii_lowercase();
         let invalid = || FieldError::new(field, "must be an email address such as name@example.org");
-        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        // ASCII only: lower-casing then agrees everywhere (the database checks `email = lower(email)`,
+        // and Unicode case rules differ between Rust and PostgreSQL locales).
+        if email.len() > 254 || !email.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(invalid());
         }
         let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
@@ -22,7 +24,7 @@ impl Email {
                 !label.is_empty()
                     && !label.starts_with('-')
                     && !label.ends_with('-')
-                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+                    && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
             });
         if local.is_empty() || local.len() > 64 || !domain_ok {
             return Err(invalid());

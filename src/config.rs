@@ -12,7 +12,7 @@
 //! | `MAX_BODY_BYTES` | `1048576` | largest accepted request body; larger gets a 413 problem |
 //! | `SHUTDOWN_GRACE_SECS` | `20` | on SIGINT/SIGTERM, how long in-flight requests may take to finish |
 //! | `SESSION_TTL_DAYS` | `30` | days a session token stays valid (1 to 365) |
-//! | `RATE_LIMIT_PER_MINUTE` | `600` | requests per minute per credential, or per client address when anonymous; `0` turns it off (benchmarks) |
+//! | `RATE_LIMIT_PER_MINUTE` | `600` | requests per minute per client address, and per credential when one is sent; `0` turns it off (benchmarks) |
 //! | `SIGN_IN_ATTEMPTS_PER_MINUTE` | `10` | sign-in attempts per minute per email and per client address |
 //! | `LOG_FORMAT` | `text` | `text` for people, `json` for log collectors |
 //! | `RUST_LOG` | `info` | log filter, `tracing_subscriber::EnvFilter` syntax |
@@ -148,7 +148,7 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=365))]
     pub session_ttl_days: u32,
 
-    /// Requests per minute per credential (or per client address when anonymous); 0 turns it off.
+    /// Requests per minute per client address, and per credential when one is sent; 0 turns it off.
     #[arg(
         long,
         env = "RATE_LIMIT_PER_MINUTE",

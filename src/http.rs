@@ -170,8 +170,9 @@ fn client_ip(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
         .map(|info| info.0.ip())
 }
 
-/// The general request rate limit: per credential (a hash of the `Authorization` header) or, for
-/// anonymous calls, per client address. Probes are exempt: load balancers poll them.
+/// The general request rate limit: per client address, and also per credential (a hash of the
+/// `Authorization` header) when one is sent. The address always counts, so sending made-up
+/// credentials cannot buy fresh allowances. Probes are exempt: load balancers poll them.
 pub async fn rate_limit(
     axum::extract::State(state): axum::extract::State<crate::AppState>,
     request: Request,
@@ -181,23 +182,19 @@ pub async fn rate_limit(
     if path == "/healthz" || path == "/readyz" {
         return next.run(request).await;
     }
-    let key = match request.headers().get(header::AUTHORIZATION) {
-        Some(credential) => {
-            use sha2::{Digest, Sha256};
-            format!(
-                "credential:{}",
-                crate::auth::token::hex(&Sha256::digest(credential.as_bytes())[..16])
-            )
-        }
-        None => format!(
-            "address:{}",
-            client_ip(request.extensions()).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
-        ),
-    };
-    match state.limits.requests.check(&key) {
-        Ok(()) => next.run(request).await,
-        Err(retry_after) => ApiError::too_many_requests(retry_after).into_response(),
+    let address = client_ip(request.extensions()).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let mut keys = vec![format!("address:{address}")];
+    if let Some(credential) = request.headers().get(header::AUTHORIZATION) {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(credential.as_bytes());
+        keys.push(format!("credential:{}", crate::auth::token::hex(&digest[..16])));
     }
+    for key in keys {
+        if let Err(retry_after) = state.limits.requests.check(&key) {
+            return ApiError::too_many_requests(retry_after).into_response();
+        }
+    }
+    next.run(request).await
 }
 
 async fn not_found() -> ApiError {

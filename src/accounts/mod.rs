@@ -127,6 +127,7 @@ pub struct AccountPage {
     request_body = NewAccount,
     responses(
         (status = CREATED, description = "The account was created. Sign in with `POST /v1/sessions`.", body = Account),
+        (status = BAD_REQUEST, description = "The body is not valid JSON.", body = Problem, content_type = "application/problem+json"),
         (status = CONFLICT, description = "An account with this email exists.", body = Problem, content_type = "application/problem+json"),
         (status = UNPROCESSABLE_ENTITY, description = "A field breaks a rule; every one is listed.", body = Problem, content_type = "application/problem+json"),
     )
@@ -177,6 +178,7 @@ pub async fn get_me(State(state): State<AppState>, caller: Caller) -> Result<imp
     request_body = MePatch,
     responses(
         (status = OK, description = "The updated account.", body = Account),
+        (status = BAD_REQUEST, description = "The body is not valid JSON.", body = Problem, content_type = "application/problem+json"),
         (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
         (status = UNPROCESSABLE_ENTITY, description = "A field breaks a rule, is not changeable here (`role`, `disabled`), or `current_password` is wrong.", body = Problem, content_type = "application/problem+json"),
     )
@@ -266,6 +268,7 @@ pub async fn list_accounts(
     request_body = AccountPatch,
     responses(
         (status = OK, description = "The updated account.", body = Account),
+        (status = BAD_REQUEST, description = "The body is not valid JSON, or the id is not a UUID.", body = Problem, content_type = "application/problem+json"),
         (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
         (status = FORBIDDEN, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
         (status = NOT_FOUND, description = "No such account.", body = Problem, content_type = "application/problem+json"),

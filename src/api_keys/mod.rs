@@ -82,6 +82,7 @@ pub struct ApiKeyList {
     request_body = NewApiKey,
     responses(
         (status = CREATED, description = "The key, shown once.", body = NewApiKeySecret),
+        (status = BAD_REQUEST, description = "The body is not valid JSON.", body = Problem, content_type = "application/problem+json"),
         (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
         (status = FORBIDDEN, description = "The request was authenticated with an API key.", body = Problem, content_type = "application/problem+json"),
         (status = UNPROCESSABLE_ENTITY, description = "A bad name, or the account already has 20 live keys.", body = Problem, content_type = "application/problem+json"),

@@ -64,6 +64,7 @@ pub struct Session {
     request_body = SignIn,
     responses(
         (status = CREATED, description = "Signed in.", body = Session),
+        (status = BAD_REQUEST, description = "The body is not valid JSON.", body = Problem, content_type = "application/problem+json"),
         (status = UNAUTHORIZED, description = "The email or password is incorrect.", body = Problem, content_type = "application/problem+json"),
         (status = UNPROCESSABLE_ENTITY, description = "A field is missing or has the wrong type.", body = Problem, content_type = "application/problem+json"),
         (status = TOO_MANY_REQUESTS, description = "Too many attempts; see `Retry-After`.", body = Problem, content_type = "application/problem+json"),

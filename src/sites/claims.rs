@@ -130,10 +130,12 @@ pub async fn create_claim(
     Json(body): Json<NewClaim>,
 ) -> Result<impl IntoResponse, ApiError> {
     let justification = body.justification.trim();
-    if !(10..=1000).contains(&justification.chars().count()) {
+    if !(10..=1000).contains(&justification.chars().count())
+        || justification.chars().any(|c| c.is_control() && c != '\n')
+    {
         return Err(ApiError::validation(vec![FieldError::new(
             "justification",
-            "must be 10 to 1000 characters: say who you are at the facility and how to check it",
+            "must be 10 to 1000 characters without control characters: say who you are at the facility and how to check it",
         )]));
     }
     let mut tx = state.pool.begin().await?;
@@ -231,6 +233,7 @@ pub async fn list_claims(
         (status = FORBIDDEN, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
         (status = NOT_FOUND, description = "No such claim.", body = Problem, content_type = "application/problem+json"),
         (status = CONFLICT, description = "The claim was already decided.", body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "The note is too long or the body has unknown fields.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn approve_claim(
@@ -264,6 +267,7 @@ pub async fn approve_claim(
         (status = FORBIDDEN, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
         (status = NOT_FOUND, description = "No such claim.", body = Problem, content_type = "application/problem+json"),
         (status = CONFLICT, description = "The claim was already decided.", body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "The note is too long or the body has unknown fields.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn reject_claim(
@@ -291,10 +295,10 @@ async fn decide(
 ) -> Result<JsonResponse<Claim>, ApiError> {
     caller.require_admin()?;
     let note = match decision.note.as_deref().map(str::trim) {
-        Some(note) if note.chars().count() > 1000 => {
+        Some(note) if note.chars().count() > 1000 || note.chars().any(|c| c.is_control() && c != '\n') => {
             return Err(ApiError::validation(vec![FieldError::new(
                 "note",
-                "must be at most 1000 characters",
+                "must be at most 1000 characters, without control characters",
             )]));
         }
         Some("") | None => None,

@@ -440,13 +440,17 @@ pub async fn archive_site(
     path = "/v1/sites/{site_id}/verify",
     tag = "sites",
     security(("bearer" = [])),
-    params(("site_id" = Uuid, Path, description = "The site.")),
+    params(
+        ("site_id" = Uuid, Path, description = "The site."),
+        ("If-Match" = Option<String>, Header, description = "Change only if this is still the current `ETag`."),
+    ),
     responses(
         (status = OK, description = "The verified site.", body = Site),
         (status = BAD_REQUEST, description = "The id is not a UUID.", body = Problem, content_type = "application/problem+json"),
         (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
         (status = FORBIDDEN, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
         (status = NOT_FOUND, description = "No such site.", body = Problem, content_type = "application/problem+json"),
+        (status = PRECONDITION_FAILED, description = "The `If-Match` revision is not current.", body = Problem, content_type = "application/problem+json"),
         (status = CONFLICT, description = "The site is archived; restore it first.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -466,13 +470,17 @@ pub async fn verify_site(
     path = "/v1/sites/{site_id}/restore",
     tag = "sites",
     security(("bearer" = [])),
-    params(("site_id" = Uuid, Path, description = "The site.")),
+    params(
+        ("site_id" = Uuid, Path, description = "The site."),
+        ("If-Match" = Option<String>, Header, description = "Change only if this is still the current `ETag`."),
+    ),
     responses(
         (status = OK, description = "The restored site.", body = Site),
         (status = BAD_REQUEST, description = "The id is not a UUID.", body = Problem, content_type = "application/problem+json"),
         (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
         (status = FORBIDDEN, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
         (status = NOT_FOUND, description = "No such site.", body = Problem, content_type = "application/problem+json"),
+        (status = PRECONDITION_FAILED, description = "The `If-Match` revision is not current.", body = Problem, content_type = "application/problem+json"),
         (status = CONFLICT, description = "The site is not archived.", body = Problem, content_type = "application/problem+json"),
     )
 )]

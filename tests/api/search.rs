@@ -526,6 +526,8 @@ async fn bad_input_is_a_400_naming_the_parameter() {
         ("verifier_on_site=maybe".to_owned(), "verifier_on_site", "true or false"),
         ("updated_since=last%20week".to_owned(), "updated_since", "RFC 3339"),
         ("q=a".to_owned(), "q", "2 to 200"),
+        ("city=%00".to_owned(), "city", "control characters"),
+        ("q=ab%00cd".to_owned(), "q", "2 to 200"),
         ("colour=red".to_owned(), "colour", "not a search parameter"),
     ];
     for (query, parameter, message) in cases {

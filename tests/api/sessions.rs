@@ -172,6 +172,27 @@ async fn the_general_rate_limit_applies_per_credential_but_not_to_probes() {
 }
 
 #[tokio::test]
+async fn made_up_credentials_do_not_buy_fresh_allowances() {
+    let config = Config {
+        rate_limit_per_minute: 3,
+        ..Config::defaults()
+    };
+    let app = TestApp::with_config(config).await;
+    for i in 0..3 {
+        let response = app
+            .call(Method::GET, "/v1/vocabulary", Some(&format!("made-up-{i}")), None)
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "a public route ignores the header");
+    }
+    let response = app.call(Method::GET, "/v1/vocabulary", Some("made-up-4"), None).await;
+    assert_eq!(
+        response.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the client's address still counts"
+    );
+}
+
+#[tokio::test]
 async fn signing_out_with_an_api_key_is_a_404() {
     let app = TestApp::new().await;
     let (_, token) = app.member("ann").await;

@@ -246,8 +246,11 @@ pub fn parse(query: &str) -> Result<SearchParams, ApiError> {
                 }
             }
             "city" => match value.chars().count() {
-                1..=100 => params.city = Some(value.to_owned()),
-                _ => err(name, "must be 1 to 100 characters".to_owned()),
+                1..=100 if !value.chars().any(char::is_control) => params.city = Some(value.to_owned()),
+                _ => err(
+                    name,
+                    "must be 1 to 100 characters, without control characters".to_owned(),
+                ),
             },
             "postal_code" => match PostalCode::parse(value) {
                 Ok(code) => params.postal_code = Some(code.as_str().to_owned()),
@@ -280,7 +283,7 @@ pub fn parse(query: &str) -> Result<SearchParams, ApiError> {
                 _ => err(name, "must be a whole number from 0 to 100000".to_owned()),
             },
             "q" => match value.chars().count() {
-                2..=200 => params.q = Some(value.to_owned()),
+                2..=200 if !value.chars().any(char::is_control) => params.q = Some(value.to_owned()),
                 _ => err(name, "must be 2 to 200 characters".to_owned()),
             },
             "updated_since" => match DateTime::parse_from_rfc3339(value) {
@@ -484,6 +487,7 @@ mod tests {
         assert_eq!(fields("near=40,-83&radius=-5mi"), ["radius"]);
         assert_eq!(fields("limit=5&limit=6"), ["limit"]);
         assert_eq!(fields("updated_since=yesterday"), ["updated_since"]);
+        assert_eq!(fields("city=%00&q=ab%00"), ["city", "q"]);
         let problem = parse("payment=barter").unwrap_err().problem();
         assert!(
             problem.errors[0]

@@ -189,23 +189,14 @@ pub async fn update_me(
     Json(body): Json<MePatch>,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut errors = Vec::new();
-    let display_name = match &body.display_name {
-        Patch::Absent => None,
-        Patch::Null => {
-            errors.push(FieldError::new("display_name", "cannot be null"));
-            None
-        }
-        Patch::Value(raw) => DisplayName::parse("display_name", raw).map_err(|e| errors.push(e)).ok(),
-    };
+    let display_name = non_null("display_name", body.display_name, &mut errors).and_then(|raw| {
+        DisplayName::parse("display_name", &raw)
+            .map_err(|e| errors.push(e))
+            .ok()
+    });
     let password_sent = body.password.is_present();
-    let new_password = match body.password {
-        Patch::Absent => None,
-        Patch::Null => {
-            errors.push(FieldError::new("password", "cannot be null"));
-            None
-        }
-        Patch::Value(raw) => Password::parse("password", raw).map_err(|e| errors.push(e)).ok(),
-    };
+    let new_password = non_null("password", body.password, &mut errors)
+        .and_then(|raw| Password::parse("password", raw).map_err(|e| errors.push(e)).ok());
     let current_password = body.current_password.value().cloned();
     if password_sent && current_password.is_none() {
         errors.push(FieldError::new("current_password", "is required to set a new password"));
@@ -283,27 +274,36 @@ pub async fn update_account(
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_admin()?;
     let mut errors = Vec::new();
-    if body.role == Patch::Null {
-        errors.push(FieldError::new("role", "cannot be null"));
-    }
-    if body.disabled == Patch::Null {
-        errors.push(FieldError::new("disabled", "cannot be null"));
-    }
+    let role = non_null("role", body.role, &mut errors);
+    let disabled = non_null("disabled", body.disabled, &mut errors);
     if account_id == caller.account_id {
-        if body.role.value().is_some_and(|role| *role != Role::Admin) {
+        if role.is_some_and(|role| role != Role::Admin) {
             errors.push(FieldError::new("role", "administrators cannot demote themselves"));
         }
-        if body.disabled.value() == Some(&true) {
+        if disabled == Some(true) {
             errors.push(FieldError::new("disabled", "administrators cannot disable themselves"));
         }
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let account = queries::update_by_admin(&state.pool, account_id, body.role.value(), body.disabled.value())
+    let account = queries::update_by_admin(&state.pool, account_id, role.as_ref(), disabled.as_ref())
         .await?
         .ok_or_else(|| ApiError::not_found("no account has this id"))?;
     Ok(([NO_STORE], JsonResponse(account)))
+}
+
+/// A PATCH field that may be left out but not cleared: the value if sent, `None` if absent, and a
+/// recorded problem for `null`.
+fn non_null<T>(field: &str, patch: Patch<T>, errors: &mut Vec<FieldError>) -> Option<T> {
+    match patch {
+        Patch::Absent => None,
+        Patch::Null => {
+            errors.push(FieldError::new(field, "cannot be null"));
+            None
+        }
+        Patch::Value(value) => Some(value),
+    }
 }
 
 /// Creates an administrator with a random one-time password, for `clinical-sites admin create`.

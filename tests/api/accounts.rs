@@ -134,6 +134,21 @@ async fn a_member_changes_their_name_and_password() {
     assert_eq!(renamed.status, StatusCode::OK);
     assert_eq!(renamed.json()["display_name"], "Ann Lee, RT(R)");
 
+    let cleared = app
+        .call(
+            Method::PATCH,
+            "/v1/me",
+            Some(&token),
+            Some(&json!({"display_name": null})),
+        )
+        .await;
+    assert_eq!(
+        cleared.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a display name cannot be cleared"
+    );
+    assert_eq!(cleared.problem().errors[0].field, "display_name");
+
     let without_current = app
         .call(
             Method::PATCH,
@@ -291,6 +306,17 @@ async fn an_admin_disables_and_promotes_accounts_but_not_themselves() {
         .await;
     assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(response.problem().errors.len(), 2);
+
+    let null_role = app
+        .call(
+            Method::PATCH,
+            &format!("/v1/accounts/{ann_id}"),
+            Some(&admin),
+            Some(&json!({"role": null})),
+        )
+        .await;
+    assert_eq!(null_role.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(null_role.problem().errors[0].field, "role");
 
     let missing = format!("/v1/accounts/{}", uuid::Uuid::now_v7());
     let response = app

@@ -121,6 +121,29 @@ async fn the_docs_page_works_offline() {
     assert!(initializer.contains("/openapi.json"), "{initializer}");
 }
 
+/// A real server for `router` with the production `serve`, stopped by the returned sender.
+async fn spawn_server(
+    router: Router,
+    grace: Duration,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(
+        listener,
+        router,
+        async move {
+            let _ = stop_rx.await;
+        },
+        grace,
+    ));
+    (addr, stop_tx, server)
+}
+
 #[tokio::test]
 async fn graceful_shutdown_lets_an_in_flight_request_finish() {
     let routes = Router::new().route(
@@ -131,17 +154,7 @@ async fn graceful_shutdown_lets_an_in_flight_request_finish() {
         }),
     );
     let router = with_middleware(routes, &Config::defaults());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(
-        listener,
-        router,
-        async move {
-            let _ = stop_rx.await;
-        },
-        Duration::from_secs(10),
-    ));
+    let (addr, stop_tx, server) = spawn_server(router, Duration::from_secs(10)).await;
 
     let in_flight = tokio::task::spawn_blocking(move || client::request(addr, "GET", "/slow"));
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -174,17 +187,7 @@ async fn graceful_shutdown_is_bounded() {
         ..Config::defaults()
     };
     let router = with_middleware(routes, &config);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(
-        listener,
-        router,
-        async move {
-            let _ = stop_rx.await;
-        },
-        Duration::from_millis(300),
-    ));
+    let (addr, stop_tx, server) = spawn_server(router, Duration::from_millis(300)).await;
     let _stuck = tokio::task::spawn_blocking(move || client::request(addr, "GET", "/stuck"));
     tokio::time::sleep(Duration::from_millis(200)).await;
     stop_tx.send(()).unwrap();

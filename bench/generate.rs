@@ -361,6 +361,20 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
     let generated = started.elapsed();
 
     let mut conn = pool.acquire().await?;
+    // Bulk load as pg_restore does: secondary indexes are dropped, the rows copied, and the indexes
+    // built again in one pass each (far faster than maintaining them row by row).
+    let indexes: Vec<(String, String)> = sqlx::query_as(
+        "select indexrelid::regclass::text, pg_get_indexdef(indexrelid) from pg_index
+          where indrelid in ('site'::regclass, 'site_offer'::regclass, 'site_word'::regclass)
+            and not indisunique",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for (name, _) in &indexes {
+        sqlx::query(sqlx::AssertSqlSafe(format!("drop index {name}")))
+            .execute(&mut *conn)
+            .await?;
+    }
     let mut copy = conn
         .copy_in_raw(
             "copy site (site_id, name, site_type, city, state, postal_code, latitude, longitude, coordinates_source,
@@ -375,12 +389,23 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
         .await?;
     copy.send(offers.into_bytes()).await?;
     copy.finish().await?;
+    let copied = started.elapsed();
+    sqlx::query("set maintenance_work_mem = '1GB'")
+        .execute(&mut *conn)
+        .await?;
+    for (_, definition) in &indexes {
+        sqlx::query(sqlx::AssertSqlSafe(definition.clone()))
+            .execute(&mut *conn)
+            .await?;
+    }
     sqlx::query("analyze site").execute(&mut *conn).await?;
     sqlx::query("analyze site_offer").execute(&mut *conn).await?;
+    sqlx::query("analyze site_word").execute(&mut *conn).await?;
     println!(
-        "loaded {count} sites in {:.1} s (generated in {:.1} s)",
+        "loaded {count} sites in {:.1} s (generated in {:.1} s, copied by {:.1} s)",
         started.elapsed().as_secs_f64(),
-        generated.as_secs_f64()
+        generated.as_secs_f64(),
+        copied.as_secs_f64()
     );
     Ok(())
 }

@@ -127,11 +127,7 @@ pub fn pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
                 .application_name("clinical-sites")
                 // Search statements are prepared; generic plans were measured to regress the radius
                 // query (see docs/performance.md), so every execution is planned for its values.
-                .options([
-                    ("plan_cache_mode", "force_custom_plan"),
-                    // Typo tolerance of `q`: how much of a word must match.
-                    ("pg_trgm.word_similarity_threshold", "0.4"),
-                ]),
+                .options([("plan_cache_mode", "force_custom_plan")]),
         )
 }
 

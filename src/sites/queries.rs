@@ -20,85 +20,50 @@ pub struct Coordinates {
     pub source: &'static str,
 }
 
+/// The columns of a [`Site`], of the table aliased `s`.
+pub const SITE_COLUMNS: &str = "s.site_id, s.name, s.site_type, s.city, s.state, s.postal_code, s.aliases, s.street,
+    s.latitude, s.longitude, s.phone, s.website, s.email, s.npi, s.payment, s.fee_usd, s.fee_covers, s.compensation,
+    s.hipaa_training, s.liability_insurance, s.insurance_accepted, s.min_per_occurrence_usd, s.min_aggregate_usd,
+    s.background_check, s.drug_screen, s.immunizations, s.bls_required, s.orientation_required,
+    s.affiliation_agreement_required, s.lead_time_days, s.housing, s.schedule, s.rotation_weeks_min,
+    s.rotation_weeks_max, s.min_hours_per_week, s.coordinates_source, s.status, s.source, s.verified_at,
+    s.created_at, s.updated_at, s.version";
+
+/// The offers of site `s` as one JSON object keyed by modality, so a list of sites comes back in
+/// one statement (decoded as [`OffersJson`]).
+pub const OFFERS_JSON: &str = "(select coalesce(json_object_agg(o.modality, json_build_object(
+        'accepting', o.accepting, 'capacity', o.capacity, 'verifier_on_site', o.verifier_on_site,
+        'accepts', o.accepts, 'procedure_categories', o.procedure_categories, 'volume_band', o.volume_band,
+        'notes', o.notes)), '{}') from site_offer o where o.site_id = s.site_id) as offers";
+
+/// The column [`OFFERS_JSON`] selects.
+pub type OffersJson = sqlx::types::Json<BTreeMap<Modality, Offer>>;
+
+/// A site with its offers, as [`SITE_COLUMNS`] and [`OFFERS_JSON`] select it.
 #[derive(sqlx::FromRow)]
-struct OfferRow {
-    modality: Modality,
+pub struct SiteWithOffers {
     #[sqlx(flatten)]
-    offer: Offer,
+    pub site: Site,
+    pub offers: OffersJson,
+}
+
+impl SiteWithOffers {
+    pub fn into_site(self) -> Site {
+        let mut site = self.site;
+        site.offers = self.offers.0;
+        site
+    }
 }
 
 /// The site with its offers, or `None`.
 pub async fn load(conn: &mut PgConnection, site_id: Uuid) -> Result<Option<Site>, ApiError> {
-    let site: Option<Site> = sqlx::query_as(
-        "select site_id, name, site_type, city, state, postal_code, aliases, street, latitude, longitude,
-                phone, website, email, npi, payment, fee_usd, fee_covers, compensation, hipaa_training,
-                liability_insurance, insurance_accepted, min_per_occurrence_usd, min_aggregate_usd,
-                background_check, drug_screen, immunizations, bls_required, orientation_required,
-                affiliation_agreement_required, lead_time_days, housing, schedule, rotation_weeks_min,
-                rotation_weeks_max, min_hours_per_week, coordinates_source, status, source, verified_at,
-                created_at, updated_at, version
-           from site where site_id = $1",
-    )
+    let row: Option<SiteWithOffers> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {SITE_COLUMNS}, {OFFERS_JSON} from site s where s.site_id = $1"
+    )))
     .bind(site_id)
-    .fetch_optional(&mut *conn)
+    .fetch_optional(conn)
     .await?;
-    let Some(mut site) = site else {
-        return Ok(None);
-    };
-    let offers: Vec<OfferRow> = sqlx::query_as(
-        "select modality, accepting, capacity, verifier_on_site, accepts, procedure_categories, volume_band, notes
-           from site_offer where site_id = $1",
-    )
-    .bind(site_id)
-    .fetch_all(&mut *conn)
-    .await?;
-    site.offers = offers.into_iter().map(|row| (row.modality, row.offer)).collect();
-    Ok(Some(site))
-}
-
-/// Several sites with their offers, by id (for a page of search results).
-pub async fn load_many(
-    conn: &mut PgConnection,
-    ids: &[Uuid],
-) -> Result<std::collections::HashMap<Uuid, Site>, ApiError> {
-    if ids.is_empty() {
-        return Ok(Default::default());
-    }
-    let sites: Vec<Site> = sqlx::query_as(
-        "select site_id, name, site_type, city, state, postal_code, aliases, street, latitude, longitude,
-                phone, website, email, npi, payment, fee_usd, fee_covers, compensation, hipaa_training,
-                liability_insurance, insurance_accepted, min_per_occurrence_usd, min_aggregate_usd,
-                background_check, drug_screen, immunizations, bls_required, orientation_required,
-                affiliation_agreement_required, lead_time_days, housing, schedule, rotation_weeks_min,
-                rotation_weeks_max, min_hours_per_week, coordinates_source, status, source, verified_at,
-                created_at, updated_at, version
-           from site where site_id = any($1)",
-    )
-    .bind(ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut by_id: std::collections::HashMap<Uuid, Site> = sites.into_iter().map(|s| (s.site_id, s)).collect();
-    let rows: Vec<SiteOfferRow> = sqlx::query_as(
-        "select site_id, modality, accepting, capacity, verifier_on_site, accepts, procedure_categories, volume_band, notes
-           from site_offer where site_id = any($1)",
-    )
-    .bind(ids)
-    .fetch_all(conn)
-    .await?;
-    for row in rows {
-        if let Some(site) = by_id.get_mut(&row.site_id) {
-            site.offers.insert(row.modality, row.offer);
-        }
-    }
-    Ok(by_id)
-}
-
-#[derive(sqlx::FromRow)]
-struct SiteOfferRow {
-    site_id: Uuid,
-    modality: Modality,
-    #[sqlx(flatten)]
-    offer: Offer,
+    Ok(row.map(SiteWithOffers::into_site))
 }
 
 /// Locks the site row for this transaction; returns its version and status.

@@ -345,6 +345,58 @@ async fn typos_still_find_names_cities_and_aliases_ranked() {
 }
 
 #[tokio::test]
+async fn relevance_ranks_exact_words_first_and_lists_each_site_once() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("admin").await;
+    let exact = add(&app, &admin, "Riverside Imaging", "43210", json!({})).await;
+    let misspelt = add(&app, &admin, "Riversid Imaging", "43215", json!({})).await;
+    // Has both the word and its misspelling: it belongs with the exact matches, once.
+    let both = add(&app, &admin, "Riverside Riversid Imaging", "43201", json!({})).await;
+    add(&app, &admin, "Riverside Clinic", "43201", json!({})).await;
+    let id = |site: &Value| site["site_id"].as_str().unwrap().to_owned();
+
+    let page = search(&app, "q=riverside%20imaging&limit=100").await;
+    let items = page["items"].as_array().unwrap();
+    let ids: Vec<String> = items.iter().map(id).collect();
+    let mut top = [id(&exact), id(&both)];
+    top.sort();
+    assert_eq!(
+        ids,
+        [top[0].clone(), top[1].clone(), id(&misspelt)],
+        "every word must match"
+    );
+    assert_eq!(items[0]["relevance"], 1.0);
+    assert_eq!(items[1]["relevance"], 1.0);
+    let typo = items[2]["relevance"].as_f64().unwrap();
+    assert!(typo > 0.5 && typo < 1.0, "{typo}");
+    assert_eq!(page["total"], json!({"value": 3, "relation": "eq"}));
+    for limit in [1, 2] {
+        assert_eq!(walk(&app, "q=riverside%20imaging", limit, async |_| {}).await, ids);
+    }
+    // Other orders and the facets see the same matches.
+    let by_name = search(&app, "q=riverside%20imaging&sort=name").await;
+    assert_eq!(by_name["total"]["value"], 3);
+    let faceted = search(&app, "q=riverside%20imaging&facets=state").await;
+    assert_eq!(faceted["facets"]["state"], json!([{"value": "OH", "count": 3}]));
+}
+
+#[tokio::test]
+async fn text_search_follows_renames() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("admin").await;
+    let site = add(&app, &admin, "Lakeside Clinic", "44114", json!({})).await;
+    let site_id = site["site_id"].as_str().unwrap();
+    assert_eq!(names(&app, "q=lakesde").await, set(&["Lakeside Clinic"]));
+    let etag = app.etag(site_id).await;
+    let response = app
+        .patch_site(&admin, site_id, &etag, &json!({"name": "Harborview Clinic"}))
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{response:?}");
+    assert_eq!(names(&app, "q=lakeside").await, set(&[]));
+    assert_eq!(names(&app, "q=harborveiw%20clinic").await, set(&["Harborview Clinic"]));
+}
+
+#[tokio::test]
 async fn facet_counts_equal_the_counts_of_the_filtered_searches() {
     let app = TestApp::new().await;
     directory(&app).await;
@@ -478,6 +530,19 @@ async fn totals_are_exact_then_a_lower_bound() {
     .unwrap();
     let page = search(&app, "state=NV&limit=1").await;
     assert_eq!(page["total"], json!({"value": 1000, "relation": "gte"}));
+    // The total is counted with the first page; the walk's later pages report it too.
+    let first = search(&app, "state=OH&limit=1").await;
+    sqlx::query(
+        "insert into site (site_id, name, site_type, city, state, postal_code, source, status)
+         values (gen_random_uuid(), 'Late Arrival', 'clinic', 'Columbus', 'OH', '43210', 'import', 'verified')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = search(&app, &format!("state=OH&limit=1&cursor={cursor}")).await;
+    assert_eq!(second["total"], json!({"value": 3, "relation": "eq"}));
+    assert_eq!(search(&app, "state=OH&limit=1").await["total"]["value"], 4);
 }
 
 #[tokio::test]

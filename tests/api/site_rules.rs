@@ -467,6 +467,16 @@ async fn the_vocabulary_lists_every_set_and_matches_the_database() {
             "{constraint} allows exactly the vocabulary"
         );
     }
+    // The search's modality bits are the database's.
+    use clinical_sites::vocabulary::{CodeSet, Modality};
+    for modality in Modality::ALL {
+        let bits: i32 = sqlx::query_scalar("select modality_bits(array[$1::text])")
+            .bind(modality.code())
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        assert_eq!(bits, modality.bit(), "{modality:?}");
+    }
 }
 
 #[tokio::test]

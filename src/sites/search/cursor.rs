@@ -21,6 +21,10 @@ pub struct Position {
     pub key: serde_json::Value,
     /// The id of the last item (the tie-breaker).
     pub id: uuid::Uuid,
+    /// The walk's total, counted with its first page.
+    pub total: i64,
+    /// Whether `total` is exact (else a lower bound).
+    pub exact: bool,
 }
 
 /// HMAC-SHA256 (RFC 2104).
@@ -89,6 +93,8 @@ mod tests {
             search: "abc".into(),
             key: serde_json::json!("Riverside"),
             id: uuid::Uuid::now_v7(),
+            total: 12,
+            exact: true,
         };
         let cursor = encode(&key, &position);
         assert_eq!(decode(&key, &cursor, "abc"), Some(position));

@@ -9,6 +9,7 @@
 pub mod cursor;
 pub mod params;
 pub mod sql;
+pub mod text;
 
 use std::collections::BTreeMap;
 
@@ -21,11 +22,10 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::model::Site;
-use super::queries;
 use crate::AppState;
 use crate::error::{ApiError, FieldError, Problem};
 use params::{SearchParams, Sort};
-use sql::{After, Hit};
+use sql::{After, Hit, Search};
 
 /// A site in search results, with its distance and text match when asked for.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -50,7 +50,8 @@ pub struct SiteHit {
 /// How many sites match.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Total {
-    /// The count; exact up to 1000.
+    /// The count; exact up to 1000. Counted with a walk's first page: later pages (with `cursor`)
+    /// repeat it.
     #[schema(example = 412)]
     pub value: i64,
     /// `eq` when `value` is exact, `gte` when at least that many match (counting stops at 1000 so
@@ -103,7 +104,9 @@ pub struct SitePage {
 /// - Offer filters `accepts`, `verifier_on_site`, `accepting` hold for one and the same offer, of a
 ///   requested modality when `modality` is given: a site that takes independent candidates only for
 ///   MRI does not match `modality=CT&accepts=independent`.
-/// - `q`: typo-tolerant text over name, city and aliases, ranked.
+/// - `q`: typo-tolerant text over name, city and aliases, ranked: every word of `q` (up to 6) must
+///   match a word of the site exactly or closely (`radiolgy` finds "Radiology"; numbers match
+///   exactly); `relevance` is the mean similarity of the matched words, 1 when all are exact.
 /// - `updated_since`: RFC 3339.
 /// - `sort`: `relevance` (default with `q`), `distance` (default with `near`), `name`,
 ///   `-updated_at` (default otherwise); ties by id.
@@ -136,7 +139,7 @@ pub struct SitePage {
         ("housing" = Option<bool>, Query, description = "Any housing help offered (true) or none (false)."),
         ("schedule" = Option<Vec<String>>, Query, explode = true, description = "Schedule codes (repeatable), e.g. `evening`."),
         ("status" = Option<Vec<String>>, Query, explode = true, description = "Listing status (repeatable); default `unverified` and `verified`."),
-        ("q" = Option<String>, Query, description = "Typo-tolerant text over name, city and aliases (2 to 200 characters)."),
+        ("q" = Option<String>, Query, description = "Typo-tolerant text over name, city and aliases (2 to 200 characters); every word must match a word of the site exactly or closely."),
         ("updated_since" = Option<String>, Query, description = "Only sites updated at or after this RFC 3339 time."),
         ("sort" = Option<String>, Query, description = "`relevance`, `distance`, `name` or `-updated_at`."),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 20)."),
@@ -160,19 +163,35 @@ pub async fn search_sites(State(state): State<AppState>, RawQuery(query): RawQue
     };
 
     let mut conn = state.pool.acquire().await?;
+    let text = match &params.q {
+        Some(q) => Some(text::TextQuery::resolve(&mut conn, q).await?),
+        None => None,
+    };
+    let resolved = Search { params: &params, text };
     let limit = i64::from(params.limit);
-    let mut hits = sql::page(&mut conn, &params, sort, after.as_ref(), limit + 1).await?;
+    // The total is counted with the first page and carried by the cursor: one count per walk, and
+    // every page of a walk reports the same total.
+    let mut hits = sql::page(
+        &mut conn,
+        &resolved,
+        sort,
+        after.as_ref().map(|(a, _)| a),
+        limit + 1,
+        after.is_none(),
+    )
+    .await?;
+    let (total, exact) = match &after {
+        Some((_, total)) => *total,
+        None => sql::total_of(&hits),
+    };
     let more = hits.len() as i64 > limit;
     hits.truncate(params.limit as usize);
-    let ids: Vec<uuid::Uuid> = hits.iter().map(|hit| hit.site_id).collect();
-    let mut sites = queries::load_many(&mut conn, &ids).await?;
-    let (total, exact) = sql::total(&mut conn, &params).await?;
     let facets = if params.facets.is_empty() {
         None
     } else {
         let mut facets = BTreeMap::new();
         for facet in &params.facets {
-            let counts = sql::facet(&mut conn, &params, *facet).await?;
+            let counts = sql::facet(&mut conn, &resolved, *facet).await?;
             let counts = counts
                 .into_iter()
                 .map(|(value, count)| FacetCount { value, count })
@@ -184,22 +203,28 @@ pub async fn search_sites(State(state): State<AppState>, RawQuery(query): RawQue
     drop(conn);
 
     let unit = params.near.map(|_| params.unit.unwrap_or(params::Unit::Miles));
-    let items: Vec<SiteHit> = hits
-        .iter()
-        .filter_map(|hit| {
-            let site = sites.remove(&hit.site_id)?;
-            Some(SiteHit {
-                site,
-                distance: hit.distance_m.zip(unit).map(|(m, unit)| m / unit.meters()),
-                distance_unit: unit.map(|u| u.code().to_owned()),
-                relevance: hit.score,
-            })
-        })
-        .collect();
     let next_cursor = match hits.last() {
-        Some(last) if more => Some(cursor::encode(&state.cursor_key[..], &position(last, sort, search))),
+        Some(last) if more => Some(cursor::encode(
+            &state.cursor_key[..],
+            &position(last, sort, search, (total, exact)),
+        )),
         _ => None,
     };
+    let items: Vec<SiteHit> = hits
+        .into_iter()
+        .map(|hit| {
+            let distance = hit.distance_m.zip(unit).map(|(m, unit)| m / unit.meters());
+            let relevance = hit.score;
+            let mut site = hit.site;
+            site.offers = hit.offers.0;
+            SiteHit {
+                site,
+                distance,
+                distance_unit: unit.map(|u| u.code().to_owned()),
+                relevance,
+            }
+        })
+        .collect();
     let page = SitePage {
         items,
         next_cursor: next_cursor.clone(),
@@ -234,21 +259,26 @@ fn search_id(params: &SearchParams) -> String {
     crate::auth::token::hex(&digest[..12])
 }
 
-fn position(hit: &Hit, sort: Sort, search: String) -> cursor::Position {
+fn position(hit: &Hit, sort: Sort, search: String, total: (i64, bool)) -> cursor::Position {
     let key = match sort {
-        Sort::Name => serde_json::json!(hit.name),
-        Sort::UpdatedDesc => serde_json::json!(hit.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+        Sort::Name => serde_json::json!(hit.site.name),
+        Sort::UpdatedDesc => {
+            serde_json::json!(hit.site.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        }
         Sort::Distance => serde_json::json!(hit.distance_m),
         Sort::Relevance => serde_json::json!(hit.score),
     };
     cursor::Position {
         search,
         key,
-        id: hit.site_id,
+        id: hit.site_id(),
+        total: total.0,
+        exact: total.1,
     }
 }
 
-fn after_from(state: &AppState, raw: &str, search: &str, sort: Sort) -> Result<After, ApiError> {
+/// Where the cursor's page ended, and the walk's total.
+fn after_from(state: &AppState, raw: &str, search: &str, sort: Sort) -> Result<(After, (i64, bool)), ApiError> {
     let invalid = || {
         ApiError::bad_request(
             "query parameter `cursor` is not a cursor this API issued for this search; start again without it",
@@ -257,7 +287,8 @@ fn after_from(state: &AppState, raw: &str, search: &str, sort: Sort) -> Result<A
     };
     let position = cursor::decode(&state.cursor_key[..], raw, search).ok_or_else(invalid)?;
     let id = position.id;
-    match sort {
+    let total = (position.total, position.exact);
+    let after = match sort {
         Sort::Name => position.key.as_str().map(|n| After::Name(n.to_owned(), id)),
         Sort::UpdatedDesc => position
             .key
@@ -266,8 +297,8 @@ fn after_from(state: &AppState, raw: &str, search: &str, sort: Sort) -> Result<A
             .map(|t| After::Updated(t.with_timezone(&chrono::Utc), id)),
         Sort::Distance => position.key.as_f64().map(|d| After::Distance(d, id)),
         Sort::Relevance => position.key.as_f64().map(|s| After::Score(s as f32, id)),
-    }
-    .ok_or_else(invalid)
+    };
+    after.map(|after| (after, total)).ok_or_else(invalid)
 }
 
 /// The query string with `cursor` set to `cursor`.

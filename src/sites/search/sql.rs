@@ -9,22 +9,60 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::params::{Facet, SearchParams, Sort};
+use super::text::{self, TextQuery};
 use crate::error::ApiError;
-use crate::vocabulary::{HipaaTraining, Housing, LiabilityInsurance, Payment};
+use crate::sites::model::Site;
+use crate::sites::queries::{OFFERS_JSON, OffersJson, SITE_COLUMNS};
+use crate::vocabulary::{HipaaTraining, Housing, LiabilityInsurance, Payment, SiteStatus};
 
 /// Totals are exact up to this many matches, then reported as a lower bound.
 pub const TOTAL_BOUND: i64 = 1000;
 
-/// One matching site and its sort keys.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// One matching site, whole, with its sort keys.
+#[derive(sqlx::FromRow)]
 pub struct Hit {
-    pub site_id: Uuid,
-    pub name: String,
-    pub updated_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    pub site: Site,
+    pub offers: OffersJson,
     /// Metres from `near`, when given.
     pub distance_m: Option<f64>,
     /// Text match, 0 to 1, when `q` is given.
     pub score: Option<f32>,
+    /// How many sites match, counted up to `TOTAL_BOUND + 1`, when asked for.
+    pub total: Option<i64>,
+}
+
+impl Hit {
+    pub fn site_id(&self) -> Uuid {
+        self.site.site_id
+    }
+}
+
+/// A search: its parameters and, with `q`, the query's words resolved against the dictionary.
+pub struct Search<'a> {
+    pub params: &'a SearchParams,
+    pub text: Option<TextQuery>,
+}
+
+/// `site s`, or, with `q`, the matching sites of every word combination as `tq (site_id, score)`
+/// joined to `site s`.
+fn push_source(qb: &mut QueryBuilder<Postgres>, search: &Search) {
+    let Some(text) = &search.text else {
+        qb.push("site s");
+        return;
+    };
+    qb.push("(");
+    let combos = text.combos();
+    if combos.is_empty() {
+        qb.push("select null::uuid as site_id, null::float4 as score where false");
+    }
+    for (i, combo) in combos.iter().enumerate() {
+        if i > 0 {
+            qb.push(" union all ");
+        }
+        text::push_combo(qb, combo);
+    }
+    qb.push(") tq join site s on s.site_id = tq.site_id");
 }
 
 /// Where the previous page ended.
@@ -54,9 +92,16 @@ fn push_distance(qb: &mut QueryBuilder<Postgres>, p: &SearchParams) {
 /// ` and ...` for every filter, except the one a facet counts over.
 pub fn push_filters(qb: &mut QueryBuilder<Postgres>, p: &SearchParams, except: Option<Facet>) {
     if except != Some(Facet::Status) {
-        qb.push(" and s.status = any(")
-            .push_bind(p.effective_statuses())
-            .push(")");
+        let statuses = p.effective_statuses();
+        if statuses.contains(&SiteStatus::Archived) {
+            qb.push(" and s.status = any(").push_bind(statuses).push(")");
+        } else {
+            // Written as the search indexes' predicate, so the planner can use them.
+            qb.push(" and s.status <> 'archived'");
+            if !(statuses.contains(&SiteStatus::Unverified) && statuses.contains(&SiteStatus::Verified)) {
+                qb.push(" and s.status = any(").push_bind(statuses).push(")");
+            }
+        }
     }
     let modalities = if except == Some(Facet::Modality) {
         &[][..]
@@ -64,7 +109,8 @@ pub fn push_filters(qb: &mut QueryBuilder<Postgres>, p: &SearchParams, except: O
         &p.modalities[..]
     };
     if !modalities.is_empty() {
-        qb.push(" and s.modalities && ").push_bind(modalities.to_vec());
+        let bits = modalities.iter().fold(0, |bits, m| bits | m.bit());
+        qb.push(" and s.modality_mask & ").push_bind(bits).push(" <> 0");
     }
     // Offer-level filters hold for one and the same offer (of a requested modality, if any).
     let accepts = if except == Some(Facet::Accepts) {
@@ -152,9 +198,6 @@ pub fn push_filters(qb: &mut QueryBuilder<Postgres>, p: &SearchParams, except: O
     if let Some(since) = p.updated_since {
         qb.push(" and s.updated_at >= ").push_bind(since);
     }
-    if let Some(q) = &p.q {
-        qb.push(" and s.search_text %> ").push_bind(normalize(q));
-    }
     if p.near.is_some() {
         qb.push(" and s.latitude is not null");
         if let Some(radius) = p.radius_m {
@@ -191,62 +234,76 @@ fn push_offer_filters(
     }
 }
 
-/// The text normalization the search column uses, applied to the query.
-fn normalize(q: &str) -> String {
-    let lowered = q.to_lowercase().replace(['\'', '’', '`', '.'], "");
-    lowered
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// The ids and sort keys of up to `fetch` matches after `after`, in the sort's order (ties by id).
+/// Up to `fetch` matches after `after`, whole, in the sort's order (ties by id). With `count`, every
+/// row also carries the total (counted in the same statement).
 pub async fn page(
     conn: &mut PgConnection,
-    p: &SearchParams,
+    search: &Search<'_>,
     sort: Sort,
     after: Option<&After>,
     fetch: i64,
+    count: bool,
 ) -> Result<Vec<Hit>, ApiError> {
     match sort {
-        Sort::Name | Sort::UpdatedDesc => Ok(ordered(conn, p, sort, after, fetch).await?),
-        Sort::Distance | Sort::Relevance => nearest(conn, p, sort, after, fetch).await,
+        Sort::Name | Sort::UpdatedDesc => Ok(ordered(conn, search, sort, after, fetch, count).await?),
+        Sort::Relevance => Ok(ranked(conn, search, after, fetch, count).await?),
+        Sort::Distance => nearest(conn, search, after, fetch, count).await,
     }
 }
 
-fn push_select(qb: &mut QueryBuilder<Postgres>, p: &SearchParams) {
-    qb.push("select s.site_id, s.name, s.updated_at, ");
+/// `select <site>, <offers>, distance_m, score, total from ` (the caller adds the source).
+fn push_select(qb: &mut QueryBuilder<Postgres>, search: &Search, count: bool) {
+    let p = search.params;
+    qb.push("select ")
+        .push(SITE_COLUMNS)
+        .push(", ")
+        .push(OFFERS_JSON)
+        .push(", ");
     if p.near.is_some() {
         push_distance(qb, p);
     } else {
         qb.push("null::float8");
     }
     qb.push(" as distance_m, ");
-    match &p.q {
-        Some(q) => {
-            qb.push("word_similarity(")
-                .push_bind(normalize(q))
-                .push(", s.search_text)");
-        }
-        None => {
-            qb.push("null::float4");
-        }
+    qb.push(if search.text.is_some() {
+        "tq.score"
+    } else {
+        "null::float4 as score"
+    });
+    qb.push(", ");
+    if count {
+        qb.push("(");
+        push_count(qb, search);
+        qb.push(")");
+    } else {
+        qb.push("null::int8");
     }
-    qb.push(" as score from site s where true");
+    qb.push(" as total from ");
+}
+
+/// `select count(*) ...` of the matches, up to `TOTAL_BOUND + 1`.
+fn push_count(qb: &mut QueryBuilder<Postgres>, search: &Search) {
+    qb.push("select count(*) from (select 1 from ");
+    push_source(qb, search);
+    qb.push(" where true");
+    push_filters(qb, search.params, None);
+    qb.push(" limit ").push_bind(TOTAL_BOUND + 1).push(") matches");
 }
 
 /// Name and recency orders: a plain keyset on `(key, id)`.
 async fn ordered(
     conn: &mut PgConnection,
-    p: &SearchParams,
+    search: &Search<'_>,
     sort: Sort,
     after: Option<&After>,
     fetch: i64,
+    count: bool,
 ) -> Result<Vec<Hit>, sqlx::Error> {
     let mut qb = QueryBuilder::new("");
-    push_select(&mut qb, p);
-    push_filters(&mut qb, p, None);
+    push_select(&mut qb, search, count);
+    push_source(&mut qb, search);
+    qb.push(" where true");
+    push_filters(&mut qb, search.params, None);
     match after {
         Some(After::Name(name, id)) => {
             qb.push(" and (s.name, s.site_id) > (")
@@ -272,65 +329,83 @@ async fn ordered(
     qb.build_query_as().fetch_all(conn).await
 }
 
-/// Distance and relevance orders: an index-ordered (KNN) scan, which cannot also order by id. Rows
-/// are fetched in index order with a margin, sorted by `(key, id)` here, and fetched again with a
-/// larger margin when a group of equal keys might be cut at the page's end, so every page is exact.
-async fn nearest(
+/// Relevance order: each word combination's sites in id order, after the cursor, filtered and
+/// limited on their own (a merge of `site_word` index ranges), then merged by `(score desc, id)`.
+async fn ranked(
     conn: &mut PgConnection,
-    p: &SearchParams,
-    sort: Sort,
+    search: &Search<'_>,
     after: Option<&After>,
     fetch: i64,
+    count: bool,
+) -> Result<Vec<Hit>, sqlx::Error> {
+    let combos = search.text.as_ref().map(TextQuery::combos).unwrap_or_default();
+    let mut qb = QueryBuilder::new("");
+    push_select(&mut qb, search, count);
+    qb.push("(select null::uuid as site_id, null::float4 as score where false");
+    for combo in &combos {
+        let position = match after {
+            Some(After::Score(score, id)) => match combo.score.total_cmp(score) {
+                std::cmp::Ordering::Greater => continue,
+                std::cmp::Ordering::Equal => Some(*id),
+                std::cmp::Ordering::Less => None,
+            },
+            _ => None,
+        };
+        qb.push(" union all (");
+        text::push_combo(&mut qb, combo);
+        qb.push(" and exists (select 1 from site s where s.site_id = w0.site_id");
+        push_filters(&mut qb, search.params, None);
+        qb.push(")");
+        if let Some(id) = position {
+            qb.push(" and w0.site_id > ").push_bind(id);
+        }
+        qb.push(" order by w0.site_id limit ").push_bind(fetch).push(")");
+    }
+    qb.push(") tq join site s on s.site_id = tq.site_id order by tq.score desc, tq.site_id limit ")
+        .push_bind(fetch);
+    qb.build_query_as().fetch_all(conn).await
+}
+
+/// Distance order: an index-ordered (KNN) scan, which cannot also order by id. Rows are fetched in
+/// index order with a margin, sorted by `(distance, id)` here, and fetched again with a larger
+/// margin when a group of equal distances might be cut at the page's end, so every page is exact.
+async fn nearest(
+    conn: &mut PgConnection,
+    search: &Search<'_>,
+    after: Option<&After>,
+    fetch: i64,
+    count: bool,
 ) -> Result<Vec<Hit>, ApiError> {
-    let key = |hit: &Hit| match sort {
-        Sort::Distance => hit.distance_m.unwrap_or(f64::MAX),
-        _ => -f64::from(hit.score.unwrap_or(0.0)),
-    };
+    let p = search.params;
+    let key = |hit: &Hit| hit.distance_m.unwrap_or(f64::MAX);
     let mut margin = 16;
+    let mut total = None;
     loop {
         let window = fetch + margin;
         let mut qb = QueryBuilder::new("");
-        push_select(&mut qb, p);
+        push_select(&mut qb, search, count && total.is_none());
+        push_source(&mut qb, search);
+        qb.push(" where true");
         push_filters(&mut qb, p, None);
-        match after {
-            Some(After::Distance(distance, id)) => {
-                qb.push(" and (");
-                push_distance(&mut qb, p);
-                qb.push(" > ").push_bind(*distance).push("::float8 or (");
-                push_distance(&mut qb, p);
-                qb.push(" = ")
-                    .push_bind(*distance)
-                    .push("::float8 and s.site_id > ")
-                    .push_bind(*id)
-                    .push("))");
-            }
-            Some(After::Score(score, id)) => {
-                let q = normalize(p.q.as_deref().unwrap_or_default());
-                qb.push(" and (word_similarity(")
-                    .push_bind(q.clone())
-                    .push(", s.search_text) < ")
-                    .push_bind(*score);
-                qb.push("::float4 or (word_similarity(")
-                    .push_bind(q)
-                    .push(", s.search_text) = ")
-                    .push_bind(*score);
-                qb.push("::float4 and s.site_id > ").push_bind(*id).push("))");
-            }
-            _ => {}
+        if let Some(After::Distance(distance, id)) = after {
+            qb.push(" and (");
+            push_distance(&mut qb, p);
+            qb.push(" > ").push_bind(*distance).push("::float8 or (");
+            push_distance(&mut qb, p);
+            qb.push(" = ")
+                .push_bind(*distance)
+                .push("::float8 and s.site_id > ")
+                .push_bind(*id)
+                .push("))");
         }
-        match sort {
-            Sort::Distance => {
-                qb.push(" order by ll_to_earth(s.latitude, s.longitude) <-> ");
-                push_point(&mut qb, p);
-            }
-            _ => {
-                qb.push(" order by s.search_text <->> ")
-                    .push_bind(normalize(p.q.as_deref().unwrap_or_default()));
-            }
-        }
+        qb.push(" order by ll_to_earth(s.latitude, s.longitude) <-> ");
+        push_point(&mut qb, p);
         qb.push(" limit ").push_bind(window);
         let mut hits: Vec<Hit> = qb.build_query_as().fetch_all(&mut *conn).await?;
-        hits.sort_by(|a, b| key(a).total_cmp(&key(b)).then(a.site_id.cmp(&b.site_id)));
+        if total.is_none() {
+            total = Some(hits.first().and_then(|hit| hit.total));
+        }
+        hits.sort_by(|a, b| key(a).total_cmp(&key(b)).then(a.site_id().cmp(&b.site_id())));
         let complete = (hits.len() as i64) < window
             || hits
                 .get(fetch as usize - 1)
@@ -338,53 +413,66 @@ async fn nearest(
                 .is_none_or(|(boundary, last)| key(boundary) < key(last));
         if complete {
             hits.truncate(fetch as usize);
+            for hit in &mut hits {
+                hit.total = total.flatten();
+            }
             return Ok(hits);
         }
         margin *= 8;
     }
 }
 
-/// How many sites match, exactly up to [`TOTAL_BOUND`]; `(count, exact)`.
-pub async fn total(conn: &mut PgConnection, p: &SearchParams) -> Result<(i64, bool), ApiError> {
-    let mut qb = QueryBuilder::new("select count(*) from (select 1 from site s where true");
-    push_filters(&mut qb, p, None);
-    qb.push(" limit ").push_bind(TOTAL_BOUND + 1).push(") matches");
-    let count: i64 = qb.build_query_scalar().fetch_one(conn).await?;
-    Ok(if count > TOTAL_BOUND {
+/// The total from a first page's rows: `(count, exact)`, exact up to [`TOTAL_BOUND`].
+pub fn total_of(hits: &[Hit]) -> (i64, bool) {
+    let count = hits.first().and_then(|hit| hit.total).unwrap_or(0);
+    if count > TOTAL_BOUND {
         (TOTAL_BOUND, false)
     } else {
         (count, true)
-    })
+    }
 }
 
 /// Counts per value of `facet` under every other filter.
-pub async fn facet(conn: &mut PgConnection, p: &SearchParams, facet: Facet) -> Result<BTreeMap<String, i64>, ApiError> {
+pub async fn facet(
+    conn: &mut PgConnection,
+    search: &Search<'_>,
+    facet: Facet,
+) -> Result<BTreeMap<String, i64>, ApiError> {
+    let p = search.params;
     let mut qb = QueryBuilder::new("");
+    let source = |qb: &mut QueryBuilder<Postgres>| push_source(qb, search);
     match facet {
         Facet::Modality if p.has_offer_filters() => {
-            qb.push("select o.modality as value, count(distinct s.site_id) from site s join site_offer o on o.site_id = s.site_id");
+            qb.push("select o.modality as value, count(distinct s.site_id) from ");
+            source(&mut qb);
+            qb.push(" join site_offer o on o.site_id = s.site_id");
             push_offer_filters(&mut qb, p, &[], p.accepts);
             qb.push(" where true");
         }
         Facet::Modality => {
-            qb.push("select m as value, count(*) from site s cross join unnest(s.modalities) m where true");
+            qb.push("select m as value, count(*) from ");
+            source(&mut qb);
+            qb.push(" cross join unnest(s.modalities) m where true");
         }
         Facet::Accepts => {
-            qb.push(
-                "select a as value, count(distinct s.site_id) from site s join site_offer o on o.site_id = s.site_id",
-            );
+            qb.push("select a as value, count(distinct s.site_id) from ");
+            source(&mut qb);
+            qb.push(" join site_offer o on o.site_id = s.site_id");
             push_offer_filters(&mut qb, p, &p.modalities, None);
             qb.push(" cross join unnest(o.accepts) a where true");
         }
         Facet::Schedule => {
-            qb.push("select v as value, count(*) from site s cross join unnest(s.schedule) v where true");
+            qb.push("select v as value, count(*) from ");
+            source(&mut qb);
+            qb.push(" cross join unnest(s.schedule) v where true");
         }
         Facet::HipaaTraining => {
             // Counted as the filter matches: a site accepting either way counts for both values.
+            qb.push("select v.value, count(*) from ");
+            source(&mut qb);
             qb.push(
-                "select v.value, count(*) from site s join (values ('provided_by_site'), ('bring_own_certificate'), \
-                 ('either')) v(value) on s.hipaa_training = v.value \
-                 or (s.hipaa_training = 'either' and v.value <> 'either') where true",
+                " join (values ('provided_by_site'), ('bring_own_certificate'), ('either')) v(value) \
+                 on s.hipaa_training = v.value or (s.hipaa_training = 'either' and v.value <> 'either') where true",
             );
         }
         Facet::SiteType | Facet::State | Facet::Payment | Facet::Status => {
@@ -394,9 +482,9 @@ pub async fn facet(conn: &mut PgConnection, p: &SearchParams, facet: Facet) -> R
                 Facet::Payment => "s.payment",
                 _ => "s.status",
             };
-            qb.push(format!(
-                "select {column} as value, count(*) from site s where {column} is not null"
-            ));
+            qb.push(format!("select {column} as value, count(*) from "));
+            source(&mut qb);
+            qb.push(format!(" where {column} is not null"));
         }
     }
     push_filters(&mut qb, p, Some(facet));

@@ -1,0 +1,203 @@
+//! Typo-tolerant text search by words.
+//!
+//! Each word of `q` is resolved against the dictionary of words that occur in sites' names, cities
+//! and aliases (`search_word`, trigram-indexed): it stands for the dictionary words at least
+//! [`SIMILARITY`] similar to it (numbers only for themselves). A site matches when, for every word
+//! of `q`, it has one of that word's expansions; its relevance is the mean, over the words of `q`,
+//! of the similarity of the best expansion it has (1.0 when it has every word exactly).
+//!
+//! The sites that have one particular choice of expansions (a [`Combo`]) all share a relevance, and
+//! the `site_word` primary key lists them in id order: a page in `(relevance desc, id)` order reads
+//! a few index entries of each combination instead of scoring every match.
+
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+
+/// How similar (pg_trgm `similarity`, 0 to 1) a dictionary word must be to a query word to count
+/// as the same word: `radiolgy` ~ `radiology` is 0.58, `wexnr` ~ `wexner` 0.44.
+pub const SIMILARITY: f32 = 0.4;
+
+/// Words of `q` beyond this many are ignored.
+pub const MAX_WORDS: usize = 6;
+
+/// A text query resolved against the dictionary.
+#[derive(Debug, Clone)]
+pub struct TextQuery {
+    /// Per query word, its expansions with their similarity, best first.
+    expansions: Vec<Vec<(String, f32)>>,
+}
+
+/// One choice of expansion per query word.
+#[derive(Debug, Clone)]
+pub struct Combo {
+    /// The chosen word for each query word.
+    pub words: Vec<String>,
+    /// For each query word, the expansions ranked before the chosen one: a site having one of them
+    /// belongs to a better combination, so it is excluded here (each site appears once).
+    pub better: Vec<Vec<String>>,
+    /// The relevance of every site of this combination.
+    pub score: f32,
+}
+
+/// The words of a text, normalized as site names are (`normalize_site_name` in the database):
+/// lower case, apostrophes and dots dropped, split at anything else that is not alphanumeric.
+pub fn words(text: &str) -> Vec<String> {
+    let lowered = text.to_lowercase().replace(['\'', '’', '`', '.'], "");
+    let mut words: Vec<String> = Vec::new();
+    for word in lowered.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        if !words.iter().any(|w| w == word) {
+            words.push(word.to_owned());
+        }
+    }
+    words
+}
+
+fn is_number(word: &str) -> bool {
+    word.chars().all(|c| c.is_ascii_digit())
+}
+
+impl TextQuery {
+    /// Looks up the expansions of each word of `q`.
+    pub async fn resolve(conn: &mut PgConnection, q: &str) -> Result<Self, sqlx::Error> {
+        let mut words = words(q);
+        words.truncate(MAX_WORDS);
+        // Fewer expansions per word the more words there are: at most 64 combinations.
+        let per_word: i64 = match words.len() {
+            0 | 1 => 8,
+            2 => 5,
+            3 => 3,
+            _ => 2,
+        };
+        let lookup: Vec<&str> = words.iter().map(String::as_str).filter(|w| !is_number(w)).collect();
+        let rows: Vec<(String, String, f32)> = if lookup.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_as(
+                "select q.w, d.word, d.sim
+                   from unnest($1::text[]) q(w)
+                  cross join lateral (
+                        select word, similarity(word, q.w) as sim from search_word
+                         where word % q.w and similarity(word, q.w) >= $2
+                         order by sim desc, word limit $3) d",
+            )
+            .bind(&lookup)
+            .bind(SIMILARITY)
+            .bind(per_word)
+            .fetch_all(conn)
+            .await?
+        };
+        let expansions = words
+            .iter()
+            .map(|word| {
+                if is_number(word) {
+                    vec![(word.clone(), 1.0)]
+                } else {
+                    rows.iter()
+                        .filter(|(w, _, _)| w == word)
+                        .map(|(_, expansion, sim)| (expansion.clone(), *sim))
+                        .collect()
+                }
+            })
+            .collect();
+        Ok(Self { expansions })
+    }
+
+    /// Every combination of expansions, best first (then by the expansions' ranks). Empty when a
+    /// word of `q` has no expansion, or `q` has no words: nothing matches.
+    pub fn combos(&self) -> Vec<Combo> {
+        if self.expansions.is_empty() || self.expansions.iter().any(Vec::is_empty) {
+            return Vec::new();
+        }
+        let mut ranks: Vec<Vec<usize>> = vec![Vec::new()];
+        for expansions in &self.expansions {
+            ranks = ranks
+                .into_iter()
+                .flat_map(|prefix| {
+                    (0..expansions.len()).map(move |j| {
+                        let mut next = prefix.clone();
+                        next.push(j);
+                        next
+                    })
+                })
+                .collect();
+        }
+        let n = self.expansions.len() as f64;
+        let mut combos: Vec<(Vec<usize>, Combo)> = ranks
+            .into_iter()
+            .map(|rank| {
+                let chosen = rank.iter().zip(&self.expansions).map(|(&j, e)| &e[j]);
+                let score = (chosen.clone().map(|(_, sim)| f64::from(*sim)).sum::<f64>() / n) as f32;
+                let combo = Combo {
+                    words: chosen.map(|(word, _)| word.clone()).collect(),
+                    better: rank
+                        .iter()
+                        .zip(&self.expansions)
+                        .map(|(&j, e)| e[..j].iter().map(|(w, _)| w.clone()).collect())
+                        .collect(),
+                    score,
+                };
+                (rank, combo)
+            })
+            .collect();
+        combos.sort_by(|(ra, a), (rb, b)| b.score.total_cmp(&a.score).then_with(|| ra.cmp(rb)));
+        combos.into_iter().map(|(_, combo)| combo).collect()
+    }
+}
+
+/// `select w0.site_id, <score> as score from site_word w0 join ...` for one combination: the ids of
+/// its sites, in id order when the caller orders by `w0.site_id`. Leaves the `where` clause open.
+pub fn push_combo(qb: &mut QueryBuilder<Postgres>, combo: &Combo) {
+    qb.push("select w0.site_id, ")
+        .push_bind(combo.score)
+        .push("::float4 as score from site_word w0");
+    for (i, word) in combo.words.iter().enumerate().skip(1) {
+        qb.push(format!(
+            " join site_word w{i} on w{i}.site_id = w0.site_id and w{i}.word = "
+        ))
+        .push_bind(word.clone());
+    }
+    qb.push(" where w0.word = ").push_bind(combo.words[0].clone());
+    for better in combo.better.iter().filter(|b| !b.is_empty()) {
+        qb.push(" and not exists (select 1 from site_word x where x.site_id = w0.site_id and x.word = any(")
+            .push_bind(better.clone())
+            .push("))");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(expansions: &[&[(&str, f32)]]) -> TextQuery {
+        TextQuery {
+            expansions: expansions
+                .iter()
+                .map(|e| e.iter().map(|(w, s)| ((*w).to_owned(), *s)).collect())
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn words_are_normalized_like_names_and_deduplicated() {
+        assert_eq!(words("St. Mary's  RADIOLOGY, radiology"), ["st", "marys", "radiology"]);
+        assert_eq!(words(" -- "), Vec::<String>::new());
+    }
+
+    #[test]
+    fn combinations_are_best_first_and_exclude_better_words() {
+        let q = query(&[&[("riverside", 1.0), ("riverview", 0.5)], &[("radiology", 0.6)]]);
+        let combos = q.combos();
+        assert_eq!(combos.len(), 2);
+        assert_eq!(combos[0].words, ["riverside", "radiology"]);
+        assert_eq!(combos[0].score, 0.8);
+        assert!(combos[0].better.iter().all(Vec::is_empty));
+        assert_eq!(combos[1].words, ["riverview", "radiology"]);
+        assert_eq!(combos[1].better, [vec!["riverside".to_owned()], vec![]]);
+        assert!(combos[1].score < combos[0].score);
+    }
+
+    #[test]
+    fn a_word_without_expansions_matches_nothing() {
+        assert!(query(&[&[("riverside", 1.0)], &[]]).combos().is_empty());
+        assert!(query(&[]).combos().is_empty());
+    }
+}

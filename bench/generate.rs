@@ -370,10 +370,24 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
     )
     .fetch_all(&mut *conn)
     .await?;
+    // So are the keys of the tables nothing references (rows are unique by construction).
+    let keys: Vec<(String, String, String)> = sqlx::query_as(
+        "select conrelid::regclass::text, conname::text, pg_get_constraintdef(oid) from pg_constraint
+          where conrelid in ('site_offer'::regclass, 'site_word'::regclass) and contype in ('p', 'u')",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
     for (name, _) in &indexes {
         sqlx::query(sqlx::AssertSqlSafe(format!("drop index {name}")))
             .execute(&mut *conn)
             .await?;
+    }
+    for (table, name, _) in &keys {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "alter table {table} drop constraint {name}"
+        )))
+        .execute(&mut *conn)
+        .await?;
     }
     let mut copy = conn
         .copy_in_raw(
@@ -393,11 +407,19 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
     sqlx::query("set maintenance_work_mem = '1GB'")
         .execute(&mut *conn)
         .await?;
+    for (table, name, definition) in &keys {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "alter table {table} add constraint {name} {definition}"
+        )))
+        .execute(&mut *conn)
+        .await?;
+    }
     for (_, definition) in &indexes {
         sqlx::query(sqlx::AssertSqlSafe(definition.clone()))
             .execute(&mut *conn)
             .await?;
     }
+    sqlx::query("select site_tally_compact()").execute(&mut *conn).await?;
     sqlx::query("analyze site").execute(&mut *conn).await?;
     sqlx::query("analyze site_offer").execute(&mut *conn).await?;
     sqlx::query("analyze site_word").execute(&mut *conn).await?;

@@ -126,7 +126,7 @@ for SIZE in "${SIZES[@]}"; do
     sleep 0.3
     tail -n +"$((MARK + 1))" "$CLUSTER/postgres.log" | python3 bench/capture_sql.py >"$RESULTS/pgbench-$KEY.sql"
     $PSQL -d "$DB" -c "alter database $DB reset log_min_duration_statement"
-    PGOPTIONS="-c plan_cache_mode=force_custom_plan" \
+    PGOPTIONS="-c plan_cache_mode=force_custom_plan -c max_parallel_workers_per_gather=0" \
       pgbench -h "$CLUSTER" -U postgres -n -M prepared -c "$CONNECTIONS" -j 2 -T "$DURATION" \
       -f "$RESULTS/pgbench-$KEY.sql" "$DB" >"$RESULTS/pgbench-$SIZE-$KEY.txt" 2>&1
     TPS=$(awk '/^tps/ {print $3; exit}' "$RESULTS/pgbench-$SIZE-$KEY.txt")

@@ -6,7 +6,9 @@
 create table site_word (
     word text not null,
     site_id uuid not null,
-    constraint site_word_pkey primary key (word, site_id)
+    -- The site is listed (not archived): default searches need not visit the site to know.
+    listed boolean not null,
+    constraint site_word_pkey primary key (word, site_id) include (listed)
 );
 create index site_word_site_id_idx on site_word (site_id);
 
@@ -30,8 +32,8 @@ $$;
 create function site_word_add() returns trigger
 language plpgsql as $$
 begin
-    insert into site_word (word, site_id)
-        select w, n.site_id from changed_rows n, search_words(n.search_text) w
+    insert into site_word (word, site_id, listed)
+        select w, n.site_id, n.status <> 'archived' from changed_rows n, search_words(n.search_text) w
         on conflict do nothing;
     insert into search_word (word)
         select distinct w from changed_rows n, search_words(n.search_text) w where w !~ '^[0-9]+$'
@@ -45,10 +47,12 @@ language plpgsql as $$
 begin
     delete from site_word sw
         using old_rows o join new_rows n on n.site_id = o.site_id
-        where sw.site_id = o.site_id and o.search_text is distinct from n.search_text;
-    insert into site_word (word, site_id)
-        select w, n.site_id from new_rows n join old_rows o on o.site_id = n.site_id, search_words(n.search_text) w
-        where o.search_text is distinct from n.search_text
+        where sw.site_id = o.site_id
+          and (o.search_text, o.status <> 'archived') is distinct from (n.search_text, n.status <> 'archived');
+    insert into site_word (word, site_id, listed)
+        select w, n.site_id, n.status <> 'archived'
+          from new_rows n join old_rows o on o.site_id = n.site_id, search_words(n.search_text) w
+         where (o.search_text, o.status <> 'archived') is distinct from (n.search_text, n.status <> 'archived')
         on conflict do nothing;
     insert into search_word (word)
         select distinct w from new_rows n join old_rows o on o.site_id = n.site_id, search_words(n.search_text) w
@@ -73,7 +77,8 @@ create trigger site_word_update after update on site
 create trigger site_word_delete after delete on site
     referencing old table as old_rows for each statement execute function site_word_remove();
 
-insert into site_word (word, site_id) select w, s.site_id from site s, search_words(s.search_text) w;
+insert into site_word (word, site_id, listed)
+    select w, s.site_id, s.status <> 'archived' from site s, search_words(s.search_text) w;
 insert into search_word (word) select distinct word from site_word where word !~ '^[0-9]+$';
 
 -- The trigram index over whole search texts is replaced by the word tables.

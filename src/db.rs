@@ -127,7 +127,12 @@ pub fn pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
                 .application_name("clinical-sites")
                 // Search statements are prepared; generic plans were measured to regress the radius
                 // query (see docs/performance.md), so every execution is planned for its values.
-                .options([("plan_cache_mode", "force_custom_plan")]),
+                .options([
+                    ("plan_cache_mode", "force_custom_plan"),
+                    // Requests are short and many: parallel workers cost more to start than they
+                    // save, and take cores from the other requests.
+                    ("max_parallel_workers_per_gather", "0"),
+                ]),
         )
 }
 

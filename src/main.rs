@@ -2,6 +2,7 @@
 //! PostgreSQL when `DATABASE_URL` is unset), migrates it, and serves the API until SIGINT/SIGTERM.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clinical_sites::config::{AdminCommand, Cli, Command, Config};
 use clinical_sites::db::{self, Database};
@@ -122,7 +123,9 @@ async fn run(listener: Option<std::net::TcpListener>, config: Config, database: 
     let grace = config.shutdown_grace();
     clinical_sites::auth::password::warm_up();
     let state = AppState::new(pool.clone(), config).with_cursor_key(cursor_key);
+    let compaction = clinical_sites::sites::search::tally::spawn_compaction(pool.clone(), Duration::from_secs(5));
     let served = http::serve(listener, app(state), http::shutdown_signal(), grace).await;
+    compaction.abort();
     pool.close().await;
     served.map_err(|e| format!("serving HTTP: {e}"))
 }

@@ -381,7 +381,7 @@ async fn relevance_ranks_exact_words_first_and_lists_each_site_once() {
 }
 
 #[tokio::test]
-async fn text_search_follows_renames() {
+async fn text_search_follows_renames_and_archiving() {
     let app = TestApp::new().await;
     let (_, admin) = app.admin("admin").await;
     let site = add(&app, &admin, "Lakeside Clinic", "44114", json!({})).await;
@@ -394,41 +394,132 @@ async fn text_search_follows_renames() {
     assert_eq!(response.status, StatusCode::OK, "{response:?}");
     assert_eq!(names(&app, "q=lakeside").await, set(&[]));
     assert_eq!(names(&app, "q=harborveiw%20clinic").await, set(&["Harborview Clinic"]));
+    // Archived: out of text searches unless asked for.
+    app.call(Method::DELETE, &format!("/v1/sites/{site_id}"), Some(&admin), None)
+        .await;
+    let archived = search(&app, "q=harborview").await;
+    assert_eq!(archived["items"], json!([]));
+    assert_eq!(archived["total"], json!({"value": 0, "relation": "eq"}));
+    assert_eq!(
+        names(&app, "q=harborview&status=archived").await,
+        set(&["Harborview Clinic"])
+    );
 }
 
-#[tokio::test]
-async fn facet_counts_equal_the_counts_of_the_filtered_searches() {
-    let app = TestApp::new().await;
-    directory(&app).await;
-    for base in [
-        "",
-        "state=OH",
-        "accepts=independent",
-        "modality=CT&payment=free",
-        "near=43210&radius=300mi",
-    ] {
+/// Every facet count of each base search equals the total of that search with the facet's own
+/// filter replaced by the value; for facets with one value per site the counts also add up to the
+/// total without that filter (no value missing).
+async fn assert_facets_match(app: &TestApp, bases: &[&str]) {
+    for base in bases {
         let page = search(
-            &app,
+            app,
             &format!("{base}&facets=modality,site_type,state,payment,accepts,schedule,hipaa_training,status"),
         )
         .await;
         let facets = page["facets"].as_object().unwrap();
         assert_eq!(facets.len(), 8);
         for (facet, counts) in facets {
+            // The same search without this facet's own filter.
+            let others: Vec<&str> = base
+                .split('&')
+                .filter(|p| !p.is_empty() && !p.starts_with(&format!("{facet}=")))
+                .collect();
+            let mut sum = 0;
             for count in counts.as_array().unwrap() {
                 let value = count["value"].as_str().unwrap();
-                // The same search with this facet's own filter replaced by the value.
-                let others: Vec<&str> = base
-                    .split('&')
-                    .filter(|p| !p.is_empty() && !p.starts_with(&format!("{facet}=")))
-                    .collect();
                 let query = format!("{}&{facet}={value}", others.join("&"));
-                let filtered = search(&app, &query).await;
+                let filtered = search(app, &query).await;
                 assert_eq!(filtered["total"]["relation"], "eq");
                 assert_eq!(count["count"], filtered["total"]["value"], "{base}: {facet}={value}");
+                sum += count["count"].as_i64().unwrap();
+            }
+            if ["site_type", "state", "payment"].contains(&facet.as_str()) {
+                let without = search(app, &others.join("&")).await;
+                assert_eq!(
+                    sum,
+                    without["total"]["value"].as_i64().unwrap(),
+                    "{base}: {facet} adds up"
+                );
             }
         }
     }
+}
+
+#[tokio::test]
+async fn facet_counts_equal_the_counts_of_the_filtered_searches() {
+    let app = TestApp::new().await;
+    directory(&app).await;
+    assert_facets_match(
+        &app,
+        &[
+            "",
+            "state=OH",
+            "accepts=independent",
+            "modality=CT&payment=free",
+            "near=43210&radius=300mi",
+            "q=radiology",
+            "modality=CT&modality=MR",
+            "status=archived",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn counted_facets_stay_exact_through_edits_archiving_and_compaction() {
+    let app = TestApp::new().await;
+    let admin = directory(&app).await;
+    let bases = [
+        "",
+        "state=OH",
+        "modality=CT&payment=free",
+        "modality=MR&state=OH&site_type=hospital",
+        "status=archived",
+    ];
+    let alpha = search(&app, "q=alpha").await["items"][0]["site_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let beta = search(&app, "q=beta").await["items"][0]["site_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let edits = [
+        (
+            alpha.clone(),
+            json!({"state": "MI", "site_type": "clinic", "offers": {"mri": {}}}),
+        ),
+        (
+            beta.clone(),
+            json!({"payment": "free", "fee_usd": null, "offers": {"mri": null, "ct": {}}}),
+        ),
+    ];
+    for (id, patch) in edits {
+        let etag = app.etag(&id).await;
+        let response = app.patch_site(&admin, &id, &etag, &patch).await;
+        assert_eq!(response.status, StatusCode::OK, "{response:?}");
+    }
+    let response = app
+        .call(Method::DELETE, &format!("/v1/sites/{alpha}"), Some(&admin), None)
+        .await;
+    assert!(response.status.is_success(), "{response:?}");
+    assert_facets_match(&app, &bases).await;
+    let folded: i64 = sqlx::query_scalar("select site_tally_compact()")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(folded > 0);
+    let pending: i64 = sqlx::query_scalar("select count(*) from site_tally_delta")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(pending, 0);
+    assert_facets_match(&app, &bases).await;
+    let response = app
+        .call(Method::POST, &format!("/v1/sites/{alpha}/restore"), Some(&admin), None)
+        .await;
+    assert!(response.status.is_success(), "{response:?}");
+    assert_facets_match(&app, &bases).await;
 }
 
 /// Walks every page of `query` and returns the ids in order.

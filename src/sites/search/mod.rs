@@ -9,6 +9,7 @@
 pub mod cursor;
 pub mod params;
 pub mod sql;
+pub mod tally;
 pub mod text;
 
 use std::collections::BTreeMap;

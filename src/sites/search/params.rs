@@ -111,7 +111,7 @@ impl Facet {
 }
 
 /// A parsed search.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SearchParams {
     pub modalities: Vec<Modality>,
     pub states: Vec<String>,

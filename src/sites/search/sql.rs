@@ -9,6 +9,7 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::params::{Facet, SearchParams, Sort};
+use super::tally;
 use super::text::{self, TextQuery};
 use crate::error::ApiError;
 use crate::sites::model::Site;
@@ -44,6 +45,38 @@ pub struct Search<'a> {
     pub text: Option<TextQuery>,
 }
 
+impl Search<'_> {
+    /// Whether only listed (not archived) sites are searched: `site_word.listed` then answers the
+    /// status filter.
+    fn listed_only(&self) -> bool {
+        !self.params.effective_statuses().contains(&SiteStatus::Archived)
+    }
+
+    /// Whether the search filters on more than its text (and the default status), so its word
+    /// matches must be checked against the sites.
+    fn filters_sites(&self) -> bool {
+        let p = self.params;
+        let text_only = SearchParams {
+            q: p.q.clone(),
+            sort: p.sort,
+            limit: p.limit,
+            cursor: p.cursor.clone(),
+            facets: p.facets.clone(),
+            ..SearchParams::default()
+        };
+        *p != text_only
+    }
+
+    /// The word combinations' matches as `(site_id, score)`, each site once, in a `union all`.
+    fn push_matches(&self, qb: &mut QueryBuilder<Postgres>, text: &TextQuery) {
+        qb.push("select null::uuid as site_id, null::float4 as score where false");
+        for combo in text.combos() {
+            qb.push(" union all ");
+            text::push_combo(qb, &combo, self.listed_only());
+        }
+    }
+}
+
 /// `site s`, or, with `q`, the matching sites of every word combination as `tq (site_id, score)`
 /// joined to `site s`.
 fn push_source(qb: &mut QueryBuilder<Postgres>, search: &Search) {
@@ -52,16 +85,7 @@ fn push_source(qb: &mut QueryBuilder<Postgres>, search: &Search) {
         return;
     };
     qb.push("(");
-    let combos = text.combos();
-    if combos.is_empty() {
-        qb.push("select null::uuid as site_id, null::float4 as score where false");
-    }
-    for (i, combo) in combos.iter().enumerate() {
-        if i > 0 {
-            qb.push(" union all ");
-        }
-        text::push_combo(qb, combo);
-    }
+    search.push_matches(qb, text);
     qb.push(") tq join site s on s.site_id = tq.site_id");
 }
 
@@ -283,6 +307,13 @@ fn push_select(qb: &mut QueryBuilder<Postgres>, search: &Search, count: bool) {
 
 /// `select count(*) ...` of the matches, up to `TOTAL_BOUND + 1`.
 fn push_count(qb: &mut QueryBuilder<Postgres>, search: &Search) {
+    if let Some(text) = search.text.as_ref().filter(|_| !search.filters_sites()) {
+        // Text alone: the word index answers without visiting the sites.
+        qb.push("select count(*) from (select 1 from (");
+        search.push_matches(qb, text);
+        qb.push(") tq limit ").push_bind(TOTAL_BOUND + 1).push(") matches");
+        return;
+    }
     qb.push("select count(*) from (select 1 from ");
     push_source(qb, search);
     qb.push(" where true");
@@ -352,10 +383,12 @@ async fn ranked(
             _ => None,
         };
         qb.push(" union all (");
-        text::push_combo(&mut qb, combo);
-        qb.push(" and exists (select 1 from site s where s.site_id = w0.site_id");
-        push_filters(&mut qb, search.params, None);
-        qb.push(")");
+        text::push_combo(&mut qb, combo, search.listed_only());
+        if search.filters_sites() {
+            qb.push(" and exists (select 1 from site s where s.site_id = w0.site_id");
+            push_filters(&mut qb, search.params, None);
+            qb.push(")");
+        }
         if let Some(id) = position {
             qb.push(" and w0.site_id > ").push_bind(id);
         }
@@ -438,6 +471,9 @@ pub async fn facet(
     search: &Search<'_>,
     facet: Facet,
 ) -> Result<BTreeMap<String, i64>, ApiError> {
+    if tally::serves(search, facet) {
+        return Ok(tally::facet(conn, search.params, facet).await?);
+    }
     let p = search.params;
     let mut qb = QueryBuilder::new("");
     let source = |qb: &mut QueryBuilder<Postgres>| push_source(qb, search);

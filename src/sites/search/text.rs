@@ -144,8 +144,9 @@ impl TextQuery {
 }
 
 /// `select w0.site_id, <score> as score from site_word w0 join ...` for one combination: the ids of
-/// its sites, in id order when the caller orders by `w0.site_id`. Leaves the `where` clause open.
-pub fn push_combo(qb: &mut QueryBuilder<Postgres>, combo: &Combo) {
+/// its sites (only listed ones with `listed_only`), in id order when the caller orders by
+/// `w0.site_id`. Leaves the `where` clause open.
+pub fn push_combo(qb: &mut QueryBuilder<Postgres>, combo: &Combo, listed_only: bool) {
     qb.push("select w0.site_id, ")
         .push_bind(combo.score)
         .push("::float4 as score from site_word w0");
@@ -156,6 +157,9 @@ pub fn push_combo(qb: &mut QueryBuilder<Postgres>, combo: &Combo) {
         .push_bind(word.clone());
     }
     qb.push(" where w0.word = ").push_bind(combo.words[0].clone());
+    if listed_only {
+        qb.push(" and w0.listed");
+    }
     for better in combo.better.iter().filter(|b| !b.is_empty()) {
         qb.push(" and not exists (select 1 from site_word x where x.site_id = w0.site_id and x.word = any(")
             .push_bind(better.clone())

@@ -1,0 +1,105 @@
+//! Facet counts from the tally (migration `site_tally`): per state, status, site type, payment and
+//! modality, kept exact by triggers that append deltas, which [`compact`] folds in from time to
+//! time. A search whose filters are all among those dimensions reads its facets here instead of
+//! counting sites.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use sqlx::{PgConnection, PgPool, QueryBuilder};
+
+use super::params::{Facet, SearchParams};
+use super::sql::Search;
+
+/// Whether `facet` of this search can be read from the tally (migration `site_tally`): the facet
+/// and every filter are among its dimensions (state, status, site type, payment, and at most one
+/// modality, since a site with two modalities is in both modalities' rows).
+pub fn serves(search: &Search, facet: Facet) -> bool {
+    let p = search.params;
+    let dimensions_only = SearchParams {
+        modalities: p.modalities.clone(),
+        states: p.states.clone(),
+        site_types: p.site_types.clone(),
+        payments: p.payments.clone(),
+        statuses: p.statuses.clone(),
+        sort: p.sort,
+        limit: p.limit,
+        cursor: p.cursor.clone(),
+        facets: p.facets.clone(),
+        ..SearchParams::default()
+    };
+    matches!(
+        facet,
+        Facet::Modality | Facet::SiteType | Facet::State | Facet::Payment | Facet::Status
+    ) && search.text.is_none()
+        && *p == dimensions_only
+        && (facet == Facet::Modality || p.modalities.len() <= 1)
+}
+
+/// Counts per value of `facet` from the tally plus its pending deltas: exact, without visiting the
+/// sites.
+pub async fn facet(
+    conn: &mut PgConnection,
+    p: &SearchParams,
+    facet: Facet,
+) -> Result<BTreeMap<String, i64>, sqlx::Error> {
+    let column = match facet {
+        Facet::Modality => "t.modality",
+        Facet::SiteType => "t.site_type",
+        Facet::State => "t.state",
+        Facet::Payment => "t.payment",
+        _ => "t.status",
+    };
+    let mut qb = QueryBuilder::new(format!(
+        "select {column} as value, sum(t.sites)::int8 from (\
+           select state, status, site_type, payment, modality, sites from site_tally \
+           union all select state, status, site_type, payment, modality, sites from site_tally_delta) t where "
+    ));
+    match (facet, p.modalities.as_slice()) {
+        (Facet::Modality, _) => qb.push("t.modality <> ''"),
+        (_, [modality]) => qb.push("t.modality = ").push_bind(*modality),
+        _ => qb.push("t.modality = ''"),
+    };
+    if facet != Facet::Status {
+        qb.push(" and t.status = any(")
+            .push_bind(p.effective_statuses())
+            .push(")");
+    }
+    if facet != Facet::State && !p.states.is_empty() {
+        qb.push(" and t.state = any(").push_bind(p.states.clone()).push(")");
+    }
+    if facet != Facet::SiteType && !p.site_types.is_empty() {
+        qb.push(" and t.site_type = any(")
+            .push_bind(p.site_types.clone())
+            .push(")");
+    }
+    if facet != Facet::Payment && !p.payments.is_empty() {
+        qb.push(" and t.payment = any(").push_bind(p.payments.clone()).push(")");
+    }
+    qb.push(" group by 1 having sum(t.sites) > 0 order by 1");
+    let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(conn).await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Folds the pending deltas into the tally; returns how many delta rows it folded (0 when another
+/// compaction is running).
+pub async fn compact(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select site_tally_compact()").fetch_one(pool).await
+}
+
+/// Compacts every `every` for as long as the returned task runs (counts are exact either way;
+/// compaction keeps the deltas few so reading them stays cheap).
+pub fn spawn_compaction(pool: PgPool, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match compact(&pool).await {
+                Ok(0) => {}
+                Ok(folded) => tracing::debug!(folded, "site tally compacted"),
+                Err(error) => tracing::warn!(%error, "compacting the site tally failed; retrying later"),
+            }
+        }
+    })
+}

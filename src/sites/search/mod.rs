@@ -190,16 +190,19 @@ pub async fn search_sites(State(state): State<AppState>, RawQuery(query): RawQue
     let facets = if params.facets.is_empty() {
         None
     } else {
-        let mut facets = BTreeMap::new();
-        for facet in &params.facets {
-            let counts = sql::facet(&mut conn, &resolved, *facet).await?;
-            let counts = counts
+        let counts = sql::facets(&mut conn, &resolved, &params.facets).await?;
+        Some(
+            counts
                 .into_iter()
-                .map(|(value, count)| FacetCount { value, count })
-                .collect();
-            facets.insert(facet.code().to_owned(), counts);
-        }
-        Some(facets)
+                .map(|(facet, counts)| {
+                    let counts = counts
+                        .into_iter()
+                        .map(|(value, count)| FacetCount { value, count })
+                        .collect();
+                    (facet.code().to_owned(), counts)
+                })
+                .collect(),
+        )
     };
     drop(conn);
 

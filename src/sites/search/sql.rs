@@ -466,46 +466,65 @@ pub fn total_of(hits: &[Hit]) -> (i64, bool) {
 }
 
 /// Counts per value of `facet` under every other filter.
-pub async fn facet(
+/// Counts per value of each of `facets` under every other filter, in one statement.
+pub async fn facets(
     conn: &mut PgConnection,
     search: &Search<'_>,
-    facet: Facet,
-) -> Result<BTreeMap<String, i64>, ApiError> {
+    facets: &[Facet],
+) -> Result<BTreeMap<Facet, BTreeMap<String, i64>>, ApiError> {
+    let mut qb = QueryBuilder::new("select null::int4, null::text, null::int8 where false");
+    for (i, facet) in facets.iter().enumerate() {
+        qb.push(format!(" union all select {i}, f.* from ("));
+        push_facet(&mut qb, search, *facet);
+        qb.push(") f");
+    }
+    let rows: Vec<(i32, String, i64)> = qb.build_query_as().fetch_all(conn).await?;
+    let mut counts: BTreeMap<Facet, BTreeMap<String, i64>> = facets.iter().map(|f| (*f, BTreeMap::new())).collect();
+    for (i, value, count) in rows {
+        if let Some(facet) = usize::try_from(i).ok().and_then(|i| facets.get(i)) {
+            counts.entry(*facet).or_default().insert(value, count);
+        }
+    }
+    Ok(counts)
+}
+
+/// `select value, count ... group by 1` for one facet: from the tally when it can answer, else by
+/// counting the matching sites.
+fn push_facet(qb: &mut QueryBuilder<Postgres>, search: &Search, facet: Facet) {
     if tally::serves(search, facet) {
-        return Ok(tally::facet(conn, search.params, facet).await?);
+        return tally::push_facet(qb, search.params, facet);
     }
     let p = search.params;
-    let mut qb = QueryBuilder::new("");
     let source = |qb: &mut QueryBuilder<Postgres>| push_source(qb, search);
     match facet {
         Facet::Modality if p.has_offer_filters() => {
             qb.push("select o.modality as value, count(distinct s.site_id) from ");
-            source(&mut qb);
+            source(qb);
             qb.push(" join site_offer o on o.site_id = s.site_id");
-            push_offer_filters(&mut qb, p, &[], p.accepts);
+            push_offer_filters(qb, p, &[], p.accepts);
             qb.push(" where true");
         }
         Facet::Modality => {
             qb.push("select m as value, count(*) from ");
-            source(&mut qb);
+            source(qb);
             qb.push(" cross join unnest(s.modalities) m where true");
         }
         Facet::Accepts => {
             qb.push("select a as value, count(distinct s.site_id) from ");
-            source(&mut qb);
+            source(qb);
             qb.push(" join site_offer o on o.site_id = s.site_id");
-            push_offer_filters(&mut qb, p, &p.modalities, None);
+            push_offer_filters(qb, p, &p.modalities, None);
             qb.push(" cross join unnest(o.accepts) a where true");
         }
         Facet::Schedule => {
             qb.push("select v as value, count(*) from ");
-            source(&mut qb);
+            source(qb);
             qb.push(" cross join unnest(s.schedule) v where true");
         }
         Facet::HipaaTraining => {
             // Counted as the filter matches: a site accepting either way counts for both values.
             qb.push("select v.value, count(*) from ");
-            source(&mut qb);
+            source(qb);
             qb.push(
                 " join (values ('provided_by_site'), ('bring_own_certificate'), ('either')) v(value) \
                  on s.hipaa_training = v.value or (s.hipaa_training = 'either' and v.value <> 'either') where true",
@@ -519,12 +538,10 @@ pub async fn facet(
                 _ => "s.status",
             };
             qb.push(format!("select {column} as value, count(*) from "));
-            source(&mut qb);
+            source(qb);
             qb.push(format!(" where {column} is not null"));
         }
     }
-    push_filters(&mut qb, p, Some(facet));
-    qb.push(" group by 1 order by 1");
-    let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(conn).await?;
-    Ok(rows.into_iter().collect())
+    push_filters(qb, p, Some(facet));
+    qb.push(" group by 1");
 }

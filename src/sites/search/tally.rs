@@ -3,10 +3,9 @@
 //! time. A search whose filters are all among those dimensions reads its facets here instead of
 //! counting sites.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use sqlx::{PgConnection, PgPool, QueryBuilder};
+use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use super::params::{Facet, SearchParams};
 use super::sql::Search;
@@ -36,13 +35,9 @@ pub fn serves(search: &Search, facet: Facet) -> bool {
         && (facet == Facet::Modality || p.modalities.len() <= 1)
 }
 
-/// Counts per value of `facet` from the tally plus its pending deltas: exact, without visiting the
-/// sites.
-pub async fn facet(
-    conn: &mut PgConnection,
-    p: &SearchParams,
-    facet: Facet,
-) -> Result<BTreeMap<String, i64>, sqlx::Error> {
+/// `select value, count ... group by 1`: counts per value of `facet` from the tally plus its
+/// pending deltas; exact, without visiting the sites.
+pub fn push_facet(qb: &mut QueryBuilder<Postgres>, p: &SearchParams, facet: Facet) {
     let column = match facet {
         Facet::Modality => "t.modality",
         Facet::SiteType => "t.site_type",
@@ -50,7 +45,7 @@ pub async fn facet(
         Facet::Payment => "t.payment",
         _ => "t.status",
     };
-    let mut qb = QueryBuilder::new(format!(
+    qb.push(format!(
         "select {column} as value, sum(t.sites)::int8 from (\
            select state, status, site_type, payment, modality, sites from site_tally \
            union all select state, status, site_type, payment, modality, sites from site_tally_delta) t where "
@@ -76,9 +71,7 @@ pub async fn facet(
     if facet != Facet::Payment && !p.payments.is_empty() {
         qb.push(" and t.payment = any(").push_bind(p.payments.clone()).push(")");
     }
-    qb.push(" group by 1 having sum(t.sites) > 0 order by 1");
-    let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(conn).await?;
-    Ok(rows.into_iter().collect())
+    qb.push(" group by 1 having sum(t.sites) > 0");
 }
 
 /// Folds the pending deltas into the tally; returns how many delta rows it folded (0 when another

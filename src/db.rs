@@ -117,11 +117,27 @@ fn lock_data_dir(data_dir: &std::path::Path) -> Result<std::fs::File, ProvisionE
     Ok(file)
 }
 
+/// A pooled connection idle this long is pinged before it is used again.
+const IDLE_CHECK_AFTER: Duration = Duration::from_secs(10);
+
 /// Opens the application's connection pool. Connects lazily: the first query waits for the server.
 pub fn pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        // A connection in steady use is known to work: pinging it before every request cost a
+        // round trip each (a quarter of the search throughput, docs/performance.md). Only one that
+        // sat idle (and may have been cut, e.g. by a database restart) is checked; a failed check
+        // replaces it.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= IDLE_CHECK_AFTER {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(
             options
                 .application_name("clinical-sites")

@@ -342,6 +342,21 @@ async fn typos_still_find_names_cities_and_aliases_ranked() {
         .collect();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
     assert_eq!(names(&app, "q=zzzzqqq").await, set(&[]));
+    // Common words and words like nothing listed are left out; the rest must all match.
+    assert_eq!(
+        names(&app, "q=the%20riverside%20radiolgy%20of%20zzzzqqq").await,
+        set(&["Riverside Radiology"])
+    );
+    assert_eq!(
+        names(&app, "q=of%20the").await,
+        set(&["Radiology Associates of Ohio"]),
+        "only common words: they are the query"
+    );
+    assert_eq!(
+        names(&app, "q=hilltop%20b%20c%20d%20e%20f%20radiology").await,
+        set(&["Hilltop Hospital"]),
+        "only 6 words count"
+    );
 }
 
 #[tokio::test]

@@ -107,7 +107,8 @@ pub struct SitePage {
 ///   MRI does not match `modality=CT&accepts=independent`.
 /// - `q`: typo-tolerant text over name, city and aliases, ranked: every word of `q` (up to 6) must
 ///   match a word of the site exactly or closely (`radiolgy` finds "Radiology"; numbers match
-///   exactly); `relevance` is the mean similarity of the matched words, 1 when all are exact.
+///   exactly; common words such as `of` and words like nothing listed are left out); `relevance`
+///   is the mean similarity of the matched words, 1 when all are exact.
 /// - `updated_since`: RFC 3339.
 /// - `sort`: `relevance` (default with `q`), `distance` (default with `near`), `name`,
 ///   `-updated_at` (default otherwise); ties by id.

@@ -4,7 +4,9 @@
 //! and aliases (`search_word`, trigram-indexed): it stands for the dictionary words at least
 //! [`SIMILARITY`] similar to it (numbers only for themselves). A site matches when, for every word
 //! of `q`, it has one of that word's expansions; its relevance is the mean, over the words of `q`,
-//! of the similarity of the best expansion it has (1.0 when it has every word exactly).
+//! of the similarity of the best expansion it has (1.0 when it has every word exactly). Common
+//! words (`of`, `the`, ...) and words like nothing in the dictionary (no site could have them) are
+//! left out; when no word is left, nothing matches.
 //!
 //! The sites that have one particular choice of expansions (a [`Combo`]) all share a relevance, and
 //! the `site_word` primary key lists them in id order: a page in `(relevance desc, id)` order reads
@@ -18,6 +20,10 @@ pub const SIMILARITY: f32 = 0.4;
 
 /// Words of `q` beyond this many are ignored.
 pub const MAX_WORDS: usize = 6;
+
+/// Words too common to narrow a search: left out of `q` (unless it has nothing else), so "Mercy
+/// Hospital of Springfield" finds "Mercy Hospital Springfield".
+const STOP_WORDS: &[&str] = &["a", "an", "and", "at", "for", "in", "of", "on", "the", "to"];
 
 /// A text query resolved against the dictionary.
 #[derive(Debug, Clone)]
@@ -59,6 +65,9 @@ impl TextQuery {
     /// Looks up the expansions of each word of `q`.
     pub async fn resolve(conn: &mut PgConnection, q: &str) -> Result<Self, sqlx::Error> {
         let mut words = words(q);
+        if words.iter().any(|w| !STOP_WORDS.contains(&w.as_str())) {
+            words.retain(|w| !STOP_WORDS.contains(&w.as_str()));
+        }
         words.truncate(MAX_WORDS);
         // Fewer expansions per word the more words there are: at most 64 combinations.
         let per_word: i64 = match words.len() {
@@ -101,14 +110,15 @@ impl TextQuery {
         Ok(Self { expansions })
     }
 
-    /// Every combination of expansions, best first (then by the expansions' ranks). Empty when a
-    /// word of `q` has no expansion, or `q` has no words: nothing matches.
+    /// Every combination of expansions, best first (then by the expansions' ranks), over the words
+    /// that have expansions. Empty when none has: nothing matches.
     pub fn combos(&self) -> Vec<Combo> {
-        if self.expansions.is_empty() || self.expansions.iter().any(Vec::is_empty) {
+        let expansions: Vec<&Vec<(String, f32)>> = self.expansions.iter().filter(|e| !e.is_empty()).collect();
+        if expansions.is_empty() {
             return Vec::new();
         }
         let mut ranks: Vec<Vec<usize>> = vec![Vec::new()];
-        for expansions in &self.expansions {
+        for expansions in &expansions {
             ranks = ranks
                 .into_iter()
                 .flat_map(|prefix| {
@@ -120,17 +130,17 @@ impl TextQuery {
                 })
                 .collect();
         }
-        let n = self.expansions.len() as f64;
+        let n = expansions.len() as f64;
         let mut combos: Vec<(Vec<usize>, Combo)> = ranks
             .into_iter()
             .map(|rank| {
-                let chosen = rank.iter().zip(&self.expansions).map(|(&j, e)| &e[j]);
+                let chosen = rank.iter().zip(&expansions).map(|(&j, e)| &e[j]);
                 let score = (chosen.clone().map(|(_, sim)| f64::from(*sim)).sum::<f64>() / n) as f32;
                 let combo = Combo {
                     words: chosen.map(|(word, _)| word.clone()).collect(),
                     better: rank
                         .iter()
-                        .zip(&self.expansions)
+                        .zip(&expansions)
                         .map(|(&j, e)| e[..j].iter().map(|(w, _)| w.clone()).collect())
                         .collect(),
                     score,
@@ -200,8 +210,12 @@ mod tests {
     }
 
     #[test]
-    fn a_word_without_expansions_matches_nothing() {
-        assert!(query(&[&[("riverside", 1.0)], &[]]).combos().is_empty());
+    fn words_without_expansions_are_left_out_and_none_left_matches_nothing() {
+        let combos = query(&[&[("riverside", 1.0)], &[]]).combos();
+        assert_eq!(combos.len(), 1);
+        assert_eq!(combos[0].words, ["riverside"]);
+        assert_eq!(combos[0].score, 1.0);
+        assert!(query(&[&[], &[]]).combos().is_empty());
         assert!(query(&[]).combos().is_empty());
     }
 }

@@ -124,11 +124,14 @@ for SIZE in "${SIZES[@]}"; do
     MARK=$(wc -l <"$CLUSTER/postgres.log")
     curl -sf "http://127.0.0.1:$PORT/v1/sites?${QUERY[$KEY]}" >/dev/null
     sleep 0.3
-    tail -n +"$((MARK + 1))" "$CLUSTER/postgres.log" | python3 bench/capture_sql.py >"$RESULTS/pgbench-$KEY.sql"
+    tail -n +"$((MARK + 1))" "$CLUSTER/postgres.log" |
+      python3 bench/capture_sql.py "$RESULTS/pgbench-$KEY.params" >"$RESULTS/pgbench-$KEY.sql"
     $PSQL -d "$DB" -c "alter database $DB reset log_min_duration_statement"
+    DEFINES=()
+    while IFS= read -r DEFINITION; do DEFINES+=(-D "$DEFINITION"); done <"$RESULTS/pgbench-$KEY.params"
     PGOPTIONS="-c plan_cache_mode=force_custom_plan -c max_parallel_workers_per_gather=0" \
       pgbench -h "$CLUSTER" -U postgres -n -M prepared -c "$CONNECTIONS" -j 2 -T "$DURATION" \
-      -f "$RESULTS/pgbench-$KEY.sql" "$DB" >"$RESULTS/pgbench-$SIZE-$KEY.txt" 2>&1
+      "${DEFINES[@]}" -f "$RESULTS/pgbench-$KEY.sql" "$DB" >"$RESULTS/pgbench-$SIZE-$KEY.txt" 2>&1
     TPS=$(awk '/^tps/ {print $3; exit}' "$RESULTS/pgbench-$SIZE-$KEY.txt")
     echo "pgbench_$KEY tps=$TPS" | tee -a "$OUT"
     eval "TPS_$KEY=$TPS"

@@ -35,8 +35,10 @@ begin
     insert into site_word (word, site_id, listed)
         select w, n.site_id, n.status <> 'archived' from changed_rows n, search_words(n.search_text) w
         on conflict do nothing;
+    -- In word order, so concurrent writers adding the same words take their locks in one order.
     insert into search_word (word)
         select distinct w from changed_rows n, search_words(n.search_text) w where w !~ '^[0-9]+$'
+        order by w
         on conflict do nothing;
     return null;
 end
@@ -57,6 +59,7 @@ begin
     insert into search_word (word)
         select distinct w from new_rows n join old_rows o on o.site_id = n.site_id, search_words(n.search_text) w
         where o.search_text is distinct from n.search_text and w !~ '^[0-9]+$'
+        order by w
         on conflict do nothing;
     return null;
 end

@@ -78,6 +78,17 @@ create trigger site_tally_update after update on site
 create trigger site_tally_delete after delete on site
     referencing old table as changed_rows for each statement execute function site_tally_remove();
 
+-- `truncate site` (tests, a reset) empties what is derived from it.
+create function site_derived_truncate() returns trigger
+language plpgsql as $$
+begin
+    truncate site_word, site_tally, site_tally_delta;
+    return null;
+end
+$$;
+create trigger site_derived_truncate after truncate on site
+    for each statement execute function site_derived_truncate();
+
 -- Folds the deltas into the tally; one compaction at a time (others return at once). Returns how
 -- many delta rows it folded.
 create function site_tally_compact() returns bigint

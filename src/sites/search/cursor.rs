@@ -25,6 +25,9 @@ pub struct Position {
     pub total: i64,
     /// Whether `total` is exact (else a lower bound).
     pub exact: bool,
+    /// With `q`: the words the walk's first page resolved it to, so every page uses the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<super::text::TextQuery>,
 }
 
 /// HMAC-SHA256 (RFC 2104).
@@ -95,6 +98,7 @@ mod tests {
             id: uuid::Uuid::now_v7(),
             total: 12,
             exact: true,
+            text: None,
         };
         let cursor = encode(&key, &position);
         assert_eq!(decode(&key, &cursor, "abc"), Some(position));

@@ -165,9 +165,10 @@ pub async fn search_sites(State(state): State<AppState>, RawQuery(query): RawQue
     };
 
     let mut conn = state.pool.acquire().await?;
-    let text = match &params.q {
-        Some(q) => Some(text::TextQuery::resolve(&mut conn, q).await?),
-        None => None,
+    let text = match (&params.q, &after) {
+        (Some(_), Some((_, _, Some(text)))) => Some(text.clone()),
+        (Some(q), _) => Some(text::TextQuery::resolve(&mut conn, q).await?),
+        (None, _) => None,
     };
     let resolved = Search { params: &params, text };
     let limit = i64::from(params.limit);
@@ -177,13 +178,13 @@ pub async fn search_sites(State(state): State<AppState>, RawQuery(query): RawQue
         &mut conn,
         &resolved,
         sort,
-        after.as_ref().map(|(a, _)| a),
+        after.as_ref().map(|(a, _, _)| a),
         limit + 1,
         after.is_none(),
     )
     .await?;
     let (total, exact) = match &after {
-        Some((_, total)) => *total,
+        Some((_, total, _)) => *total,
         None => sql::total_of(&hits),
     };
     let more = hits.len() as i64 > limit;
@@ -211,7 +212,7 @@ pub async fn search_sites(State(state): State<AppState>, RawQuery(query): RawQue
     let next_cursor = match hits.last() {
         Some(last) if more => Some(cursor::encode(
             &state.cursor_key[..],
-            &position(last, sort, search, (total, exact)),
+            &position(last, sort, search, (total, exact), resolved.text.clone()),
         )),
         _ => None,
     };
@@ -264,7 +265,13 @@ fn search_id(params: &SearchParams) -> String {
     crate::auth::token::hex(&digest[..12])
 }
 
-fn position(hit: &Hit, sort: Sort, search: String, total: (i64, bool)) -> cursor::Position {
+fn position(
+    hit: &Hit,
+    sort: Sort,
+    search: String,
+    total: (i64, bool),
+    text: Option<text::TextQuery>,
+) -> cursor::Position {
     let key = match sort {
         Sort::Name => serde_json::json!(hit.site.name),
         Sort::UpdatedDesc => {
@@ -279,11 +286,15 @@ fn position(hit: &Hit, sort: Sort, search: String, total: (i64, bool)) -> cursor
         id: hit.site_id(),
         total: total.0,
         exact: total.1,
+        text,
     }
 }
 
-/// Where the cursor's page ended, and the walk's total.
-fn after_from(state: &AppState, raw: &str, search: &str, sort: Sort) -> Result<(After, (i64, bool)), ApiError> {
+/// What a walk carries from page to page.
+type Walk = (After, (i64, bool), Option<text::TextQuery>);
+
+/// Where the cursor's page ended, the walk's total, and (with `q`) its words.
+fn after_from(state: &AppState, raw: &str, search: &str, sort: Sort) -> Result<Walk, ApiError> {
     let invalid = || {
         ApiError::bad_request(
             "query parameter `cursor` is not a cursor this API issued for this search; start again without it",
@@ -293,6 +304,7 @@ fn after_from(state: &AppState, raw: &str, search: &str, sort: Sort) -> Result<(
     let position = cursor::decode(&state.cursor_key[..], raw, search).ok_or_else(invalid)?;
     let id = position.id;
     let total = (position.total, position.exact);
+    let text = position.text;
     let after = match sort {
         Sort::Name => position.key.as_str().map(|n| After::Name(n.to_owned(), id)),
         Sort::UpdatedDesc => position
@@ -303,7 +315,7 @@ fn after_from(state: &AppState, raw: &str, search: &str, sort: Sort) -> Result<(
         Sort::Distance => position.key.as_f64().map(|d| After::Distance(d, id)),
         Sort::Relevance => position.key.as_f64().map(|s| After::Score(s as f32, id)),
     };
-    after.map(|after| (after, total)).ok_or_else(invalid)
+    after.map(|after| (after, total, text)).ok_or_else(invalid)
 }
 
 /// The query string with `cursor` set to `cursor`.

@@ -67,25 +67,26 @@ impl Search<'_> {
         *p != text_only
     }
 
-    /// The word combinations' matches as `(site_id, score)`, each site once, in a `union all`.
-    fn push_matches(&self, qb: &mut QueryBuilder<Postgres>, text: &TextQuery) {
+    /// The word combinations' matches as `(site_id, score)`, each site once, in a `union all`;
+    /// only listed sites' with `listed_only`.
+    fn push_matches(&self, qb: &mut QueryBuilder<Postgres>, text: &TextQuery, listed_only: bool) {
         qb.push("select null::uuid as site_id, null::float4 as score where false");
         for combo in text.combos() {
             qb.push(" union all ");
-            text::push_combo(qb, &combo, self.listed_only());
+            text::push_combo(qb, &combo, listed_only);
         }
     }
 }
 
 /// `site s`, or, with `q`, the matching sites of every word combination as `tq (site_id, score)`
 /// joined to `site s`.
-fn push_source(qb: &mut QueryBuilder<Postgres>, search: &Search) {
+fn push_source(qb: &mut QueryBuilder<Postgres>, search: &Search, listed_only: bool) {
     let Some(text) = &search.text else {
         qb.push("site s");
         return;
     };
     qb.push("(");
-    search.push_matches(qb, text);
+    search.push_matches(qb, text, listed_only);
     qb.push(") tq join site s on s.site_id = tq.site_id");
 }
 
@@ -310,12 +311,12 @@ fn push_count(qb: &mut QueryBuilder<Postgres>, search: &Search) {
     if let Some(text) = search.text.as_ref().filter(|_| !search.filters_sites()) {
         // Text alone: the word index answers without visiting the sites.
         qb.push("select count(*) from (select 1 from (");
-        search.push_matches(qb, text);
+        search.push_matches(qb, text, search.listed_only());
         qb.push(") tq limit ").push_bind(TOTAL_BOUND + 1).push(") matches");
         return;
     }
     qb.push("select count(*) from (select 1 from ");
-    push_source(qb, search);
+    push_source(qb, search, search.listed_only());
     qb.push(" where true");
     push_filters(qb, search.params, None);
     qb.push(" limit ").push_bind(TOTAL_BOUND + 1).push(") matches");
@@ -332,7 +333,7 @@ async fn ordered(
 ) -> Result<Vec<Hit>, sqlx::Error> {
     let mut qb = QueryBuilder::new("");
     push_select(&mut qb, search, count);
-    push_source(&mut qb, search);
+    push_source(&mut qb, search, search.listed_only());
     qb.push(" where true");
     push_filters(&mut qb, search.params, None);
     match after {
@@ -417,7 +418,7 @@ async fn nearest(
         let window = fetch + margin;
         let mut qb = QueryBuilder::new("");
         push_select(&mut qb, search, count && total.is_none());
-        push_source(&mut qb, search);
+        push_source(&mut qb, search, search.listed_only());
         qb.push(" where true");
         push_filters(&mut qb, p, None);
         if let Some(After::Distance(distance, id)) = after {
@@ -495,7 +496,9 @@ fn push_facet(qb: &mut QueryBuilder<Postgres>, search: &Search, facet: Facet) {
         return tally::push_facet(qb, search.params, facet);
     }
     let p = search.params;
-    let source = |qb: &mut QueryBuilder<Postgres>| push_source(qb, search);
+    // The status facet counts every status, archived ones too.
+    let listed_only = facet != Facet::Status && search.listed_only();
+    let source = |qb: &mut QueryBuilder<Postgres>| push_source(qb, search, listed_only);
     match facet {
         Facet::Modality if p.has_offer_filters() => {
             qb.push("select o.modality as value, count(distinct s.site_id) from ");

@@ -25,8 +25,10 @@ pub const MAX_WORDS: usize = 6;
 /// Hospital of Springfield" finds "Mercy Hospital Springfield".
 const STOP_WORDS: &[&str] = &["a", "an", "and", "at", "for", "in", "of", "on", "the", "to"];
 
-/// A text query resolved against the dictionary.
-#[derive(Debug, Clone)]
+/// A text query resolved against the dictionary. A walk's cursor carries it, so every page of the
+/// walk uses the same expansions even if the dictionary changes meanwhile.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct TextQuery {
     /// Per query word, its expansions with their similarity, best first.
     expansions: Vec<Vec<(String, f32)>>,
@@ -47,7 +49,12 @@ pub struct Combo {
 /// The words of a text, normalized as site names are (`normalize_site_name` in the database):
 /// lower case, apostrophes and dots dropped, split at anything else that is not alphanumeric.
 pub fn words(text: &str) -> Vec<String> {
-    let lowered = text.to_lowercase().replace(['\'', '’', '`', '.'], "");
+    // Character by character, as PostgreSQL's `lower()` does ('İ' is 'i', not "i̇").
+    let lowered: String = text
+        .chars()
+        .filter_map(|c| c.to_lowercase().next())
+        .filter(|c| !['\'', '’', '`', '.'].contains(c))
+        .collect();
     let mut words: Vec<String> = Vec::new();
     for word in lowered.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
         if !words.iter().any(|w| w == word) {
@@ -84,9 +91,11 @@ impl TextQuery {
                 "select q.w, d.word, d.sim
                    from unnest($1::text[]) q(w)
                   cross join lateral (
-                        select word, similarity(word, q.w) as sim from search_word
-                         where word % q.w and similarity(word, q.w) >= $2
-                         order by sim desc, word limit $3) d",
+                        select d.word, similarity(d.word, q.w) as sim from search_word d
+                         where d.word % q.w and similarity(d.word, q.w) >= $2
+                           -- Words no site has any more take no place among the expansions.
+                           and exists (select 1 from site_word w where w.word = d.word)
+                         order by sim desc, d.word limit $3) d",
             )
             .bind(&lookup)
             .bind(SIMILARITY)
@@ -194,6 +203,11 @@ mod tests {
     fn words_are_normalized_like_names_and_deduplicated() {
         assert_eq!(words("St. Mary's  RADIOLOGY, radiology"), ["st", "marys", "radiology"]);
         assert_eq!(words(" -- "), Vec::<String>::new());
+        assert_eq!(
+            words("İZMİR Clinic"),
+            ["izmir", "clinic"],
+            "one character for one, like lower()"
+        );
     }
 
     #[test]

@@ -120,3 +120,6 @@ create index site_earth_idx on site using gist (ll_to_earth(latitude, longitude)
     where latitude is not null and status <> 'archived';
 -- Archived sites, for the searches that ask for them.
 create index site_archived_idx on site (updated_at desc, site_id desc) where status = 'archived';
+-- City (any case), alone or with a state: a rare city is found without reading every site. Not
+-- partial: the planner takes the expression's statistics only from indexes over the whole table.
+create index site_city_idx on site (lower(city), state);

@@ -68,7 +68,7 @@ impl Search<'_> {
     }
 
     /// The word combinations' matches as `(site_id, score)`, each site once, in a `union all`;
-    /// only listed sites' with `listed_only`.
+    /// only listed sites with `listed_only`.
     fn push_matches(&self, qb: &mut QueryBuilder<Postgres>, text: &TextQuery, listed_only: bool) {
         qb.push("select null::uuid as site_id, null::float4 as score where false");
         for combo in text.combos() {

@@ -371,6 +371,7 @@ async fn ranked(
     count: bool,
 ) -> Result<Vec<Hit>, sqlx::Error> {
     let combos = search.text.as_ref().map(TextQuery::combos).unwrap_or_default();
+    let (listed_only, filters_sites) = (search.listed_only(), search.filters_sites());
     let mut qb = QueryBuilder::new("");
     push_select(&mut qb, search, count);
     qb.push("(select null::uuid as site_id, null::float4 as score where false");
@@ -384,8 +385,8 @@ async fn ranked(
             _ => None,
         };
         qb.push(" union all (");
-        text::push_combo(&mut qb, combo, search.listed_only());
-        if search.filters_sites() {
+        text::push_combo(&mut qb, combo, listed_only);
+        if filters_sites {
             qb.push(" and exists (select 1 from site s where s.site_id = w0.site_id");
             push_filters(&mut qb, search.params, None);
             qb.push(")");

@@ -472,9 +472,15 @@ async fn assert_facets_match(app: &TestApp, bases: &[&str]) {
             let mut sum = 0;
             for count in counts.as_array().unwrap() {
                 let value = count["value"].as_str().unwrap();
-                let query = format!("{}&{facet}={value}", others.join("&"));
+                let query = format!("{}&{facet}={value}&limit=100", others.join("&"));
                 let filtered = search(app, &query).await;
                 assert_eq!(filtered["total"]["relation"], "eq");
+                // The total (read from the tally for some filters) is the sites listed.
+                assert_eq!(
+                    filtered["total"]["value"],
+                    filtered["items"].as_array().unwrap().len(),
+                    "{query}"
+                );
                 assert_eq!(count["count"], filtered["total"]["value"], "{base}: {facet}={value}");
                 sum += count["count"].as_i64().unwrap();
             }
@@ -524,6 +530,9 @@ async fn facet_counts_equal_the_counts_of_the_filtered_searches() {
             "q=radiology",
             "modality=CT&modality=MR",
             "status=archived",
+            // No site matches, yet other values of each facet have some.
+            "state=OH&site_type=clinic",
+            "state=IN&accepts=independent",
         ],
     )
     .await;
@@ -683,7 +692,16 @@ async fn totals_are_exact_then_a_lower_bound() {
     .execute(&app.pool)
     .await
     .unwrap();
+    // Filters the tally answers (state, status, site type, payment, one modality): exact however
+    // many.
     let page = search(&app, "state=NV&limit=1").await;
+    assert_eq!(page["total"], json!({"value": 1001, "relation": "eq"}));
+    let page = search(&app, "state=NV&site_type=clinic&status=verified&limit=1").await;
+    assert_eq!(page["total"], json!({"value": 1001, "relation": "eq"}));
+    // Any other filter: counted, up to the bound.
+    let page = search(&app, "state=NV&city=reno&limit=1").await;
+    assert_eq!(page["total"], json!({"value": 1000, "relation": "gte"}));
+    let page = search(&app, "q=bulk&limit=1").await;
     assert_eq!(page["total"], json!({"value": 1000, "relation": "gte"}));
     // The total is counted with the first page; the walk's later pages report it too.
     let first = search(&app, "state=OH&limit=1").await;

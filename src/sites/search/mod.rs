@@ -51,8 +51,9 @@ pub struct SiteHit {
 /// How many sites match.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Total {
-    /// The count; exact up to 1000. Counted with a walk's first page: later pages (with `cursor`)
-    /// repeat it.
+    /// The count: exact up to 1000, and exact however large when the only filters are `state`,
+    /// `site_type`, `payment`, `status` and at most one `modality` (kept as running counts).
+    /// Counted with a walk's first page: later pages (with `cursor`) repeat it.
     #[schema(example = 412)]
     pub value: i64,
     /// `eq` when `value` is exact, `gte` when at least that many match (counting stops at 1000 so
@@ -173,26 +174,33 @@ pub async fn search_sites(State(state): State<AppState>, RawQuery(query): RawQue
     let resolved = Search { params: &params, text };
     let limit = i64::from(params.limit);
     // The total is counted with the first page and carried by the cursor: one count per walk, and
-    // every page of a walk reports the same total.
+    // every page of a walk reports the same total. Facets come in the same statement.
+    let extras = sql::Extras {
+        count: after.is_none(),
+        facets: &params.facets,
+    };
     let mut hits = sql::page(
         &mut conn,
         &resolved,
         sort,
         after.as_ref().map(|(a, _, _)| a),
         limit + 1,
-        after.is_none(),
+        extras,
     )
     .await?;
     let (total, exact) = match &after {
         Some((_, total, _)) => *total,
-        None => sql::total_of(&hits),
+        None => sql::total_of(&resolved, &hits),
     };
     let more = hits.len() as i64 > limit;
     hits.truncate(params.limit as usize);
     let facets = if params.facets.is_empty() {
         None
     } else {
-        let counts = sql::facets(&mut conn, &resolved, &params.facets).await?;
+        let counts = match hits.first_mut().and_then(|hit| hit.facets.take()) {
+            Some(rows) => sql::facet_counts(&params.facets, rows.0),
+            None => sql::facets(&mut conn, &resolved, &params.facets).await?,
+        };
         Some(
             counts
                 .into_iter()

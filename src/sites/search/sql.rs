@@ -29,8 +29,11 @@ pub struct Hit {
     pub distance_m: Option<f64>,
     /// Text match, 0 to 1, when `q` is given.
     pub score: Option<f32>,
-    /// How many sites match, counted up to `TOTAL_BOUND + 1`, when asked for.
+    /// How many sites match (counted up to `TOTAL_BOUND + 1`, or read from the tally), when asked
+    /// for.
     pub total: Option<i64>,
+    /// `[facet index, value, count]` rows of the facets asked for, when asked for.
+    pub facets: Option<sqlx::types::Json<Vec<(usize, String, i64)>>>,
 }
 
 impl Hit {
@@ -259,25 +262,42 @@ fn push_offer_filters(
     }
 }
 
-/// Up to `fetch` matches after `after`, whole, in the sort's order (ties by id). With `count`, every
-/// row also carries the total (counted in the same statement).
+/// What a page statement computes besides its rows, once, in the same statement (each row carries
+/// it).
+#[derive(Clone, Copy)]
+pub struct Extras<'a> {
+    /// The total (a walk's first page).
+    pub count: bool,
+    /// These facets' counts.
+    pub facets: &'a [Facet],
+}
+
+impl Extras<'_> {
+    const NONE: Extras<'static> = Extras {
+        count: false,
+        facets: &[],
+    };
+}
+
+/// Up to `fetch` matches after `after`, whole, in the sort's order (ties by id). Every row also
+/// carries the `extras` asked for.
 pub async fn page(
     conn: &mut PgConnection,
     search: &Search<'_>,
     sort: Sort,
     after: Option<&After>,
     fetch: i64,
-    count: bool,
+    extras: Extras<'_>,
 ) -> Result<Vec<Hit>, ApiError> {
     match sort {
-        Sort::Name | Sort::UpdatedDesc => Ok(ordered(conn, search, sort, after, fetch, count).await?),
-        Sort::Relevance => Ok(ranked(conn, search, after, fetch, count).await?),
-        Sort::Distance => nearest(conn, search, after, fetch, count).await,
+        Sort::Name | Sort::UpdatedDesc => Ok(ordered(conn, search, sort, after, fetch, extras).await?),
+        Sort::Relevance => Ok(ranked(conn, search, after, fetch, extras).await?),
+        Sort::Distance => nearest(conn, search, after, fetch, extras).await,
     }
 }
 
-/// `select <site>, <offers>, distance_m, score, total from ` (the caller adds the source).
-fn push_select(qb: &mut QueryBuilder<Postgres>, search: &Search, count: bool) {
+/// `select <site>, <offers>, distance_m, score, total, facets from ` (the caller adds the source).
+fn push_select(qb: &mut QueryBuilder<Postgres>, search: &Search, extras: Extras) {
     let p = search.params;
     qb.push("select ")
         .push(SITE_COLUMNS)
@@ -296,18 +316,30 @@ fn push_select(qb: &mut QueryBuilder<Postgres>, search: &Search, count: bool) {
         "null::float4 as score"
     });
     qb.push(", ");
-    if count {
+    if extras.count {
         qb.push("(");
         push_count(qb, search);
         qb.push(")");
     } else {
         qb.push("null::int8");
     }
-    qb.push(" as total from ");
+    qb.push(" as total, ");
+    if extras.facets.is_empty() {
+        qb.push("null::json");
+    } else {
+        qb.push("(select coalesce(json_agg(json_build_array(f.i, f.value, f.count)), '[]') from (");
+        push_facets(qb, search, extras.facets);
+        qb.push(") f)");
+    }
+    qb.push(" as facets from ");
 }
 
-/// `select count(*) ...` of the matches, up to `TOTAL_BOUND + 1`.
+/// `select count(*) ...` of the matches, up to `TOTAL_BOUND + 1`, or their exact number from the
+/// tally when it can answer.
 fn push_count(qb: &mut QueryBuilder<Postgres>, search: &Search) {
+    if tally::serves_total(search) {
+        return tally::push_total(qb, search.params);
+    }
     if let Some(text) = search.text.as_ref().filter(|_| !search.filters_sites()) {
         // Text alone: the word index answers without visiting the sites.
         qb.push("select count(*) from (select 1 from (");
@@ -329,10 +361,10 @@ async fn ordered(
     sort: Sort,
     after: Option<&After>,
     fetch: i64,
-    count: bool,
+    extras: Extras<'_>,
 ) -> Result<Vec<Hit>, sqlx::Error> {
     let mut qb = QueryBuilder::new("");
-    push_select(&mut qb, search, count);
+    push_select(&mut qb, search, extras);
     push_source(&mut qb, search, search.listed_only());
     qb.push(" where true");
     push_filters(&mut qb, search.params, None);
@@ -368,12 +400,12 @@ async fn ranked(
     search: &Search<'_>,
     after: Option<&After>,
     fetch: i64,
-    count: bool,
+    extras: Extras<'_>,
 ) -> Result<Vec<Hit>, sqlx::Error> {
     let combos = search.text.as_ref().map(TextQuery::combos).unwrap_or_default();
     let (listed_only, filters_sites) = (search.listed_only(), search.filters_sites());
     let mut qb = QueryBuilder::new("");
-    push_select(&mut qb, search, count);
+    push_select(&mut qb, search, extras);
     qb.push("(select null::uuid as site_id, null::float4 as score where false");
     for combo in &combos {
         let position = match after {
@@ -409,16 +441,17 @@ async fn nearest(
     search: &Search<'_>,
     after: Option<&After>,
     fetch: i64,
-    count: bool,
+    extras: Extras<'_>,
 ) -> Result<Vec<Hit>, ApiError> {
     let p = search.params;
     let key = |hit: &Hit| hit.distance_m.unwrap_or(f64::MAX);
     let mut margin = 16;
-    let mut total = None;
+    // The total and facets of the first statement, for every row of the page.
+    let mut once: Option<(Option<i64>, Option<_>)> = None;
     loop {
         let window = fetch + margin;
         let mut qb = QueryBuilder::new("");
-        push_select(&mut qb, search, count && total.is_none());
+        push_select(&mut qb, search, if once.is_none() { extras } else { Extras::NONE });
         push_source(&mut qb, search, search.listed_only());
         qb.push(" where true");
         push_filters(&mut qb, p, None);
@@ -437,8 +470,12 @@ async fn nearest(
         push_point(&mut qb, p);
         qb.push(" limit ").push_bind(window);
         let mut hits: Vec<Hit> = qb.build_query_as().fetch_all(&mut *conn).await?;
-        if total.is_none() {
-            total = Some(hits.first().and_then(|hit| hit.total));
+        if once.is_none() {
+            once = Some(
+                hits.first()
+                    .map(|hit| (hit.total, hit.facets.clone()))
+                    .unwrap_or_default(),
+            );
         }
         hits.sort_by(|a, b| key(a).total_cmp(&key(b)).then(a.site_id().cmp(&b.site_id())));
         let complete = (hits.len() as i64) < window
@@ -448,8 +485,10 @@ async fn nearest(
                 .is_none_or(|(boundary, last)| key(boundary) < key(last));
         if complete {
             hits.truncate(fetch as usize);
+            let (total, facets) = once.unwrap_or_default();
             for hit in &mut hits {
-                hit.total = total.flatten();
+                hit.total = total;
+                hit.facets.clone_from(&facets);
             }
             return Ok(hits);
         }
@@ -457,37 +496,56 @@ async fn nearest(
     }
 }
 
-/// The total from a first page's rows: `(count, exact)`, exact up to [`TOTAL_BOUND`].
-pub fn total_of(hits: &[Hit]) -> (i64, bool) {
+/// The total from a first page's rows: `(count, exact)`, exact up to [`TOTAL_BOUND`] when
+/// counted, and exact when read from the tally.
+pub fn total_of(search: &Search, hits: &[Hit]) -> (i64, bool) {
     let count = hits.first().and_then(|hit| hit.total).unwrap_or(0);
-    if count > TOTAL_BOUND {
+    if count > TOTAL_BOUND && !tally::serves_total(search) {
         (TOTAL_BOUND, false)
     } else {
         (count, true)
     }
 }
 
-/// Counts per value of `facet` under every other filter.
-/// Counts per value of each of `facets` under every other filter, in one statement.
+/// `select i, value, count` for each of `facets` (`i` its index), in a `union all`.
+fn push_facets(qb: &mut QueryBuilder<Postgres>, search: &Search, facets: &[Facet]) {
+    qb.push("select null::int4 as i, null::text as value, null::int8 as count where false");
+    for (i, facet) in facets.iter().enumerate() {
+        qb.push(format!(" union all select {i}, f.* from ("));
+        push_facet(qb, search, *facet);
+        qb.push(") f");
+    }
+}
+
+/// Counts per value of each of `facets` under every other filter, in one statement: for a page
+/// without rows, which cannot carry them.
 pub async fn facets(
     conn: &mut PgConnection,
     search: &Search<'_>,
     facets: &[Facet],
 ) -> Result<BTreeMap<Facet, BTreeMap<String, i64>>, ApiError> {
-    let mut qb = QueryBuilder::new("select null::int4, null::text, null::int8 where false");
-    for (i, facet) in facets.iter().enumerate() {
-        qb.push(format!(" union all select {i}, f.* from ("));
-        push_facet(&mut qb, search, *facet);
-        qb.push(") f");
-    }
+    let mut qb = QueryBuilder::new("");
+    push_facets(&mut qb, search, facets);
     let rows: Vec<(i32, String, i64)> = qb.build_query_as().fetch_all(conn).await?;
+    let rows = rows
+        .into_iter()
+        .filter_map(|(i, value, count)| Some((usize::try_from(i).ok()?, value, count)));
+    Ok(facet_counts(facets, rows))
+}
+
+/// Facet rows `(index into facets, value, count)` by facet and value; every facet asked for is
+/// present, also without rows.
+pub fn facet_counts(
+    facets: &[Facet],
+    rows: impl IntoIterator<Item = (usize, String, i64)>,
+) -> BTreeMap<Facet, BTreeMap<String, i64>> {
     let mut counts: BTreeMap<Facet, BTreeMap<String, i64>> = facets.iter().map(|f| (*f, BTreeMap::new())).collect();
     for (i, value, count) in rows {
-        if let Some(facet) = usize::try_from(i).ok().and_then(|i| facets.get(i)) {
+        if let Some(facet) = facets.get(i) {
             counts.entry(*facet).or_default().insert(value, count);
         }
     }
-    Ok(counts)
+    counts
 }
 
 /// `select value, count ... group by 1` for one facet: from the tally when it can answer, else by

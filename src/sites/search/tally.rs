@@ -10,10 +10,9 @@ use sqlx::{PgPool, Postgres, QueryBuilder};
 use super::params::{Facet, SearchParams};
 use super::sql::Search;
 
-/// Whether `facet` of this search can be read from the tally (migration `site_tally`): the facet
-/// and every filter are among its dimensions (state, status, site type, payment, and at most one
-/// modality, since a site with two modalities is in both modalities' rows).
-pub fn serves(search: &Search, facet: Facet) -> bool {
+/// Whether every filter of this search is among the tally's dimensions (state, status, site type,
+/// payment, and at most one modality, since a site with two modalities is in both modalities' rows).
+fn dimensions_only(search: &Search) -> bool {
     let p = search.params;
     let dimensions_only = SearchParams {
         modalities: p.modalities.clone(),
@@ -27,12 +26,52 @@ pub fn serves(search: &Search, facet: Facet) -> bool {
         facets: p.facets.clone(),
         ..SearchParams::default()
     };
+    search.text.is_none() && *p == dimensions_only
+}
+
+/// Whether `facet` of this search can be read from the tally: the facet and every filter are among
+/// its dimensions (the modality facet also under several modalities, since it drops that filter).
+pub fn serves(search: &Search, facet: Facet) -> bool {
     matches!(
         facet,
         Facet::Modality | Facet::SiteType | Facet::State | Facet::Payment | Facet::Status
-    ) && search.text.is_none()
-        && *p == dimensions_only
-        && (facet == Facet::Modality || p.modalities.len() <= 1)
+    ) && dimensions_only(search)
+        && (facet == Facet::Modality || search.params.modalities.len() <= 1)
+}
+
+/// Whether the search's total can be read from the tally (exact, however large).
+pub fn serves_total(search: &Search) -> bool {
+    dimensions_only(search) && search.params.modalities.len() <= 1
+}
+
+/// `select sum(sites) from <tally plus pending deltas> t where <every filter but except's>`.
+fn push_sum(qb: &mut QueryBuilder<Postgres>, select: &str, p: &SearchParams, except: Option<Facet>) {
+    qb.push(format!(
+        "select {select}sum(t.sites)::int8 from (\
+           select state, status, site_type, payment, modality, sites from site_tally \
+           union all select state, status, site_type, payment, modality, sites from site_tally_delta) t where "
+    ));
+    match (except, p.modalities.as_slice()) {
+        (Some(Facet::Modality), _) => qb.push("t.modality <> ''"),
+        (_, [modality]) => qb.push("t.modality = ").push_bind(*modality),
+        _ => qb.push("t.modality = ''"),
+    };
+    if except != Some(Facet::Status) {
+        qb.push(" and t.status = any(")
+            .push_bind(p.effective_statuses())
+            .push(")");
+    }
+    if except != Some(Facet::State) && !p.states.is_empty() {
+        qb.push(" and t.state = any(").push_bind(p.states.clone()).push(")");
+    }
+    if except != Some(Facet::SiteType) && !p.site_types.is_empty() {
+        qb.push(" and t.site_type = any(")
+            .push_bind(p.site_types.clone())
+            .push(")");
+    }
+    if except != Some(Facet::Payment) && !p.payments.is_empty() {
+        qb.push(" and t.payment = any(").push_bind(p.payments.clone()).push(")");
+    }
 }
 
 /// `select value, count ... group by 1`: counts per value of `facet` from the tally plus its
@@ -45,33 +84,15 @@ pub fn push_facet(qb: &mut QueryBuilder<Postgres>, p: &SearchParams, facet: Face
         Facet::Payment => "t.payment",
         _ => "t.status",
     };
-    qb.push(format!(
-        "select {column} as value, sum(t.sites)::int8 from (\
-           select state, status, site_type, payment, modality, sites from site_tally \
-           union all select state, status, site_type, payment, modality, sites from site_tally_delta) t where "
-    ));
-    match (facet, p.modalities.as_slice()) {
-        (Facet::Modality, _) => qb.push("t.modality <> ''"),
-        (_, [modality]) => qb.push("t.modality = ").push_bind(*modality),
-        _ => qb.push("t.modality = ''"),
-    };
-    if facet != Facet::Status {
-        qb.push(" and t.status = any(")
-            .push_bind(p.effective_statuses())
-            .push(")");
-    }
-    if facet != Facet::State && !p.states.is_empty() {
-        qb.push(" and t.state = any(").push_bind(p.states.clone()).push(")");
-    }
-    if facet != Facet::SiteType && !p.site_types.is_empty() {
-        qb.push(" and t.site_type = any(")
-            .push_bind(p.site_types.clone())
-            .push(")");
-    }
-    if facet != Facet::Payment && !p.payments.is_empty() {
-        qb.push(" and t.payment = any(").push_bind(p.payments.clone()).push(")");
-    }
+    push_sum(qb, &format!("{column} as value, "), p, Some(facet));
     qb.push(" group by 1 having sum(t.sites) > 0");
+}
+
+/// `select count`: how many sites match, from the tally plus its pending deltas.
+pub fn push_total(qb: &mut QueryBuilder<Postgres>, p: &SearchParams) {
+    qb.push("select coalesce((");
+    push_sum(qb, "", p, None);
+    qb.push("), 0)");
 }
 
 /// Folds the pending deltas into the tally; returns how many delta rows it folded (0 when another

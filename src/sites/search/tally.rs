@@ -61,16 +61,26 @@ fn push_sum(qb: &mut QueryBuilder<Postgres>, select: &str, p: &SearchParams, exc
             .push_bind(p.effective_statuses())
             .push(")");
     }
-    if except != Some(Facet::State) && !p.states.is_empty() {
-        qb.push(" and t.state = any(").push_bind(p.states.clone()).push(")");
-    }
-    if except != Some(Facet::SiteType) && !p.site_types.is_empty() {
-        qb.push(" and t.site_type = any(")
-            .push_bind(p.site_types.clone())
-            .push(")");
-    }
-    if except != Some(Facet::Payment) && !p.payments.is_empty() {
-        qb.push(" and t.payment = any(").push_bind(p.payments.clone()).push(")");
+    push_dimension(qb, "t.state", except == Some(Facet::State), &p.states);
+    push_dimension(qb, "t.site_type", except == Some(Facet::SiteType), &p.site_types);
+    push_dimension(qb, "t.payment", except == Some(Facet::Payment), &p.payments);
+}
+
+/// ` and <column> ...` for state, site type or payment: every value when the facet counts over it
+/// (the caller groups by it), the values asked for, else the roll-up row '*' (migration
+/// `site_tally_rollups`).
+fn push_dimension<T>(qb: &mut QueryBuilder<Postgres>, column: &str, counted: bool, values: &[T])
+where
+    T: Clone + for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send + 'static,
+    Vec<T>: for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres>,
+{
+    qb.push(format!(" and {column}"));
+    if counted {
+        qb.push(" <> '*'");
+    } else if values.is_empty() {
+        qb.push(" = '*'");
+    } else {
+        qb.push(" = any(").push_bind(values.to_vec()).push(")");
     }
 }
 

@@ -683,11 +683,12 @@ async fn totals_are_exact_then_a_lower_bound() {
     let page = search(&app, "state=OH&limit=1").await;
     assert_eq!(page["total"], json!({"value": 3, "relation": "eq"}));
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
-    // Past the bound the count stops: seed 1001 rows directly.
+    // Past the bound (100) the count stops: seed rows directly, 100 in Sparks and 1001 in Reno.
     sqlx::query(
         "insert into site (site_id, name, site_type, city, state, postal_code, source, status)
-         select gen_random_uuid(), 'Bulk ' || i, 'clinic', 'Reno', 'NV', '89501', 'import', 'verified'
-           from generate_series(1, 1001) i",
+         select gen_random_uuid(), 'Bulk ' || i, 'clinic', case when i <= 100 then 'Sparks' else 'Reno' end,
+                'NV', '89501', 'import', 'verified'
+           from generate_series(1, 1101) i",
     )
     .execute(&app.pool)
     .await
@@ -695,14 +696,18 @@ async fn totals_are_exact_then_a_lower_bound() {
     // Filters the tally answers (state, status, site type, payment, one modality): exact however
     // many.
     let page = search(&app, "state=NV&limit=1").await;
-    assert_eq!(page["total"], json!({"value": 1001, "relation": "eq"}));
+    assert_eq!(page["total"], json!({"value": 1101, "relation": "eq"}));
     let page = search(&app, "state=NV&site_type=clinic&status=verified&limit=1").await;
-    assert_eq!(page["total"], json!({"value": 1001, "relation": "eq"}));
-    // Any other filter: counted, up to the bound.
+    assert_eq!(page["total"], json!({"value": 1101, "relation": "eq"}));
+    // Any other filter: counted, exact up to the bound, then a lower bound.
+    let page = search(&app, "state=NV&city=sparks&limit=1").await;
+    assert_eq!(page["total"], json!({"value": 100, "relation": "eq"}));
     let page = search(&app, "state=NV&city=reno&limit=1").await;
-    assert_eq!(page["total"], json!({"value": 1000, "relation": "gte"}));
+    assert_eq!(page["total"], json!({"value": 100, "relation": "gte"}));
     let page = search(&app, "q=bulk&limit=1").await;
-    assert_eq!(page["total"], json!({"value": 1000, "relation": "gte"}));
+    assert_eq!(page["total"], json!({"value": 100, "relation": "gte"}));
+    let page = search(&app, "q=bulk%20sparks&limit=1").await;
+    assert_eq!(page["total"], json!({"value": 100, "relation": "eq"}));
     // The total is counted with the first page; the walk's later pages report it too.
     let first = search(&app, "state=OH&limit=1").await;
     sqlx::query(

@@ -51,12 +51,12 @@ pub struct SiteHit {
 /// How many sites match.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Total {
-    /// The count: exact up to 1000, and exact however large when the only filters are `state`,
+    /// The count: exact up to 100, and exact however large when the only filters are `state`,
     /// `site_type`, `payment`, `status` and at most one `modality` (kept as running counts).
     /// Counted with a walk's first page: later pages (with `cursor`) repeat it.
     #[schema(example = 412)]
     pub value: i64,
-    /// `eq` when `value` is exact, `gte` when at least that many match (counting stops at 1000 so
+    /// `eq` when `value` is exact, `gte` when at least that many match (counting stops at 100 so
     /// it never makes a search slow).
     #[schema(example = "eq")]
     pub relation: String,

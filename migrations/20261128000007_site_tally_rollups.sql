@@ -65,3 +65,8 @@ insert into site_tally (state, status, site_type, payment, modality, sites)
 select k.state, s.status, k.site_type, k.payment, m, count(*)
   from site s, unnest(array[''] || s.modalities) m, site_tally_keys(s.state, s.site_type, s.payment) k
  group by 1, 2, 3, 4, 5;
+
+-- The state facet counts over every state (`state <> '*'`), which the primary key (state first)
+-- cannot narrow: at a million sites it read the whole tally (17 ms). This index leads with what
+-- that facet filters on.
+create index site_tally_modality_idx on site_tally (modality, site_type, payment, status);

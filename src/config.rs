@@ -6,7 +6,7 @@
 //! | `DATABASE_URL` | unset | PostgreSQL to use; unset: run a private cluster in `DATA_DIR/postgres` |
 //! | `DATA_DIR` | `./data` | folder for the private cluster (`postgres/`) and its log (`postgres.log`) |
 //! | `POSTGRES_BIN_DIR` | unset | folder holding `initdb` and `postgres`; unset: search `PATH`, `pg_config --bindir`, `/usr/lib/postgresql/<N>/bin` |
-//! | `DATABASE_MAX_CONNECTIONS` | `10` | size of the connection pool (1 to 1000) |
+//! | `DATABASE_MAX_CONNECTIONS` | `10` | size of each of the two connection pools (1 to 1000): one plans every statement for its values, the other reuses generic plans for the searches the tally counts (docs/performance.md) |
 //! | `CORS_ALLOWED_ORIGINS` | empty | comma-separated browser origins allowed to call the API (`https://app.example.org`), or `*` |
 //! | `REQUEST_TIMEOUT_SECS` | `30` | a request still running after this many seconds gets a 503 problem (1 to 3600) |
 //! | `MAX_BODY_BYTES` | `1048576` | largest accepted request body; larger gets a 413 problem |
@@ -118,7 +118,7 @@ pub struct Config {
     #[arg(long, env = "POSTGRES_BIN_DIR", value_name = "POSTGRES_BIN_DIR")]
     pub postgres_bin_dir: Option<PathBuf>,
 
-    /// Size of the database connection pool.
+    /// Size of each of the two database connection pools (see [`crate::db::generic_plan_pool`]).
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", value_name = "DATABASE_MAX_CONNECTIONS",
           default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_max_connections: u32,

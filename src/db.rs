@@ -122,6 +122,32 @@ const IDLE_CHECK_AFTER: Duration = Duration::from_secs(10);
 
 /// Opens the application's connection pool. Connects lazily: the first query waits for the server.
 pub fn pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
+    pool_options(max_connections).connect_lazy_with(
+        options
+            .application_name("clinical-sites")
+            // Search statements are prepared; generic plans were measured to regress the radius
+            // query (see docs/performance.md), so every execution is planned for its values.
+            .options([
+                ("plan_cache_mode", "force_custom_plan"),
+                // Requests are short and many: parallel workers cost more to start than they
+                // save, and take cores from the other requests.
+                ("max_parallel_workers_per_gather", "0"),
+            ]),
+    )
+}
+
+/// A second pool to the same database, of the same size, whose connections reuse each prepared
+/// statement's generic plan instead of planning every execution. For statements whose best plan
+/// does not depend on their values (the ordered searches the tally counts, docs/performance.md,
+/// "Plans"), planning was most of the cost it adds. Connects lazily, like [`pool`].
+pub fn generic_plan_pool(pool: &PgPool) -> PgPool {
+    let options = (*pool.connect_options()).clone();
+    pool_options(pool.options().get_max_connections())
+        // Later settings win: this overrides the pool's `force_custom_plan`.
+        .connect_lazy_with(options.options([("plan_cache_mode", "force_generic_plan")]))
+}
+
+fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
@@ -138,18 +164,6 @@ pub fn pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
                 Ok(true)
             })
         })
-        .connect_lazy_with(
-            options
-                .application_name("clinical-sites")
-                // Search statements are prepared; generic plans were measured to regress the radius
-                // query (see docs/performance.md), so every execution is planned for its values.
-                .options([
-                    ("plan_cache_mode", "force_custom_plan"),
-                    // Requests are short and many: parallel workers cost more to start than they
-                    // save, and take cores from the other requests.
-                    ("max_parallel_workers_per_gather", "0"),
-                ]),
-        )
 }
 
 /// Applies pending migrations. sqlx holds an advisory lock while it does, so instances starting at

@@ -49,6 +49,8 @@ use crate::config::Config;
 pub struct AppState {
     /// The application database.
     pub pool: PgPool,
+    /// The same database, for statements that reuse generic plans ([`db::generic_plan_pool`]).
+    pub generic_plan_pool: PgPool,
     /// The configuration the service started with.
     pub config: Arc<Config>,
     /// The in-process rate limits.
@@ -77,6 +79,7 @@ impl AppState {
         let mut cursor_key = [0u8; 32];
         getrandom::fill(&mut cursor_key).expect("the operating system's random source");
         Self {
+            generic_plan_pool: db::generic_plan_pool(&pool),
             pool,
             config: Arc::new(config),
             limits: Arc::new(limits),

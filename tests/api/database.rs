@@ -44,3 +44,30 @@ async fn concurrent_migrations_on_an_empty_database_all_succeed() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn the_pools_plan_as_documented() {
+    let app = crate::support::TestApp::new().await;
+    let state = clinical_sites::AppState::new(app.pool.clone(), clinical_sites::config::Config::defaults());
+    let custom: String = sqlx::query_scalar("show plan_cache_mode")
+        .fetch_one(&state.pool)
+        .await
+        .unwrap();
+    assert_eq!(custom, "force_custom_plan");
+    let generic: String = sqlx::query_scalar("show plan_cache_mode")
+        .fetch_one(&state.generic_plan_pool)
+        .await
+        .unwrap();
+    assert_eq!(generic, "force_generic_plan");
+    // The same database, with the pool's other settings.
+    let (database, workers): (String, String) =
+        sqlx::query_as("select current_database(), current_setting('max_parallel_workers_per_gather')")
+            .fetch_one(&state.generic_plan_pool)
+            .await
+            .unwrap();
+    let expected: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(&state.pool)
+        .await
+        .unwrap();
+    assert_eq!((database, workers.as_str()), (expected, "0"));
+}

@@ -165,7 +165,16 @@ pub async fn search_sites(State(state): State<AppState>, RawQuery(query): RawQue
         Some(raw) => Some(after_from(&state, raw, &search, sort)?),
     };
 
-    let mut conn = state.pool.acquire().await?;
+    let resolved = Search {
+        params: &params,
+        text: None,
+    };
+    let pool = if sql::plans_alike(&resolved) {
+        &state.generic_plan_pool
+    } else {
+        &state.pool
+    };
+    let mut conn = pool.acquire().await?;
     let text = match (&params.q, &after) {
         (Some(_), Some((_, _, Some(text)))) => Some(text.clone()),
         (Some(q), _) => Some(text::TextQuery::resolve(&mut conn, q).await?),

@@ -96,6 +96,18 @@ fn push_source(qb: &mut QueryBuilder<Postgres>, search: &Search, listed_only: bo
     qb.push(") tq join site s on s.site_id = tq.site_id");
 }
 
+/// Whether this search's statements plan alike for all values, so a generic plan serves them (the
+/// pool of [`crate::db::generic_plan_pool`]): filters only on the tally's dimensions (its total and
+/// facets then come from the tally), one state at most, and listed sites only (the archived ones
+/// have a partial index of their own, which only a plan for the value can choose).
+pub fn plans_alike(search: &Search) -> bool {
+    let p = search.params;
+    tally::serves_total(search)
+        && search.listed_only()
+        && p.states.len() <= 1
+        && p.facets.iter().all(|facet| tally::serves(search, *facet))
+}
+
 /// Where the previous page ended.
 #[derive(Debug, Clone)]
 pub enum After {
@@ -609,4 +621,45 @@ fn push_facet(qb: &mut QueryBuilder<Postgres>, search: &Search, facet: Facet) {
     }
     push_filters(qb, p, Some(facet));
     qb.push(" group by 1");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sites::search::params::parse;
+
+    fn alike(query: &str) -> bool {
+        let params = parse(query).unwrap();
+        plans_alike(&Search {
+            params: &params,
+            text: None,
+        })
+    }
+
+    #[test]
+    fn only_searches_the_tally_counts_share_generic_plans() {
+        for query in [
+            "",
+            "modality=CT&state=OH",
+            "modality=CT&state=OH&facets=modality,site_type,payment,state,status",
+            "site_type=hospital&payment=free&status=verified&sort=name",
+            "modality=CT&state=OH&cursor=x",
+        ] {
+            assert!(alike(query), "{query}");
+        }
+        for query in [
+            "q=radiology",
+            "near=43210",
+            "modality=CT&modality=MR",
+            "state=OH&state=MI",
+            "status=archived",
+            "state=OH&city=Columbus",
+            "modality=CT&accepts=independent",
+            "insurance_required=false",
+            "modality=CT&facets=accepts",
+            "updated_since=2026-01-01T00:00:00Z",
+        ] {
+            assert!(!alike(query), "{query}");
+        }
+    }
 }

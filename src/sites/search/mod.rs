@@ -206,8 +206,8 @@ pub async fn search_sites(State(state): State<AppState>, RawQuery(query): RawQue
     let facets = if params.facets.is_empty() {
         None
     } else {
-        let counts = match hits.first_mut().and_then(|hit| hit.facets.take()) {
-            Some(rows) => sql::facet_counts(&params.facets, rows.0),
+        let counts = match sql::facets_of(&params.facets, &hits)? {
+            Some(counts) => counts,
             None => sql::facets(&mut conn, &resolved, &params.facets).await?,
         };
         Some(

@@ -35,8 +35,9 @@ pub struct Hit {
     /// How many sites match (counted up to `TOTAL_BOUND + 1`, or read from the tally), when asked
     /// for.
     pub total: Option<i64>,
-    /// `[facet index, value, count]` rows of the facets asked for, when asked for.
-    pub facets: Option<sqlx::types::Json<Vec<(usize, String, i64)>>>,
+    /// The facets asked for, as JSON text of `[facet index, value, count]` rows (every row carries
+    /// it; text, so only the first row's is parsed, by [`facets_of`]).
+    pub facets: Option<String>,
 }
 
 impl Hit {
@@ -344,7 +345,7 @@ fn push_select(qb: &mut QueryBuilder<Postgres>, search: &Search, extras: Extras)
     } else {
         qb.push("(select coalesce(json_agg(json_build_array(f.i, f.value, f.count)), '[]') from (");
         push_facets(qb, search, extras.facets);
-        qb.push(") f)");
+        qb.push(") f)::text");
     }
     qb.push(" as facets from ");
 }
@@ -534,11 +535,7 @@ fn push_facets(qb: &mut QueryBuilder<Postgres>, search: &Search, facets: &[Facet
 
 /// Counts per value of each of `facets` under every other filter, in one statement: for a page
 /// without rows, which cannot carry them.
-pub async fn facets(
-    conn: &mut PgConnection,
-    search: &Search<'_>,
-    facets: &[Facet],
-) -> Result<BTreeMap<Facet, BTreeMap<String, i64>>, ApiError> {
+pub async fn facets(conn: &mut PgConnection, search: &Search<'_>, facets: &[Facet]) -> Result<FacetCounts, ApiError> {
     let mut qb = QueryBuilder::new("");
     push_facets(&mut qb, search, facets);
     let rows: Vec<(i32, String, i64)> = qb.build_query_as().fetch_all(conn).await?;
@@ -548,13 +545,23 @@ pub async fn facets(
     Ok(facet_counts(facets, rows))
 }
 
+/// Counts per value of each facet asked for.
+pub type FacetCounts = BTreeMap<Facet, BTreeMap<String, i64>>;
+
+/// The facet counts a page's first row carries, if it has rows.
+pub fn facets_of(facets: &[Facet], hits: &[Hit]) -> Result<Option<FacetCounts>, ApiError> {
+    let Some(json) = hits.first().and_then(|hit| hit.facets.as_deref()) else {
+        return Ok(None);
+    };
+    let rows: Vec<(usize, String, i64)> = serde_json::from_str(json)
+        .map_err(|error| ApiError::internal(format!("facet counts from the database: {error}")))?;
+    Ok(Some(facet_counts(facets, rows)))
+}
+
 /// Facet rows `(index into facets, value, count)` by facet and value; every facet asked for is
 /// present, also without rows.
-pub fn facet_counts(
-    facets: &[Facet],
-    rows: impl IntoIterator<Item = (usize, String, i64)>,
-) -> BTreeMap<Facet, BTreeMap<String, i64>> {
-    let mut counts: BTreeMap<Facet, BTreeMap<String, i64>> = facets.iter().map(|f| (*f, BTreeMap::new())).collect();
+pub fn facet_counts(facets: &[Facet], rows: impl IntoIterator<Item = (usize, String, i64)>) -> FacetCounts {
+    let mut counts: FacetCounts = facets.iter().map(|f| (*f, BTreeMap::new())).collect();
     for (i, value, count) in rows {
         if let Some(facet) = facets.get(i) {
             counts.entry(*facet).or_default().insert(value, count);

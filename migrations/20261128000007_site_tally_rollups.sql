@@ -5,7 +5,9 @@
 --
 -- A site adds 8 key rows (every choice of own value or '*' for the three dimensions), each for
 -- modality '' and each of its modalities. '*' is no state, site type or payment code (checked by
--- `site`), so the rows cannot be confused with a real value.
+-- `site`), so the rows cannot be confused with a real value. The triggers count a statement's rows
+-- per key first and only then add the roll-ups, so a `COPY` of a million sites expands some
+-- thousands of groups, not millions of rows.
 
 create function site_tally_keys(state text, site_type text, payment text)
 returns table (state text, site_type text, payment text)
@@ -18,8 +20,11 @@ create or replace function site_tally_add() returns trigger
 language plpgsql as $$
 begin
     insert into site_tally_delta (state, status, site_type, payment, modality, sites)
-    select k.state, n.status, k.site_type, k.payment, m, count(*)
-      from changed_rows n, unnest(array[''] || n.modalities) m, site_tally_keys(n.state, n.site_type, n.payment) k
+    select k.state, g.status, k.site_type, k.payment, g.modality, sum(g.sites)
+      from (select n.state, n.status, n.site_type, n.payment, m as modality, count(*) as sites
+              from changed_rows n, unnest(array[''] || n.modalities) m
+             group by 1, 2, 3, 4, 5) g,
+           site_tally_keys(g.state, g.site_type, g.payment) k
      group by 1, 2, 3, 4, 5;
     return null;
 end
@@ -29,7 +34,9 @@ create or replace function site_tally_change() returns trigger
 language plpgsql as $$
 begin
     insert into site_tally_delta (state, status, site_type, payment, modality, sites)
-    select k.state, changed.status, k.site_type, k.payment, m, sum(sign)
+    select k.state, g.status, k.site_type, k.payment, g.modality, sum(g.sites)
+      from (select changed.state, changed.status, changed.site_type, changed.payment, m as modality,
+                   sum(sign) as sites
       from (select o.state, o.status, o.site_type, o.payment, o.modalities, -1 as sign
               from old_rows o join new_rows n on n.site_id = o.site_id
              where (o.state, o.status, o.site_type, o.payment, o.modalities)
@@ -39,10 +46,11 @@ begin
               from new_rows n join old_rows o on o.site_id = n.site_id
              where (o.state, o.status, o.site_type, o.payment, o.modalities)
                    is distinct from (n.state, n.status, n.site_type, n.payment, n.modalities)) changed,
-           unnest(array[''] || changed.modalities) m,
-           site_tally_keys(changed.state, changed.site_type, changed.payment) k
+           unnest(array[''] || changed.modalities) m
+     group by 1, 2, 3, 4, 5) g,
+           site_tally_keys(g.state, g.site_type, g.payment) k
      group by 1, 2, 3, 4, 5
-    having sum(sign) <> 0;
+    having sum(g.sites) <> 0;
     return null;
 end
 $$;
@@ -51,8 +59,11 @@ create or replace function site_tally_remove() returns trigger
 language plpgsql as $$
 begin
     insert into site_tally_delta (state, status, site_type, payment, modality, sites)
-    select k.state, o.status, k.site_type, k.payment, m, -count(*)
-      from changed_rows o, unnest(array[''] || o.modalities) m, site_tally_keys(o.state, o.site_type, o.payment) k
+    select k.state, g.status, k.site_type, k.payment, g.modality, -sum(g.sites)
+      from (select o.state, o.status, o.site_type, o.payment, m as modality, count(*) as sites
+              from changed_rows o, unnest(array[''] || o.modalities) m
+             group by 1, 2, 3, 4, 5) g,
+           site_tally_keys(g.state, g.site_type, g.payment) k
      group by 1, 2, 3, 4, 5;
     return null;
 end
@@ -62,8 +73,11 @@ $$;
 lock table site in share mode;
 truncate site_tally, site_tally_delta;
 insert into site_tally (state, status, site_type, payment, modality, sites)
-select k.state, s.status, k.site_type, k.payment, m, count(*)
-  from site s, unnest(array[''] || s.modalities) m, site_tally_keys(s.state, s.site_type, s.payment) k
+select k.state, g.status, k.site_type, k.payment, g.modality, sum(g.sites)
+  from (select s.state, s.status, s.site_type, s.payment, m as modality, count(*) as sites
+          from site s, unnest(array[''] || s.modalities) m
+         group by 1, 2, 3, 4, 5) g,
+       site_tally_keys(g.state, g.site_type, g.payment) k
  group by 1, 2, 3, 4, 5;
 
 -- The state facet counts over every state (`state <> '*'`), which the primary key (state first)

@@ -38,6 +38,11 @@ pub struct Hit {
     /// The facets asked for, as JSON text of `[facet index, value, count]` rows (every row carries
     /// it; text, so only the first row's is parsed, by [`facets_of`]).
     pub facets: Option<String>,
+    /// Distance order: how many rows the window of nearest matches held, and the farthest one.
+    #[sqlx(default)]
+    pub window_rows: Option<i64>,
+    #[sqlx(default)]
+    pub window_last: Option<f64>,
 }
 
 impl Hit {
@@ -320,12 +325,18 @@ pub async fn page(
 
 /// `select <site>, <offers>, distance_m, score, total, facets from ` (the caller adds the source).
 fn push_select(qb: &mut QueryBuilder<Postgres>, search: &Search, extras: Extras) {
-    let p = search.params;
     qb.push("select ")
         .push(SITE_COLUMNS)
         .push(", ")
         .push(OFFERS_JSON)
         .push(", ");
+    push_keys(qb, search);
+    push_extras(qb, search, extras);
+}
+
+/// `distance_m, score` of a row of `site s` (joined to the text matches `tq` with `q`).
+fn push_keys(qb: &mut QueryBuilder<Postgres>, search: &Search) {
+    let p = search.params;
     if p.near.is_some() {
         push_distance(qb, p);
     } else {
@@ -337,6 +348,10 @@ fn push_select(qb: &mut QueryBuilder<Postgres>, search: &Search, extras: Extras)
     } else {
         "null::float4 as score"
     });
+}
+
+/// `, total, facets from `.
+fn push_extras(qb: &mut QueryBuilder<Postgres>, search: &Search, extras: Extras) {
     qb.push(", ");
     if extras.count {
         qb.push("(");
@@ -455,9 +470,11 @@ async fn ranked(
     qb.build_query_as().fetch_all(conn).await
 }
 
-/// Distance order: an index-ordered (KNN) scan, which cannot also order by id. Rows are fetched in
-/// index order with a margin, sorted by `(distance, id)` here, and fetched again with a larger
-/// margin when a group of equal distances might be cut at the page's end, so every page is exact.
+/// Distance order: an index-ordered (KNN) scan, which cannot also order by id. A window of the
+/// nearest matches, ids and distances only (from the earth index alone where the filters allow, so
+/// no plan visits the table for candidates), is taken with a margin and sorted by `(distance, id)`;
+/// only the page's sites are fetched whole. When a group of equal distances might be cut at the
+/// page's end, the window is taken again with a larger margin, so every page is exact.
 async fn nearest(
     conn: &mut PgConnection,
     search: &Search<'_>,
@@ -472,8 +489,9 @@ async fn nearest(
     let mut once: Option<(Option<i64>, Option<_>)> = None;
     loop {
         let window = fetch + margin;
-        let mut qb = QueryBuilder::new("");
-        push_select(&mut qb, search, if once.is_none() { extras } else { Extras::NONE });
+        let mut qb = QueryBuilder::new("with w as materialized (select s.site_id, ");
+        push_keys(&mut qb, search);
+        qb.push(" from ");
         push_source(&mut qb, search, search.listed_only());
         qb.push(" where true");
         push_filters(&mut qb, p, None);
@@ -491,6 +509,19 @@ async fn nearest(
         qb.push(" order by ll_to_earth(s.latitude, s.longitude) <-> ");
         push_point(&mut qb, p);
         qb.push(" limit ").push_bind(window);
+        qb.push(") select ")
+            .push(SITE_COLUMNS)
+            .push(", ")
+            .push(OFFERS_JSON)
+            .push(", page.distance_m, page.score");
+        push_extras(&mut qb, search, if once.is_none() { extras } else { Extras::NONE });
+        qb.push("(select * from w order by w.distance_m, w.site_id limit ")
+            .push_bind(fetch)
+            .push(
+                ") page join site s on s.site_id = page.site_id, \
+                 lateral (select count(*) as window_rows, max(w.distance_m) as window_last from w) window_ \
+                 order by page.distance_m, page.site_id",
+            );
         let mut hits: Vec<Hit> = qb.build_query_as().fetch_all(&mut *conn).await?;
         if once.is_none() {
             once = Some(
@@ -499,12 +530,15 @@ async fn nearest(
                     .unwrap_or_default(),
             );
         }
+        // Ordered so by the database too; here by the very keys the cursor carries.
         hits.sort_by(|a, b| key(a).total_cmp(&key(b)).then(a.site_id().cmp(&b.site_id())));
-        let complete = (hits.len() as i64) < window
+        let window_rows = hits.first().and_then(|hit| hit.window_rows).unwrap_or(0);
+        let window_last = hits.first().and_then(|hit| hit.window_last);
+        let complete = window_rows < window
             || hits
                 .get(fetch as usize - 1)
-                .zip(hits.last())
-                .is_none_or(|(boundary, last)| key(boundary) < key(last));
+                .zip(window_last)
+                .is_none_or(|(boundary, last)| key(boundary) < last);
         if complete {
             hits.truncate(fetch as usize);
             let (total, facets) = once.unwrap_or_default();

@@ -105,19 +105,16 @@ fn push_source(qb: &mut QueryBuilder<Postgres>, search: &Search, listed_only: bo
 /// Whether this search's statements plan alike for all values, so a generic plan serves them (the
 /// pool of [`crate::db::generic_plan_pool`]), among searches of listed sites only (the archived ones
 /// have a partial index of their own, which only a plan for the value can choose):
-/// - filters only on the tally's dimensions, one state at most, and facets the tally counts: the
-///   total and facets come from the tally, and the page from the one index for the order;
-/// - or `q` alone, by relevance, without facets: the word lookups and the merges of `site_word`
-///   ranges in id order, whatever the words (checked with realistic word statistics,
-///   docs/performance.md).
+/// filters only on the tally's dimensions, one state at most, and facets the tally counts: the
+/// total and facets come from the tally, and the page from the one index for the order. (Text
+/// searches plan per execution: a generic plan for `q` was faster in most benchmark runs, but in
+/// one, at 100,000 sites, it was 15 times slower; docs/performance.md.)
 pub fn plans_alike(search: &Search) -> bool {
     let p = search.params;
-    let dimensions = tally::serves_total(search)
+    search.listed_only()
+        && tally::serves_total(search)
         && p.states.len() <= 1
-        && p.facets.iter().all(|facet| tally::serves(search, *facet));
-    let text_alone =
-        p.q.is_some() && !search.filters_sites() && p.effective_sort() == Sort::Relevance && p.facets.is_empty();
-    search.listed_only() && (dimensions || text_alone)
+        && p.facets.iter().all(|facet| tally::serves(search, *facet))
 }
 
 /// Where the previous page ended.
@@ -687,8 +684,6 @@ mod tests {
     fn only_searches_the_tally_counts_share_generic_plans() {
         for query in [
             "",
-            "q=riverside%20radiolgy",
-            "q=radiology&sort=relevance&limit=50",
             "modality=CT&state=OH",
             "modality=CT&state=OH&facets=modality,site_type,payment,state,status",
             "site_type=hospital&payment=free&status=verified&sort=name",
@@ -697,6 +692,7 @@ mod tests {
             assert!(alike(query), "{query}");
         }
         for query in [
+            "q=riverside%20radiolgy",
             "q=radiology&state=OH",
             "q=radiology&sort=name",
             "q=radiology&facets=state",

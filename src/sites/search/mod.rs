@@ -165,11 +165,13 @@ pub async fn search_sites(State(state): State<AppState>, RawQuery(query): RawQue
         Some(raw) => Some(after_from(&state, raw, &search, sort)?),
     };
 
-    let resolved = Search {
+    // Which pool plans this search's statements best; decided before `q`'s words are looked up
+    // (searches with `q` always plan per execution).
+    let unresolved = Search {
         params: &params,
         text: None,
     };
-    let pool = if sql::plans_alike(&resolved) {
+    let pool = if sql::plans_alike(&unresolved) {
         &state.generic_plan_pool
     } else {
         &state.pool

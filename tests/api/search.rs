@@ -676,6 +676,57 @@ async fn a_cursor_walk_equals_the_unpaged_result_for_every_sort_even_with_ties_a
     assert!(inserted > 3);
 }
 
+/// Seeds `count` sites directly at one point, inserted in descending id order (ids from `first`
+/// down), so an index's order of equal distances is not the id order.
+async fn seed_at(app: &TestApp, first: u32, count: u32, point: (f64, f64)) {
+    sqlx::query(
+        "insert into site (site_id, name, site_type, city, state, postal_code, source, status,
+                           latitude, longitude, coordinates_source)
+         select ('01900000-0000-7000-8000-' || lpad(to_hex($1 - i), 12, '0'))::uuid, 'Stacked ' || ($1 - i),
+                'clinic', 'Columbus', 'OH', '43210', 'import', 'verified', $3, $4, 'zip_centroid'
+           from generate_series(0, $2 - 1) i",
+    )
+    .bind(i64::from(first))
+    .bind(i64::from(count))
+    .bind(point.0)
+    .bind(point.1)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_distance_walk_is_exact_through_ties_larger_than_its_window() {
+    let app = TestApp::new().await;
+    // 60 sites at exactly one point (more than a page's window of nearest matches) and 5 farther.
+    let centre = clinical_sites::geo::zip_centroid("43210").unwrap();
+    seed_at(&app, 1000, 60, centre).await;
+    seed_at(&app, 2000, 5, (centre.0 + 0.1, centre.1)).await;
+    let unpaged = walk(&app, "near=43210", 100, async |_| {}).await;
+    assert_eq!(unpaged.len(), 65);
+    let mut in_order = unpaged[..60].to_vec();
+    in_order.sort();
+    assert_eq!(unpaged[..60], in_order[..], "equal distances in id order");
+    for limit in [1, 5, 20] {
+        let paged = walk(&app, "near=43210", limit, async |_| {}).await;
+        assert_eq!(paged, unpaged, "pages of {limit}");
+    }
+    // A radius search's total is the size of its first window: exact up to the bound, then a
+    // lower bound.
+    let page = search(&app, "near=43210&radius=5mi&limit=1").await;
+    assert_eq!(page["total"], json!({"value": 60, "relation": "eq"}));
+    let page = search(&app, "near=43210&radius=50mi&limit=1").await;
+    assert_eq!(page["total"], json!({"value": 65, "relation": "eq"}));
+    seed_at(&app, 3000, 40, centre).await;
+    let page = search(&app, "near=43210&radius=50mi&limit=1").await;
+    assert_eq!(page["total"], json!({"value": 100, "relation": "gte"}));
+    let page = search(&app, "near=43210&radius=50mi&limit=100").await;
+    assert_eq!(page["total"], json!({"value": 100, "relation": "gte"}));
+    assert_eq!(page["items"].as_array().unwrap().len(), 100);
+    let page = search(&app, "near=43210&radius=5mi&limit=1").await;
+    assert_eq!(page["total"], json!({"value": 100, "relation": "eq"}));
+}
+
 #[tokio::test]
 async fn totals_are_exact_then_a_lower_bound() {
     let app = TestApp::new().await;

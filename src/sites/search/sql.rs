@@ -510,7 +510,7 @@ async fn nearest(
             .push(SITE_COLUMNS)
             .push(", ")
             .push(OFFERS_JSON)
-            .push(", page.distance_m, page.score");
+            .push(", page.distance_m, page.score, window_.window_rows, window_.window_last");
         push_extras(&mut qb, search, if once.is_none() { extras } else { Extras::NONE });
         qb.push("(select * from w order by w.distance_m, w.site_id limit ")
             .push_bind(fetch)

@@ -41,6 +41,30 @@ pub fn great_circle_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     2.0 * EARTH_RADIUS_M * h.sqrt().asin()
 }
 
+/// A point on the surface as `earthdistance`'s `ll_to_earth` places it: earth-centred x, y, z in
+/// metres, computed as that function computes them (so a search binds its centre as a `cube` of these
+/// coordinates and PostgreSQL need not run the SQL function while planning).
+pub fn earth_point(latitude: f64, longitude: f64) -> [f64; 3] {
+    let (lat, lon) = (latitude.to_radians(), longitude.to_radians());
+    [
+        EARTH_RADIUS_M * lat.cos() * lon.cos(),
+        EARTH_RADIUS_M * lat.cos() * lon.sin(),
+        EARTH_RADIUS_M * lat.sin(),
+    ]
+}
+
+/// The straight-line (chord) distance between two surface points `great_circle_m` apart, as
+/// `earthdistance`'s `gc_to_sec` computes it: how far a bounding cube must reach.
+pub fn chord_m(great_circle_m: f64) -> f64 {
+    if great_circle_m < 0.0 {
+        0.0
+    } else if great_circle_m / EARTH_RADIUS_M > std::f64::consts::PI {
+        2.0 * EARTH_RADIUS_M
+    } else {
+        2.0 * EARTH_RADIUS_M * (great_circle_m / (2.0 * EARTH_RADIUS_M)).sin()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

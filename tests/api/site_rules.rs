@@ -477,6 +477,34 @@ async fn the_vocabulary_lists_every_set_and_matches_the_database() {
             .unwrap();
         assert_eq!(bits, modality.bit(), "{modality:?}");
     }
+    // The search's centre and bounding reach are `earthdistance`'s, to the last bit.
+    use clinical_sites::geo::{chord_m, earth_point};
+    for (latitude, longitude) in [
+        (40.006425, -83.02212),
+        (0.0, 0.0),
+        (-90.0, 180.0),
+        (64.8378, -147.7164),
+        (19.5, -155.1),
+    ] {
+        let database: (f64, f64, f64) = sqlx::query_as(
+            "select cube_ll_coord(e, 1), cube_ll_coord(e, 2), cube_ll_coord(e, 3) from ll_to_earth($1, $2) e",
+        )
+        .bind(latitude)
+        .bind(longitude)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        let [x, y, z] = earth_point(latitude, longitude);
+        assert_eq!(database, (x, y, z), "({latitude}, {longitude})");
+    }
+    for radius in [0.0, 1.0, 96_560.64, 1_609_344.0, 25_000_000.0] {
+        let database: f64 = sqlx::query_scalar("select gc_to_sec($1)")
+            .bind(radius)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        assert_eq!(database, chord_m(radius), "{radius} m");
+    }
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ use super::params::{Facet, SearchParams, Sort};
 use super::tally;
 use super::text::{self, TextQuery};
 use crate::error::ApiError;
+use crate::geo;
 use crate::sites::model::Site;
 use crate::sites::queries::{OFFERS_JSON, OffersJson, SITE_COLUMNS};
 use crate::vocabulary::{HipaaTraining, Housing, LiabilityInsurance, Payment, SiteStatus};
@@ -126,19 +127,38 @@ pub enum After {
     Score(f32, Uuid),
 }
 
+/// The centre of `near` as a `cube`, computed here as `ll_to_earth` would compute it
+/// ([`geo::earth_point`]): planning then folds a C function, not `earthdistance`'s SQL functions.
 fn push_point(qb: &mut QueryBuilder<Postgres>, p: &SearchParams) {
     let near = p.near.expect("only called with near");
-    qb.push("ll_to_earth(")
-        .push_bind(near.latitude)
-        .push("::float8, ")
-        .push_bind(near.longitude)
-        .push("::float8)");
+    qb.push("cube(")
+        .push_bind(geo::earth_point(near.latitude, near.longitude).to_vec())
+        .push("::float8[])");
 }
 
+/// The great-circle distance in metres from `near` to a site: `earth_distance`, written out in C
+/// functions (`earth_distance` is `sec_to_gc(cube_distance(..))`, an SQL function PostgreSQL cannot
+/// inline here and so runs for every row as a small query of its own; this is the same arithmetic,
+/// and gives the same value).
 fn push_distance(qb: &mut QueryBuilder<Postgres>, p: &SearchParams) {
-    qb.push("earth_distance(");
+    let diameter = 2.0 * geo::EARTH_RADIUS_M;
+    qb.push(format!("({diameter}::float8 * asin(least(cube_distance("));
     push_point(qb, p);
-    qb.push(", ll_to_earth(s.latitude, s.longitude))");
+    qb.push(format!(
+        ", ll_to_earth(s.latitude, s.longitude)) / {diameter}::float8, 1::float8)))"
+    ));
+}
+
+/// `earth_box(near, radius)`: the cube around `near` that holds the circle, computed here.
+fn push_box(qb: &mut QueryBuilder<Postgres>, p: &SearchParams, radius_m: f64) {
+    let near = p.near.expect("only called with near");
+    let centre = geo::earth_point(near.latitude, near.longitude);
+    let reach = geo::chord_m(radius_m);
+    qb.push("cube(")
+        .push_bind(centre.map(|c| c - reach).to_vec())
+        .push("::float8[], ")
+        .push_bind(centre.map(|c| c + reach).to_vec())
+        .push("::float8[])");
 }
 
 /// ` and ...` for every filter, except the one a facet counts over.
@@ -253,11 +273,9 @@ pub fn push_filters(qb: &mut QueryBuilder<Postgres>, p: &SearchParams, except: O
     if p.near.is_some() {
         qb.push(" and s.latitude is not null");
         if let Some(radius) = p.radius_m {
-            qb.push(" and earth_box(");
-            push_point(qb, p);
-            qb.push(", ")
-                .push_bind(radius)
-                .push("::float8) @> ll_to_earth(s.latitude, s.longitude) and ");
+            qb.push(" and ");
+            push_box(qb, p, radius);
+            qb.push(" @> ll_to_earth(s.latitude, s.longitude) and ");
             push_distance(qb, p);
             qb.push(" <= ").push_bind(radius).push("::float8");
         }

@@ -489,7 +489,8 @@ async fn ranked(
 /// nearest matches, ids and distances only (from the earth index alone where the filters allow, so
 /// no plan visits the table for candidates), is taken with a margin and sorted by `(distance, id)`;
 /// only the page's sites are fetched whole. When a group of equal distances might be cut at the
-/// page's end, the window is taken again with a larger margin, so every page is exact.
+/// page's end, the window is taken again with a larger margin, so every page is exact. A first
+/// page's counted total is the size of a window of at least `TOTAL_BOUND + 1`.
 async fn nearest(
     conn: &mut PgConnection,
     search: &Search<'_>,
@@ -500,10 +501,21 @@ async fn nearest(
     let p = search.params;
     let key = |hit: &Hit| hit.distance_m.unwrap_or(f64::MAX);
     let mut margin = 16;
+    // A total that must be counted is the window's size: its first TOTAL_BOUND + 1 matches are as
+    // many as a count would read, and the window reads them anyway.
+    let count_window = extras.count && after.is_none() && !tally::serves_total(search);
+    let extras = Extras {
+        count: extras.count && !count_window,
+        ..extras
+    };
     // The total and facets of the first statement, for every row of the page.
     let mut once: Option<(Option<i64>, Option<_>)> = None;
     loop {
-        let window = fetch + margin;
+        let window = if count_window {
+            (fetch + margin).max(TOTAL_BOUND + 1)
+        } else {
+            fetch + margin
+        };
         let mut qb = QueryBuilder::new("with w as materialized (select s.site_id, ");
         push_keys(&mut qb, search);
         qb.push(" from ");
@@ -539,11 +551,16 @@ async fn nearest(
             );
         let mut hits: Vec<Hit> = qb.build_query_as().fetch_all(&mut *conn).await?;
         if once.is_none() {
-            once = Some(
-                hits.first()
-                    .map(|hit| (hit.total, hit.facets.clone()))
-                    .unwrap_or_default(),
-            );
+            let (total, facets) = hits
+                .first()
+                .map(|hit| (hit.total, hit.facets.clone()))
+                .unwrap_or_default();
+            let total = if count_window {
+                Some(hits.first().and_then(|hit| hit.window_rows).unwrap_or(0))
+            } else {
+                total
+            };
+            once = Some((total, facets));
         }
         // Ordered so by the database too; here by the very keys the cursor carries.
         hits.sort_by(|a, b| key(a).total_cmp(&key(b)).then(a.site_id().cmp(&b.site_id())));

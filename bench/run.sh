@@ -129,11 +129,8 @@ for SIZE in "${SIZES[@]}"; do
     $PSQL -d "$DB" -c "alter database $DB reset log_min_duration_statement"
     DEFINES=()
     while IFS= read -r DEFINITION; do DEFINES+=(-D "$DEFINITION"); done <"$RESULTS/pgbench-$KEY.params"
-    # Planned as the API plans it: (a) on the pool that reuses generic plans, (b) planned per
-    # execution (src/db.rs).
-    PLAN=force_custom_plan
-    [ "$KEY" = a ] && PLAN=force_generic_plan
-    PGOPTIONS="-c plan_cache_mode=$PLAN -c max_parallel_workers_per_gather=0" \
+    # Planned as the API plans both: on the pool that reuses generic plans (src/db.rs).
+    PGOPTIONS="-c plan_cache_mode=force_generic_plan -c max_parallel_workers_per_gather=0" \
       pgbench -h "$CLUSTER" -U postgres -n -M prepared -c "$CONNECTIONS" -j 2 -T "$DURATION" \
       "${DEFINES[@]}" -f "$RESULTS/pgbench-$KEY.sql" "$DB" >"$RESULTS/pgbench-$SIZE-$KEY.txt" 2>&1
     TPS=$(awk '/^tps/ {print $3; exit}' "$RESULTS/pgbench-$SIZE-$KEY.txt")

@@ -125,8 +125,9 @@ pub fn pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
     pool_options(max_connections).connect_lazy_with(
         options
             .application_name("clinical-sites")
-            // Search statements are prepared; generic plans were measured to regress the radius
-            // query (see docs/performance.md), so every execution is planned for its values.
+            // Search statements are prepared; a search whose best plan depends on its values (which
+            // index is most selective) is planned for them at every execution. Those with one
+            // plan for all values use the pool of `generic_plan_pool` (docs/performance.md, "Plans").
             .options([
                 ("plan_cache_mode", "force_custom_plan"),
                 // Requests are short and many: parallel workers cost more to start than they
@@ -138,8 +139,9 @@ pub fn pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
 
 /// A second pool to the same database, of the same size, whose connections reuse each prepared
 /// statement's generic plan instead of planning every execution. For statements whose best plan
-/// does not depend on their values (the ordered searches the tally counts, docs/performance.md,
-/// "Plans"), planning was most of the cost it adds. Connects lazily, like [`pool`].
+/// does not depend on their values (the ordered searches the tally counts, and nearest-first ones
+/// filtered only on what the earth index carries; docs/performance.md, "Plans"), planning was most
+/// of the cost it adds. Connects lazily, like [`pool`].
 pub fn generic_plan_pool(pool: &PgPool) -> PgPool {
     let options = (*pool.connect_options()).clone();
     pool_options(pool.options().get_max_connections())

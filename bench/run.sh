@@ -70,6 +70,16 @@ TABLE=$RESULTS/table.md
 echo "| sites | query | req/s | p50 ms | p99 ms | errors | pgbench tps | API ÷ pgbench | server peak RSS MB |" >"$TABLE"
 echo "|---|---|---|---|---|---|---|---|---|" >>"$TABLE"
 
+# How fast this machine is right now: on a shared host the same build varies by a third between
+# hours. pgbench's `select 1` at the benchmark's concurrency, before and after, lets runs be compared.
+calibrate() {
+  echo "select 1;" >"$RESULTS/calibrate.sql"
+  pgbench -h "$CLUSTER" -U postgres -n -M prepared -c "$CONNECTIONS" -j 2 -T 5 -f "$RESULTS/calibrate.sql" postgres 2>&1 |
+    awk '/^tps/ {printf "%.0f", $3; exit}'
+}
+CALIBRATION_BEFORE=$(calibrate)
+echo "calibration: pgbench select 1 at $CONNECTIONS connections: $CALIBRATION_BEFORE tps"
+
 for SIZE in "${SIZES[@]}"; do
   DB="bench_$SIZE"
   URL="postgres://postgres@localhost/$DB?host=$CLUSTER"
@@ -155,5 +165,8 @@ for SIZE in "${SIZES[@]}"; do
   $PSQL -c "drop database $DB"
 done
 
+CALIBRATION_AFTER=$(calibrate)
+echo >>"$TABLE"
+echo "Machine speed (pgbench \`select 1\`, $CONNECTIONS connections): $CALIBRATION_BEFORE tps before, $CALIBRATION_AFTER tps after." >>"$TABLE"
 echo
 cat "$TABLE"

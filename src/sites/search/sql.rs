@@ -39,7 +39,9 @@ pub struct Hit {
     /// The facets asked for, as JSON text of `[facet index, value, count]` rows (every row carries
     /// it; text, so only the first row's is parsed, by [`facets_of`]).
     pub facets: Option<String>,
-    /// Distance order: how many rows the window of nearest matches held, and the farthest one.
+    /// Distance order: how many rows the window of nearest matches held, and the farthest one
+    /// (selected by that order's statement only, hence the defaults; a test walks through more
+    /// equal distances than a window holds).
     #[sqlx(default)]
     pub window_rows: Option<i64>,
     #[sqlx(default)]

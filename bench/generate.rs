@@ -336,27 +336,34 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
             }
         }
         modalities.sort();
-        writeln!(
-            sites,
-            "{id}\t{name}\t{site_type}\t{city}\t{state}\t{zip}\t{lat}\t{lon}\tzip_centroid\t{payment}\t{fee}\t{insurance}\t{hipaa}\t{housing}\t{schedule}\t{{{}}}\t{status}\timport\t{updated}\t{updated}",
-            modalities.join(","),
-        )?;
-        for m in &modalities {
-            let accepts = *rng.pick(&[
-                "{employees}",
-                "{employees,program_students}",
-                "{independent}",
-                "{program_students,independent}",
-                "{employees,independent}",
+        // The offers, as rows of `site_offer` and as the site's `offers` object (the shape
+        // `site_offers_json` gives it), in modality order.
+        let mut offers_json = String::from("{");
+        for (k, m) in modalities.iter().enumerate() {
+            let (accepts, accepts_json) = *rng.pick(&[
+                ("{employees}", r#"["employees"]"#),
+                ("{employees,program_students}", r#"["employees","program_students"]"#),
+                ("{independent}", r#"["independent"]"#),
+                (
+                    "{program_students,independent}",
+                    r#"["program_students","independent"]"#,
+                ),
+                ("{employees,independent}", r#"["employees","independent"]"#),
             ]);
-            writeln!(
-                offers,
-                "{id}\t{m}\t{}\t{}\t{}\t{accepts}",
-                rng.chance(0.8),
-                1 + rng.below(4),
-                rng.chance(0.75)
+            let (accepting, capacity, verifier) = (rng.chance(0.8), 1 + rng.below(4), rng.chance(0.75));
+            writeln!(offers, "{id}\t{m}\t{accepting}\t{capacity}\t{verifier}\t{accepts}")?;
+            write!(
+                offers_json,
+                r#"{}"{m}":{{"accepting":{accepting},"capacity":{capacity},"verifier_on_site":{verifier},"accepts":{accepts_json},"procedure_categories":[],"volume_band":null,"notes":null}}"#,
+                if k == 0 { "" } else { "," }
             )?;
         }
+        offers_json.push('}');
+        writeln!(
+            sites,
+            "{id}\t{name}\t{site_type}\t{city}\t{state}\t{zip}\t{lat}\t{lon}\tzip_centroid\t{payment}\t{fee}\t{insurance}\t{hipaa}\t{housing}\t{schedule}\t{{{}}}\t{offers_json}\t{status}\timport\t{updated}\t{updated}",
+            modalities.join(","),
+        )?;
     }
     let generated = started.elapsed();
 
@@ -392,7 +399,7 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
     let mut copy = conn
         .copy_in_raw(
             "copy site (site_id, name, site_type, city, state, postal_code, latitude, longitude, coordinates_source,
-                        payment, fee_usd, liability_insurance, hipaa_training, housing, schedule, modalities, status,
+                        payment, fee_usd, liability_insurance, hipaa_training, housing, schedule, modalities, offers, status,
                         source, created_at, updated_at) from stdin",
         )
         .await?;

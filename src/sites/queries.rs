@@ -29,12 +29,10 @@ pub const SITE_COLUMNS: &str = "s.site_id, s.name, s.site_type, s.city, s.state,
     s.rotation_weeks_max, s.min_hours_per_week, s.coordinates_source, s.status, s.source, s.verified_at,
     s.created_at, s.updated_at, s.version";
 
-/// The offers of site `s` as one JSON object keyed by modality, so a list of sites comes back in
-/// one statement (decoded as [`OffersJson`]).
-pub const OFFERS_JSON: &str = "(select coalesce(json_object_agg(o.modality, json_build_object(
-        'accepting', o.accepting, 'capacity', o.capacity, 'verifier_on_site', o.verifier_on_site,
-        'accepts', o.accepts, 'procedure_categories', o.procedure_categories, 'volume_band', o.volume_band,
-        'notes', o.notes)), '{}') from site_offer o where o.site_id = s.site_id) as offers";
+/// The offers of site `s` as one JSON object keyed by modality, kept on the site row by
+/// [`sync_offers`] (migration `…09`), so a list of sites comes back in one statement without
+/// building it per row (decoded as [`OffersJson`]).
+pub const OFFERS_JSON: &str = "s.offers";
 
 /// The column [`OFFERS_JSON`] selects.
 pub type OffersJson = sqlx::types::Json<BTreeMap<Modality, Offer>>;
@@ -205,7 +203,7 @@ fn bind_fields<'q>(query: SiteQuery<'q>, site: &'q ValidSite, coordinates: Optio
 }
 
 /// Makes the site's offers exactly `offers` (upserting, removing the rest) and refreshes the
-/// site's denormalized `modalities`.
+/// site's denormalized `modalities` and `offers` (the row is written only when one changed).
 pub async fn sync_offers(
     conn: &mut PgConnection,
     site_id: Uuid,
@@ -245,11 +243,15 @@ pub async fn sync_offers(
         .bind(&kept)
         .execute(&mut *conn)
         .await?;
-    sqlx::query("update site set modalities = $2 where site_id = $1 and modalities is distinct from $2")
-        .bind(site_id)
-        .bind(&kept)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "update site set modalities = $2, offers = o.offers
+           from (select site_offers_json($1) as offers) o
+          where site_id = $1 and (modalities is distinct from $2 or site.offers::text <> o.offers::text)",
+    )
+    .bind(site_id)
+    .bind(&kept)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! Sites: create, read, update, archive, verify, and who may do which.
 
 use axum::http::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::{TestApp, site_body};
 
@@ -319,6 +319,7 @@ async fn patch_is_tri_state_and_edits_offers_in_the_same_request() {
         ["ct", "mammography"],
         "the search column follows the offers"
     );
+    assert_offers_stored(&app, id, &updated["offers"]).await;
 
     // A ZIP change re-derives coordinates that came from the old ZIP.
     let moved = app
@@ -341,6 +342,25 @@ async fn patch_is_tri_state_and_edits_offers_in_the_same_request() {
     assert_eq!(same.status, StatusCode::OK);
     assert_eq!(same.header("etag"), Some("\"3\""));
     assert_eq!(app.history_count(id).await, history);
+
+    // `"offers": null` removes them all, from the stored object too.
+    let cleared = app.patch_site(&admin, id, "\"3\"", &json!({"offers": null})).await;
+    assert_eq!(cleared.status, StatusCode::OK, "{cleared:?}");
+    assert_eq!(cleared.json()["offers"], json!({}));
+    assert_offers_stored(&app, id, &json!({})).await;
+}
+
+/// The site row's `offers` object (what reads return) is the one `site_offer` gives, and what the
+/// API showed.
+async fn assert_offers_stored(app: &TestApp, site_id: &str, shown: &Value) {
+    let (stored, rebuilt): (Value, Value) =
+        sqlx::query_as("select offers::jsonb, site_offers_json(site_id)::jsonb from site where site_id = $1::uuid")
+            .bind(site_id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, rebuilt, "the stored offers follow site_offer");
+    assert_eq!(&stored, shown, "and are what the API shows");
 }
 
 #[tokio::test]

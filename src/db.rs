@@ -139,9 +139,9 @@ pub fn pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
 
 /// A second pool to the same database, of the same size, whose connections reuse each prepared
 /// statement's generic plan instead of planning every execution. For statements whose best plan
-/// does not depend on their values (the ordered searches the tally counts, and nearest-first ones
-/// filtered only on what the earth index carries; docs/performance.md, "Plans"), planning was most
-/// of the cost it adds. Connects lazily, like [`pool`].
+/// does not depend on their values (the ordered searches the tally counts, nearest-first ones
+/// filtered only on what the earth index carries, and the lookup of `q`'s words; docs/performance.md,
+/// "Plans"), planning was most of the cost it adds. Connects lazily, like [`pool`].
 pub fn generic_plan_pool(pool: &PgPool) -> PgPool {
     let options = (*pool.connect_options()).clone();
     pool_options(pool.options().get_max_connections())

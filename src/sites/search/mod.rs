@@ -176,12 +176,14 @@ pub async fn search_sites(State(state): State<AppState>, RawQuery(query): RawQue
     } else {
         &state.pool
     };
-    let mut conn = pool.acquire().await?;
     let text = match (&params.q, &after) {
         (Some(_), Some((_, _, Some(text)))) => Some(text.clone()),
-        (Some(q), _) => Some(text::TextQuery::resolve(&mut conn, q).await?),
+        // The words reach the lookup as the rows of an array, never as constants, so its plan is
+        // the same for any words: it reuses a generic plan (0.35 -> 0.23 ms at a million sites).
+        (Some(q), _) => Some(text::TextQuery::resolve(&mut *state.generic_plan_pool.acquire().await?, q).await?),
         (None, _) => None,
     };
+    let mut conn = pool.acquire().await?;
     let resolved = Search { params: &params, text };
     let limit = i64::from(params.limit);
     // The total is counted with the first page and carried by the cursor: one count per walk, and

@@ -284,11 +284,9 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
     let mut sites = String::with_capacity(count * 300);
     let mut offers = String::with_capacity(count * 3 * 80);
     let base = chrono::Utc::now() - chrono::TimeDelta::days(730);
+    // Each site's row and offer rows, without its id: they are written in ZIP order (below).
+    let mut rows: Vec<(&str, String, String)> = Vec::with_capacity(count);
     for i in 0..count {
-        let id = uuid::Uuid::from_u64_pair(
-            0x0190_0000_0000_7000 | (i as u64 >> 48),
-            i as u64 | 0x8000_0000_0000_0000,
-        );
         let (state, _) = states[rng.weighted(&state_weights)];
         let (zip, (lat, lon)) = *rng.pick(&zips_by_state[state]);
         let site_type = SITE_TYPES[rng.weighted(&type_weights)].0;
@@ -339,6 +337,7 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
         // The offers, as rows of `site_offer` and as the site's `offers` object (the shape
         // `site_offers_json` gives it), in modality order.
         let mut offers_json = String::from("{");
+        let mut offer_rows = String::new();
         for (k, m) in modalities.iter().enumerate() {
             let (accepts, accepts_json) = *rng.pick(&[
                 ("{employees}", r#"["employees"]"#),
@@ -351,7 +350,7 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
                 ("{employees,independent}", r#"["employees","independent"]"#),
             ]);
             let (accepting, capacity, verifier) = (rng.chance(0.8), 1 + rng.below(4), rng.chance(0.75));
-            writeln!(offers, "{id}\t{m}\t{accepting}\t{capacity}\t{verifier}\t{accepts}")?;
+            writeln!(offer_rows, "\t{m}\t{accepting}\t{capacity}\t{verifier}\t{accepts}")?;
             write!(
                 offers_json,
                 r#"{}"{m}":{{"accepting":{accepting},"capacity":{capacity},"verifier_on_site":{verifier},"accepts":{accepts_json},"procedure_categories":[],"volume_band":null,"notes":null}}"#,
@@ -359,11 +358,28 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
             )?;
         }
         offers_json.push('}');
+        let mut site_row = String::new();
         writeln!(
-            sites,
-            "{id}\t{name}\t{site_type}\t{city}\t{state}\t{zip}\t{lat}\t{lon}\tzip_centroid\t{payment}\t{fee}\t{insurance}\t{hipaa}\t{housing}\t{schedule}\t{{{}}}\t{offers_json}\t{status}\timport\t{updated}\t{updated}",
+            site_row,
+            "\t{name}\t{site_type}\t{city}\t{state}\t{zip}\t{lat}\t{lon}\tzip_centroid\t{payment}\t{fee}\t{insurance}\t{hipaa}\t{housing}\t{schedule}\t{{{}}}\t{offers_json}\t{status}\timport\t{updated}\t{updated}",
             modalities.join(","),
         )?;
+        rows.push((zip, site_row, offer_rows));
+    }
+    // Written in ZIP order, as a bulk import of a directory sorted by ZIP would be, and numbered in
+    // that order (time-ordered ids, so the primary key is appended to). The earth index is built
+    // over the rows in table order: over rows in ZIP order, a radius search reads 71 of its pages
+    // instead of 305 over rows in random order (docs/performance.md, "Radius").
+    rows.sort_by(|a, b| a.0.cmp(b.0));
+    for (i, (_, site_row, offer_rows)) in rows.into_iter().enumerate() {
+        let id = uuid::Uuid::from_u64_pair(
+            0x0190_0000_0000_7000 | (i as u64 >> 48),
+            i as u64 | 0x8000_0000_0000_0000,
+        );
+        write!(sites, "{id}{site_row}")?;
+        for offer_row in offer_rows.lines() {
+            writeln!(offers, "{id}{offer_row}")?;
+        }
     }
     let generated = started.elapsed();
 

@@ -8,6 +8,11 @@ use clinical_sites::config::{AdminCommand, Cli, Command, Config};
 use clinical_sites::db::{self, Database};
 use clinical_sites::{AppState, app, http, telemetry};
 
+/// mimalloc rather than the system allocator: 18% less server CPU per search page at a million
+/// sites (docs/performance.md, "Server").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // A malformed variable stops here, with a message naming it (clap exits with status 2).
     let cli = Cli::from_env();

@@ -6,7 +6,7 @@
 //! | `DATABASE_URL` | unset | PostgreSQL to use; unset: run a private cluster in `DATA_DIR/postgres` |
 //! | `DATA_DIR` | `./data` | folder for the private cluster (`postgres/`) and its log (`postgres.log`) |
 //! | `POSTGRES_BIN_DIR` | unset | folder holding `initdb` and `postgres`; unset: search `PATH`, `pg_config --bindir`, `/usr/lib/postgresql/<N>/bin` |
-//! | `DATABASE_MAX_CONNECTIONS` | `10` | size of each of the two connection pools (1 to 1000): one plans every statement for its values, the other reuses generic plans for the searches the tally counts (docs/performance.md) |
+//! | `DATABASE_MAX_CONNECTIONS` | `10` | size of each of the two connection pools (1 to 1000): one plans every statement for its values, the other reuses generic plans for the searches that have one plan for all values; about twice the database server's cores serves best (4 on a 2-core machine; docs/performance.md) |
 //! | `CORS_ALLOWED_ORIGINS` | empty | comma-separated browser origins allowed to call the API (`https://app.example.org`), or `*` |
 //! | `REQUEST_TIMEOUT_SECS` | `30` | a request still running after this many seconds gets a 503 problem (1 to 3600) |
 //! | `MAX_BODY_BYTES` | `1048576` | largest accepted request body; larger gets a 413 problem |

@@ -369,7 +369,7 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
     // Written in ZIP order, as a bulk import of a directory sorted by ZIP would be, and numbered in
     // that order (time-ordered ids, so the primary key is appended to). The earth index is built
     // over the rows in table order: over rows in ZIP order, a radius search reads 71 of its pages
-    // instead of 305 over rows in random order (docs/performance.md, "Radius").
+    // instead of 305 over rows in random order (docs/performance.md, "Index build order").
     rows.sort_by(|a, b| a.0.cmp(b.0));
     for (i, (_, site_row, offer_rows)) in rows.into_iter().enumerate() {
         let id = uuid::Uuid::from_u64_pair(

@@ -39,9 +39,10 @@ pub struct Hit {
     /// The facets asked for, as JSON text of `[facet index, value, count]` rows (every row carries
     /// it; text, so only the first row's is parsed, by [`facets_of`]).
     pub facets: Option<String>,
-    /// Distance order: how many rows the window of nearest matches held, and the farthest one
-    /// (selected by that order's statement only, hence the defaults; a test walks through more
-    /// equal distances than a window holds).
+    /// Windowed statements: how many rows the window held (distance order's window of nearest
+    /// matches, or relevance order's window of one word combination), and, in distance order, the
+    /// farthest one (selected by those statements only, hence the defaults; a test walks through
+    /// more equal distances than a window holds, and the totals test counts text windows).
     #[sqlx(default)]
     pub window_rows: Option<i64>,
     #[sqlx(default)]
@@ -481,7 +482,7 @@ async fn ordered(
 /// A first page of one combination whose total is counted takes a window of that combination's
 /// first `TOTAL_BOUND + 1` sites: its size is the total, and the page its first `fetch`, so the
 /// merge runs once, not once for the page and again for the count (at a million sites, 1.7 -> 1.4
-/// ms; docs/performance.md, "Text"). With several combinations the window would read up to
+/// ms; docs/performance.md, "Totals"). With several combinations the window would read up to
 /// `TOTAL_BOUND + 1` sites of each, so those count on their own.
 async fn ranked(
     conn: &mut PgConnection,

@@ -133,18 +133,27 @@ for SIZE in "${SIZES[@]}"; do
       ./target/release/clinical-sites serve >>"$RESULTS/server-$SIZE.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
-    MARK=$(wc -l <"$CLUSTER/postgres.log")
-    curl -sf "http://127.0.0.1:$PORT/v1/sites?${QUERY[$KEY]}" >/dev/null
-    sleep 0.3
-    tail -n +"$((MARK + 1))" "$CLUSTER/postgres.log" |
-      python3 bench/capture_sql.py "$RESULTS/pgbench-$KEY.params" >"$RESULTS/pgbench-$KEY.sql"
-    $PSQL -d "$DB" -c "alter database $DB reset log_min_duration_statement"
-    DEFINES=()
-    while IFS= read -r DEFINITION; do DEFINES+=(-D "$DEFINITION"); done <"$RESULTS/pgbench-$KEY.params"
     # Planned as the API plans both: on the pool that reuses generic plans (src/db.rs).
-    PGOPTIONS="-c plan_cache_mode=force_generic_plan -c max_parallel_workers_per_gather=0" \
-      pgbench -h "$CLUSTER" -U postgres -n -M prepared -c "$CONNECTIONS" -j 2 -T "$DURATION" \
+    export PGOPTIONS="-c plan_cache_mode=force_generic_plan -c max_parallel_workers_per_gather=0"
+    # PostgreSQL writes a log line longer than a pipe's atomic write in pieces, so another backend's
+    # line (the server's tally compaction, every 5 s) can land inside the statement's: a capture
+    # that does not run once as it is gets taken again.
+    for ATTEMPT in 1 2 3 4 5; do
+      MARK=$(wc -l <"$CLUSTER/postgres.log")
+      curl -sf "http://127.0.0.1:$PORT/v1/sites?${QUERY[$KEY]}" >/dev/null
+      sleep 0.3
+      tail -n +"$((MARK + 1))" "$CLUSTER/postgres.log" |
+        python3 bench/capture_sql.py "$RESULTS/pgbench-$KEY.params" >"$RESULTS/pgbench-$KEY.sql"
+      DEFINES=()
+      while IFS= read -r DEFINITION; do DEFINES+=(-D "$DEFINITION"); done <"$RESULTS/pgbench-$KEY.params"
+      pgbench -h "$CLUSTER" -U postgres -n -M prepared -t 1 "${DEFINES[@]}" -f "$RESULTS/pgbench-$KEY.sql" \
+        "$DB" >/dev/null 2>&1 && break
+      [ "$ATTEMPT" = 5 ] && { echo "could not capture the SQL of ($KEY)"; exit 1; }
+    done
+    $PSQL -d "$DB" -c "alter database $DB reset log_min_duration_statement"
+    pgbench -h "$CLUSTER" -U postgres -n -M prepared -c "$CONNECTIONS" -j 2 -T "$DURATION" \
       "${DEFINES[@]}" -f "$RESULTS/pgbench-$KEY.sql" "$DB" >"$RESULTS/pgbench-$SIZE-$KEY.txt" 2>&1
+    unset PGOPTIONS
     TPS=$(awk '/^tps/ {print $3; exit}' "$RESULTS/pgbench-$SIZE-$KEY.txt")
     echo "pgbench_$KEY tps=$TPS" | tee -a "$OUT"
     eval "TPS_$KEY=$TPS"

@@ -254,11 +254,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     runtime.block_on(load(count, &url))
 }
 
+/// Runs the index definitions `indexes` (name, definition) on `conn`, one after another.
+async fn build(conn: &mut sqlx::PgConnection, indexes: &[(String, String)]) -> Result<(), sqlx::Error> {
+    for (_, definition) in indexes {
+        sqlx::query(sqlx::AssertSqlSafe(definition.clone()))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let pool = PgPoolOptions::new()
         .max_connections(2)
-        .connect_with(PgConnectOptions::from_str(url)?)
+        // Index and key builds take what they need in one pass.
+        .connect_with(PgConnectOptions::from_str(url)?.options([("maintenance_work_mem", "1GB")]))
         .await?;
 
     type Centroid = (&'static str, (f64, f64));
@@ -433,21 +444,8 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
         .into_iter()
         .partition(|(_, definition)| definition.contains("USING gist"));
     let mut second = pool.acquire().await?;
-    let gist_built = async move {
-        sqlx::query("set maintenance_work_mem = '1GB'")
-            .execute(&mut *second)
-            .await?;
-        for (_, definition) in &gist {
-            sqlx::query(sqlx::AssertSqlSafe(definition.clone()))
-                .execute(&mut *second)
-                .await?;
-        }
-        Ok::<_, sqlx::Error>(())
-    };
+    let gist_built = build(&mut second, &gist);
     let rest_built = async {
-        sqlx::query("set maintenance_work_mem = '1GB'")
-            .execute(&mut *conn)
-            .await?;
         for (table, name, definition) in &keys {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "alter table {table} add constraint {name} {definition}"
@@ -455,11 +453,7 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
             .execute(&mut *conn)
             .await?;
         }
-        for (_, definition) in &others {
-            sqlx::query(sqlx::AssertSqlSafe(definition.clone()))
-                .execute(&mut *conn)
-                .await?;
-        }
+        build(&mut conn, &others).await?;
         sqlx::query("select site_tally_compact()").execute(&mut *conn).await?;
         sqlx::query("analyze site_offer").execute(&mut *conn).await?;
         sqlx::query("analyze site_word").execute(&mut *conn).await?;

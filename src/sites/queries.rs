@@ -203,7 +203,8 @@ fn bind_fields<'q>(query: SiteQuery<'q>, site: &'q ValidSite, coordinates: Optio
 }
 
 /// Makes the site's offers exactly `offers` (upserting, removing the rest) and refreshes the
-/// site's denormalized `modalities` and `offers` (the row is written only when one changed).
+/// site's denormalized `modalities` and `offers` (the row is written only when one changed, by
+/// value: an object written with other spacing or key order, e.g. by an import, is not rewritten).
 pub async fn sync_offers(
     conn: &mut PgConnection,
     site_id: Uuid,
@@ -246,7 +247,7 @@ pub async fn sync_offers(
     sqlx::query(
         "update site set modalities = $2, offers = o.offers
            from (select site_offers_json($1) as offers) o
-          where site_id = $1 and (modalities is distinct from $2 or site.offers::text <> o.offers::text)",
+          where site_id = $1 and (modalities is distinct from $2 or site.offers::jsonb <> o.offers::jsonb)",
     )
     .bind(site_id)
     .bind(&kept)

@@ -343,8 +343,16 @@ async fn patch_is_tri_state_and_edits_offers_in_the_same_request() {
     assert_eq!(same.header("etag"), Some("\"3\""));
     assert_eq!(app.history_count(id).await, history);
 
+    // An offer edit that keeps the modalities rewrites the stored object too.
+    let edited = app
+        .patch_site(&admin, id, "\"3\"", &json!({"offers": {"ct": {"capacity": 5}}}))
+        .await;
+    assert_eq!(edited.status, StatusCode::OK, "{edited:?}");
+    assert_eq!(edited.json()["offers"]["ct"]["capacity"], 5);
+    assert_offers_stored(&app, id, &edited.json()["offers"]).await;
+
     // `"offers": null` removes them all, from the stored object too.
-    let cleared = app.patch_site(&admin, id, "\"3\"", &json!({"offers": null})).await;
+    let cleared = app.patch_site(&admin, id, "\"4\"", &json!({"offers": null})).await;
     assert_eq!(cleared.status, StatusCode::OK, "{cleared:?}");
     assert_eq!(cleared.json()["offers"], json!({}));
     assert_offers_stored(&app, id, &json!({})).await;

@@ -494,7 +494,11 @@ async fn ranked(
     let combos = search.text.as_ref().map(TextQuery::combos).unwrap_or_default();
     let (listed_only, filters_sites) = (search.listed_only(), search.filters_sites());
     let count_window = extras.count && after.is_none() && combos.len() == 1 && !tally::serves_total(search);
-    let per_combo = if count_window { TOTAL_BOUND + 1 } else { fetch };
+    let per_combo = if count_window {
+        fetch.max(TOTAL_BOUND + 1)
+    } else {
+        fetch
+    };
     let mut qb = QueryBuilder::new("");
     if count_window {
         qb.push("with w as materialized (");

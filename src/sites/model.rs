@@ -8,6 +8,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use sqlx::Postgres;
+use sqlx::postgres::{PgTypeInfo, PgValueRef};
+use sqlx::types::Json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -163,8 +167,8 @@ pub struct Site {
     #[schema(example = "zip_centroid")]
     pub coordinates_source: Option<String>,
     /// The offers, keyed by modality code: one per modality the site trains for.
-    #[sqlx(skip)]
-    pub offers: BTreeMap<Modality, Offer>,
+    #[schema(value_type = BTreeMap<Modality, Offer>)]
+    pub offers: Offers,
     /// `unverified` (added by a member or coordinator, not yet checked), `verified` (checked by an
     /// administrator) or `archived` (no longer listed; still readable).
     pub status: SiteStatus,
@@ -184,6 +188,32 @@ pub struct Site {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[sqlx(skip)]
     pub notices: Vec<String>,
+}
+
+/// A site's offers keyed by modality code, as the JSON object PostgreSQL keeps on the site row
+/// (`site.offers`, built by `site_offers_json`, migration `…09`). Responses carry it as it is: a
+/// page of sites never decodes and encodes its offers again (that was a seventh of the server's
+/// work per search). Its shape is [`Offer`]'s, which a contract test checks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Offers(Box<RawValue>);
+
+impl sqlx::Type<Postgres> for Offers {
+    fn type_info() -> PgTypeInfo {
+        <Json<Box<RawValue>> as sqlx::Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <Json<Box<RawValue>> as sqlx::Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Postgres> for Offers {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        Ok(Self(
+            <Json<Box<RawValue>> as sqlx::Decode<'r, Postgres>>::decode(value)?.0,
+        ))
+    }
 }
 
 impl Site {

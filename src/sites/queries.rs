@@ -7,7 +7,7 @@ use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use super::input::{ValidOffer, ValidSite};
-use super::model::{Offer, Site};
+use super::model::Site;
 use crate::error::ApiError;
 use crate::vocabulary::{Modality, SiteSource, SiteStatus};
 
@@ -20,48 +20,25 @@ pub struct Coordinates {
     pub source: &'static str,
 }
 
-/// The columns of a [`Site`], of the table aliased `s`.
+/// The columns of a [`Site`], of the table aliased `s`. `s.offers` is the offers object kept on
+/// the site row by [`sync_offers`] (migration `…09`), so a list of sites comes back in one
+/// statement without building it per row.
 pub const SITE_COLUMNS: &str = "s.site_id, s.name, s.site_type, s.city, s.state, s.postal_code, s.aliases, s.street,
     s.latitude, s.longitude, s.phone, s.website, s.email, s.npi, s.payment, s.fee_usd, s.fee_covers, s.compensation,
     s.hipaa_training, s.liability_insurance, s.insurance_accepted, s.min_per_occurrence_usd, s.min_aggregate_usd,
     s.background_check, s.drug_screen, s.immunizations, s.bls_required, s.orientation_required,
     s.affiliation_agreement_required, s.lead_time_days, s.housing, s.schedule, s.rotation_weeks_min,
     s.rotation_weeks_max, s.min_hours_per_week, s.coordinates_source, s.status, s.source, s.verified_at,
-    s.created_at, s.updated_at, s.version";
-
-/// The offers of site `s` as one JSON object keyed by modality, kept on the site row by
-/// [`sync_offers`] (migration `…09`), so a list of sites comes back in one statement without
-/// building it per row (decoded as [`OffersJson`]).
-pub const OFFERS_JSON: &str = "s.offers";
-
-/// The column [`OFFERS_JSON`] selects.
-pub type OffersJson = sqlx::types::Json<BTreeMap<Modality, Offer>>;
-
-/// A site with its offers, as [`SITE_COLUMNS`] and [`OFFERS_JSON`] select it.
-#[derive(sqlx::FromRow)]
-pub struct SiteWithOffers {
-    #[sqlx(flatten)]
-    pub site: Site,
-    pub offers: OffersJson,
-}
-
-impl SiteWithOffers {
-    pub fn into_site(self) -> Site {
-        let mut site = self.site;
-        site.offers = self.offers.0;
-        site
-    }
-}
+    s.created_at, s.updated_at, s.version, s.offers";
 
 /// The site with its offers, or `None`.
 pub async fn load(conn: &mut PgConnection, site_id: Uuid) -> Result<Option<Site>, ApiError> {
-    let row: Option<SiteWithOffers> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {SITE_COLUMNS}, {OFFERS_JSON} from site s where s.site_id = $1"
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {SITE_COLUMNS} from site s where s.site_id = $1"
     )))
     .bind(site_id)
     .fetch_optional(conn)
-    .await?;
-    Ok(row.map(SiteWithOffers::into_site))
+    .await?)
 }
 
 /// Locks the site row for this transaction; returns its version and status.

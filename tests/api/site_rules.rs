@@ -1,6 +1,10 @@
 //! Sites: validation, idempotency, history, and the contract of the site types.
 
+use std::collections::BTreeMap;
+
 use axum::http::{Method, StatusCode};
+use clinical_sites::sites::model::Offer;
+use clinical_sites::vocabulary::Modality;
 use serde_json::{Value, json};
 
 use crate::support::schema::{property_names, validate, validate_component};
@@ -539,6 +543,25 @@ async fn examples_and_real_responses_conform_to_the_contract() {
     let patched = app.patch_site(&admin, id, "\"1\"", &patch_example).await;
     assert_eq!(patched.status, StatusCode::OK, "{patched:?}");
     assert!(validate_component(&document, "Site", &patched.json()).is_empty());
+    // Search pages fit SitePage, and the offers they pass through as PostgreSQL keeps them (never
+    // decoded) are exactly what the typed `Offer` would give.
+    for query in [
+        "modality=CT&facets=modality,payment",
+        "q=riverside",
+        "near=43210&radius=60mi",
+    ] {
+        let page = app.get(&format!("/v1/sites?{query}")).await.json();
+        let problems = validate_component(&document, "SitePage", &page);
+        assert!(problems.is_empty(), "{query}: {problems:?}");
+        let items = page["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{query}: {page}");
+        for item in items {
+            let offers = &item["offers"];
+            let typed: BTreeMap<Modality, Offer> = serde_json::from_value(offers.clone()).unwrap();
+            assert!(typed.contains_key(&Modality::Ct), "{offers}");
+            assert_eq!(&serde_json::to_value(typed).unwrap(), offers, "{query}");
+        }
+    }
     let history = app
         .call(Method::GET, &format!("/v1/sites/{id}/history"), Some(&admin), None)
         .await

@@ -242,10 +242,8 @@ pub async fn search_sites(State(state): State<AppState>, RawQuery(query): RawQue
         .map(|hit| {
             let distance = hit.distance_m.zip(unit).map(|(m, unit)| m / unit.meters());
             let relevance = hit.score;
-            let mut site = hit.site;
-            site.offers = hit.offers.0;
             SiteHit {
-                site,
+                site: hit.site,
                 distance,
                 distance_unit: unit.map(|u| u.code().to_owned()),
                 relevance,

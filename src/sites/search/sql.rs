@@ -14,7 +14,7 @@ use super::text::{self, TextQuery};
 use crate::error::ApiError;
 use crate::geo;
 use crate::sites::model::Site;
-use crate::sites::queries::{OFFERS_JSON, OffersJson, SITE_COLUMNS};
+use crate::sites::queries::SITE_COLUMNS;
 use crate::vocabulary::{HipaaTraining, Housing, LiabilityInsurance, Payment, SiteStatus};
 
 /// Totals that are counted (not read from the tally) are exact up to this many matches, then
@@ -28,7 +28,6 @@ pub const TOTAL_BOUND: i64 = 100;
 pub struct Hit {
     #[sqlx(flatten)]
     pub site: Site,
-    pub offers: OffersJson,
     /// Metres from `near`, when given.
     pub distance_m: Option<f64>,
     /// Text match, 0 to 1, when `q` is given.
@@ -367,14 +366,10 @@ pub async fn page(
     }
 }
 
-/// `select <site>, <offers>, distance_m, score<more>, total, facets from ` (the caller adds the
+/// `select <site with its offers>, distance_m, score<more>, total, facets from ` (the caller adds the
 /// source, and with `more` the columns it names).
 fn push_select(qb: &mut QueryBuilder<Postgres>, search: &Search, more: &str, extras: Extras) {
-    qb.push("select ")
-        .push(SITE_COLUMNS)
-        .push(", ")
-        .push(OFFERS_JSON)
-        .push(", ");
+    qb.push("select ").push(SITE_COLUMNS).push(", ");
     push_keys(qb, search);
     qb.push(more);
     push_extras(qb, search, extras);
@@ -609,8 +604,6 @@ async fn nearest(
         qb.push(" limit ").push_bind(window);
         qb.push(") select ")
             .push(SITE_COLUMNS)
-            .push(", ")
-            .push(OFFERS_JSON)
             .push(", page.distance_m, page.score, window_.window_rows, window_.window_last");
         push_extras(&mut qb, search, if once.is_none() { extras } else { Extras::NONE });
         qb.push("(select * from w order by w.distance_m, w.site_id limit ")

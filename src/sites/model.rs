@@ -22,7 +22,7 @@ use crate::vocabulary::{
 
 /// What a site asks of candidates and how rotations work there: every field is optional, and
 /// unknown values are left out (`null`) rather than guessed.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct SiteDetails {
     /// Other names the site is known by (e.g. "OSU Wexner"); searched like the name. Up to 10.
     #[serde(default)]
@@ -139,7 +139,8 @@ fn yes() -> bool {
 }
 
 /// A clinical training site.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+// Read from a row of `queries::SITE_COLUMNS`, by position (`queries`, `impl FromRow for Site`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Site {
     /// Stable identifier.
     pub site_id: Uuid,
@@ -159,7 +160,6 @@ pub struct Site {
     pub postal_code: String,
     /// Requirements, logistics and contact details.
     #[serde(flatten)]
-    #[sqlx(flatten)]
     pub details: SiteDetails,
     /// Where `latitude`/`longitude` came from: `request` (given by an editor) or `zip_centroid`
     /// (derived from the ZIP code); `null` when the site has no coordinates (its ZIP is not in the
@@ -186,7 +186,6 @@ pub struct Site {
     /// Things the caller should know about this answer, e.g. that the ZIP code is unknown and the
     /// site has no coordinates. Only on responses to writes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[sqlx(skip)]
     pub notices: Vec<String>,
 }
 

@@ -3,11 +3,12 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::postgres::PgRow;
+use sqlx::{Column, FromRow, PgConnection, PgExecutor, Postgres, Row};
 use uuid::Uuid;
 
 use super::input::{ValidOffer, ValidSite};
-use super::model::Site;
+use super::model::{Site, SiteDetails};
 use crate::error::ApiError;
 use crate::vocabulary::{Modality, SiteSource, SiteStatus};
 
@@ -30,6 +31,83 @@ pub const SITE_COLUMNS: &str = "s.site_id, s.name, s.site_type, s.city, s.state,
     s.affiliation_agreement_required, s.lead_time_days, s.housing, s.schedule, s.rotation_weeks_min,
     s.rotation_weeks_max, s.min_hours_per_week, s.coordinates_source, s.status, s.source, s.verified_at,
     s.created_at, s.updated_at, s.version, s.offers";
+
+impl<'r> FromRow<'r, PgRow> for Site {
+    /// Reads the columns by position, in [`SITE_COLUMNS`]' order (a page of sites looked up 43
+    /// names per row in a hash map: 6% of the server's work per search).
+    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
+        let mut c = Columns { row, next: 0 };
+        Ok(Site {
+            site_id: c.get("site_id")?,
+            name: c.get("name")?,
+            site_type: c.get("site_type")?,
+            city: c.get("city")?,
+            state: c.get("state")?,
+            postal_code: c.get("postal_code")?,
+            details: SiteDetails {
+                aliases: c.get("aliases")?,
+                street: c.get("street")?,
+                latitude: c.get("latitude")?,
+                longitude: c.get("longitude")?,
+                phone: c.get("phone")?,
+                website: c.get("website")?,
+                email: c.get("email")?,
+                npi: c.get("npi")?,
+                payment: c.get("payment")?,
+                fee_usd: c.get("fee_usd")?,
+                fee_covers: c.get("fee_covers")?,
+                compensation: c.get("compensation")?,
+                hipaa_training: c.get("hipaa_training")?,
+                liability_insurance: c.get("liability_insurance")?,
+                insurance_accepted: c.get("insurance_accepted")?,
+                min_per_occurrence_usd: c.get("min_per_occurrence_usd")?,
+                min_aggregate_usd: c.get("min_aggregate_usd")?,
+                background_check: c.get("background_check")?,
+                drug_screen: c.get("drug_screen")?,
+                immunizations: c.get("immunizations")?,
+                bls_required: c.get("bls_required")?,
+                orientation_required: c.get("orientation_required")?,
+                affiliation_agreement_required: c.get("affiliation_agreement_required")?,
+                lead_time_days: c.get("lead_time_days")?,
+                housing: c.get("housing")?,
+                schedule: c.get("schedule")?,
+                rotation_weeks_min: c.get("rotation_weeks_min")?,
+                rotation_weeks_max: c.get("rotation_weeks_max")?,
+                min_hours_per_week: c.get("min_hours_per_week")?,
+            },
+            coordinates_source: c.get("coordinates_source")?,
+            status: c.get("status")?,
+            source: c.get("source")?,
+            verified_at: c.get("verified_at")?,
+            created_at: c.get("created_at")?,
+            updated_at: c.get("updated_at")?,
+            version: c.get("version")?,
+            offers: c.get("offers")?,
+            notices: Vec::new(),
+        })
+    }
+}
+
+/// Reads a row's columns one after the other, each checked to be the column named (a comparison
+/// of two short strings), so a change to [`SITE_COLUMNS`] that the decoding does not follow is an
+/// error, never a value read into the wrong field.
+struct Columns<'r> {
+    row: &'r PgRow,
+    next: usize,
+}
+
+impl<'r> Columns<'r> {
+    fn get<T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(&mut self, name: &str) -> sqlx::Result<T> {
+        let index = self.next;
+        self.next += 1;
+        match self.row.columns().get(index) {
+            Some(column) if column.name() == name => self.row.try_get(index),
+            _ => Err(sqlx::Error::ColumnNotFound(format!(
+                "{name} (column {index} of the site's columns)"
+            ))),
+        }
+    }
+}
 
 /// The site with its offers, or `None`.
 pub async fn load(conn: &mut PgConnection, site_id: Uuid) -> Result<Option<Site>, ApiError> {

@@ -595,6 +595,95 @@ async fn counted_facets_stay_exact_through_edits_archiving_and_compaction() {
     assert_facets_match(&app, &bases).await;
 }
 
+/// The words and the tally as the triggers keep them (pending deltas folded in), in one order.
+async fn derived(
+    app: &TestApp,
+) -> (
+    Vec<(String, String, bool)>,
+    Vec<(String, String, String, String, String, i64)>,
+) {
+    let words = sqlx::query_as("select word, site_id::text, listed from site_word order by 1, 2")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    let tally = sqlx::query_as(
+        "select state, status, site_type, payment, modality, sum(sites)::bigint
+           from (select state, status, site_type, payment, modality, sites from site_tally
+                 union all
+                 select state, status, site_type, payment, modality, sites from site_tally_delta) t
+          group by 1, 2, 3, 4, 5 having sum(sites) <> 0 order by 1, 2, 3, 4, 5",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    (words, tally)
+}
+
+/// `site_derived_rebuild()`, for bulk loads that write sites with triggers off: it rebuilds the
+/// words and the tally exactly as the triggers keep them, including sites the triggers never saw.
+#[tokio::test]
+async fn a_rebuild_of_words_and_tally_equals_what_the_triggers_keep() {
+    let app = TestApp::new().await;
+    let admin = directory(&app).await;
+    let beta = search(&app, "q=beta").await["items"][0]["site_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let etag = app.etag(&beta).await;
+    let patch = json!({"name": "Beta Vascular Imaging", "state": "MI", "offers": {"ct": {}}});
+    assert_eq!(
+        app.patch_site(&admin, &beta, &etag, &patch).await.status,
+        StatusCode::OK
+    );
+    let kept = derived(&app).await;
+    assert!(!kept.0.is_empty() && !kept.1.is_empty());
+
+    sqlx::query("truncate site_word, site_tally, site_tally_delta")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("select site_derived_rebuild()")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(derived(&app).await, kept);
+    let pending: i64 = sqlx::query_scalar("select count(*) from site_tally_delta")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(pending, 0);
+
+    // A site written as a bulk load writes it, with the triggers off, is found and counted once
+    // the rebuild has run.
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query("alter table site disable trigger user")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    for statement in [
+        "insert into site (site_id, name, site_type, city, state, postal_code, modalities, source)
+         values ('0190aaaa-0000-7000-8000-000000000001', 'Omicron Sonography', 'clinic', 'Dayton', 'OH', '45402',
+                 '{sonography}', 'import')",
+        "insert into site_offer (site_id, modality, accepts)
+         values ('0190aaaa-0000-7000-8000-000000000001', 'sonography', '{independent}')",
+        "update site set offers = site_offers_json(site_id) where site_id = '0190aaaa-0000-7000-8000-000000000001'",
+    ] {
+        sqlx::query(statement).execute(&mut *tx).await.unwrap();
+    }
+    sqlx::query("alter table site enable trigger user")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(search(&app, "q=omicron").await["total"]["value"], 0);
+    sqlx::query("select site_derived_rebuild()")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(names(&app, "q=omicron").await, set(&["Omicron Sonography"]));
+    assert_facets_match(&app, &["", "state=OH", "modality=sonography"]).await;
+}
+
 /// Walks every page of `query` and returns the ids in order.
 async fn walk(app: &TestApp, query: &str, limit: u32, mut between: impl AsyncFnMut(usize)) -> Vec<String> {
     let mut ids = Vec::new();

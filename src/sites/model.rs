@@ -191,8 +191,8 @@ pub struct Site {
 
 /// A site's offers keyed by modality code, as the JSON object PostgreSQL keeps on the site row
 /// (`site.offers`, built by `site_offers_json`, migration `…09`). Responses carry it as it is: a
-/// page of sites never decodes and encodes its offers again (that was a seventh of the server's
-/// work per search). Its shape is [`Offer`]'s, which a contract test checks.
+/// page of sites never decodes and encodes its offers again (that was 8–20% of the server's CPU
+/// per search). Its shape is [`Offer`]'s, which a contract test checks.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Offers(Box<RawValue>);

@@ -653,7 +653,7 @@ async fn a_rebuild_of_words_and_tally_equals_what_the_triggers_keep() {
         .unwrap();
     assert_eq!(pending, 0);
 
-    // A site written as a bulk load writes it, with the triggers off, is found and counted once
+    // A site written with the triggers off, as a bulk load writes it, is found and counted once
     // the rebuild has run.
     let mut tx = app.pool.begin().await.unwrap();
     sqlx::query("alter table site disable trigger user")

@@ -26,22 +26,60 @@ pub enum Database {
         /// Held while we run: one service per `DATA_DIR` (released by the kernel even on a crash).
         _lock: std::fs::File,
     },
+    /// The private cluster of the service running on `DATA_DIR`, used by a command beside it and
+    /// left running.
+    Shared {
+        /// The service's cluster.
+        cluster: LocalCluster,
+    },
+}
+
+/// What this process does with the private cluster, which decides how it shares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Usage {
+    /// `serve`: one service per `DATA_DIR`; a second one is refused, and it waits for a command
+    /// (below) that holds the folder to finish.
+    Serve,
+    /// A command (`migrate`, `admin`, `demo-data`): it uses the cluster of the service running on
+    /// `DATA_DIR` when there is one (a second terminal beside `cargo run`), else starts the
+    /// cluster itself for as long as it runs.
+    Command(&'static str),
+}
+
+impl Usage {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Serve => "serve",
+            Self::Command(name) => name,
+        }
+    }
 }
 
 impl Database {
     /// `DATABASE_URL` if set, else the private cluster in `DATA_DIR/postgres` (created on first run).
     ///
     /// Blocking: call before starting the async runtime (see [`crate::postgres`]).
-    pub fn provision(config: &Config) -> Result<Self, ProvisionError> {
+    pub fn provision(config: &Config, usage: Usage) -> Result<Self, ProvisionError> {
         if let Some(url) = &config.database_url {
             return Ok(Self::External(Box::new(url.clone())));
         }
         let binaries = Binaries::find(config.postgres_bin_dir.as_deref())?;
-        let lock = lock_data_dir(&config.data_dir)?;
+        let cluster_dir = config.data_dir.join("postgres");
+        let lock = match lock_data_dir(&config.data_dir, usage)? {
+            Lock::Held(lock) => lock,
+            Lock::ServedBy(pid) => {
+                let cluster = LocalCluster::join(&cluster_dir)?;
+                tracing::info!(
+                    service = pid,
+                    "using the private cluster of the service running on DATA_DIR"
+                );
+                return Ok(Self::Shared { cluster });
+            }
+        };
         let cluster = LocalCluster::start(
             &binaries,
             &ClusterOptions {
-                data_dir: config.data_dir.join("postgres"),
+                data_dir: cluster_dir,
                 log_file: config.data_dir.join("postgres.log"),
                 durable: true,
             },
@@ -53,7 +91,7 @@ impl Database {
     pub fn connect_options(&self) -> PgConnectOptions {
         match self {
             Self::External(url) => url.connect_options(),
-            Self::Local { cluster, .. } => cluster.connect_options(LOCAL_DATABASE),
+            Self::Local { cluster, .. } | Self::Shared { cluster } => cluster.connect_options(LOCAL_DATABASE),
         }
     }
 
@@ -61,14 +99,21 @@ impl Database {
     pub fn describe(&self) -> String {
         match self {
             Self::External(url) => url.redacted(),
-            Self::Local { cluster, .. } => format!("private cluster in {}", cluster.data_dir().display()),
+            Self::Local { cluster, .. } | Self::Shared { cluster } => match cluster.linked_from() {
+                Some(link) => format!(
+                    "private cluster in {} (linked from {})",
+                    cluster.data_dir().display(),
+                    link.display()
+                ),
+                None => format!("private cluster in {}", cluster.data_dir().display()),
+            },
         }
     }
 
     /// Creates the application database in a private cluster if it is missing. Safe when several
     /// instances start at once.
     pub async fn ensure_created(&self) -> Result<(), sqlx::Error> {
-        let Self::Local { cluster, .. } = self else {
+        let (Self::Local { cluster, .. } | Self::Shared { cluster }) = self else {
             return Ok(());
         };
         let mut conn = PgConnection::connect_with(&cluster.connect_options("postgres")).await?;
@@ -95,26 +140,81 @@ impl Database {
     }
 }
 
-/// Takes `DATA_DIR/service.lock`, so a second service on the same folder fails at once instead of
-/// sharing (and later stopping) the first one's cluster.
-fn lock_data_dir(data_dir: &std::path::Path) -> Result<std::fs::File, ProvisionError> {
+/// The outcome of [`lock_data_dir`].
+enum Lock {
+    /// This process holds `DATA_DIR` (and runs its cluster).
+    Held(std::fs::File),
+    /// The service with this pid holds it; a command uses its cluster.
+    ServedBy(u32),
+}
+
+/// Takes `DATA_DIR/service.lock`, which names its holder (`pid usage`), so that a second service on
+/// the same folder fails at once instead of sharing (and later stopping) the first one's cluster,
+/// a command beside a running service uses that service's cluster, and anyone else waits for the
+/// command holding the folder to finish. The kernel releases the lock even on a crash.
+fn lock_data_dir(data_dir: &std::path::Path, usage: Usage) -> Result<Lock, ProvisionError> {
+    use std::io::{Read, Seek, Write};
     use std::os::fd::AsRawFd;
     let io_error = |context: String| move |source| ProvisionError::Io { context, source };
     std::fs::create_dir_all(data_dir).map_err(io_error(format!("creating {}", data_dir.display())))?;
     let path = data_dir.join("service.lock");
-    let file = std::fs::OpenOptions::new()
+    let mut file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
+        .read(true)
         .write(true)
         .open(&path)
         .map_err(io_error(format!("opening {}", path.display())))?;
-    // SAFETY: flock on a descriptor we own; no memory is involved.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(ProvisionError::Busy {
-            path: data_dir.to_path_buf(),
-        });
+    let flock = |file: &std::fs::File, flags| {
+        // SAFETY: flock on a descriptor we own; no memory is involved.
+        unsafe { libc::flock(file.as_raw_fd(), flags) == 0 }
+    };
+    if !flock(&file, libc::LOCK_EX | libc::LOCK_NB) {
+        // The holder writes its name right after locking: give it a moment.
+        let mut holder = String::new();
+        for _ in 0..50 {
+            holder.clear();
+            let _ = file.rewind();
+            let _ = file.read_to_string(&mut holder);
+            if holder.ends_with('\n') {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let mut words = holder.split_whitespace();
+        let pid: u32 = words.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let holder_usage = words.next().unwrap_or("serve");
+        match (usage, holder_usage) {
+            (Usage::Serve, "serve") => {
+                return Err(ProvisionError::Busy {
+                    path: data_dir.to_path_buf(),
+                });
+            }
+            (Usage::Command(_), "serve") => return Ok(Lock::ServedBy(pid)),
+            _ => {
+                tracing::info!(
+                    pid,
+                    command = holder_usage,
+                    "waiting for the clinical-sites command using DATA_DIR to finish"
+                );
+                eprintln!(
+                    "clinical-sites: waiting for `clinical-sites {holder_usage}` (pid {pid}), which is using {}, to finish",
+                    data_dir.display()
+                );
+                if !flock(&file, libc::LOCK_EX) {
+                    return Err(io_error(format!("locking {}", path.display()))(
+                        std::io::Error::last_os_error(),
+                    ));
+                }
+            }
+        }
     }
-    Ok(file)
+    file.set_len(0)
+        .map_err(io_error(format!("writing {}", path.display())))?;
+    file.rewind().map_err(io_error(format!("writing {}", path.display())))?;
+    writeln!(file, "{} {}", std::process::id(), usage.name())
+        .map_err(io_error(format!("writing {}", path.display())))?;
+    Ok(Lock::Held(file))
 }
 
 /// A pooled connection idle this long is pinged before it is used again.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clinical_sites::config::{AdminCommand, Cli, Command, Config};
-use clinical_sites::db::{self, Database};
+use clinical_sites::db::{self, Database, Usage};
 use clinical_sites::{AppState, app, http, telemetry};
 
 /// mimalloc rather than the system allocator: 18% less server CPU per search page at a million
@@ -38,7 +38,12 @@ fn main() -> ExitCode {
 
     // Provision on the main thread, before the runtime exists: the private cluster's lifetime is
     // tied to this process, and starting it blocks.
-    let database = match Database::provision(&config) {
+    let usage = match &command {
+        Command::Serve => Usage::Serve,
+        Command::Migrate => Usage::Command("migrate"),
+        Command::Admin { .. } => Usage::Command("admin"),
+    };
+    let database = match Database::provision(&config, usage) {
         Ok(database) => database,
         Err(error) => {
             tracing::error!("{error}");

@@ -5,7 +5,10 @@
 //! stopped with a fast shutdown when its [`LocalCluster`] is stopped or dropped.
 //!
 //! - **Root**: PostgreSQL refuses to run as root, so as root the cluster runs as the unprivileged
-//!   `postgres` user (or `nobody`), owning its folder.
+//!   `postgres` user (or `nobody`), owning its folder. When that user cannot reach the folder asked
+//!   for (a checkout in `/root`, mode 0700), the cluster is placed under [`RELOCATION_ROOT`] instead
+//!   and the folder asked for becomes a symbolic link to it, which later runs follow (see
+//!   [`place_data_dir`]).
 //! - **Orphans**: the postmaster gets `SIGINT` (fast shutdown) when the process that started it dies,
 //!   even by `SIGKILL` (Linux parent-death signal), and runs in its own process group so a terminal's
 //!   Ctrl-C reaches the service first, which then stops requests before the database.
@@ -31,6 +34,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Unix socket paths are limited to 107 bytes on Linux.
 const MAX_SOCKET_PATH: usize = 100;
+/// Where, as root, a cluster goes when the unprivileged user cannot reach the folder asked for.
+pub const RELOCATION_ROOT: &str = "/var/lib/clinical-sites";
 /// The port only names the socket file (`.s.PGSQL.5432`): nothing listens on TCP.
 const SOCKET_PORT: u16 = 5432;
 
@@ -58,10 +63,11 @@ pub enum ProvisionError {
     /// As root, no unprivileged account exists to run PostgreSQL as.
     #[error("running as root, and neither a `postgres` nor a `nobody` user exists to run PostgreSQL as")]
     NoUnprivilegedUser,
-    /// As root, the unprivileged user cannot reach the data folder.
+    /// As root, the unprivileged user cannot reach an existing data folder.
     #[error(
         "the PostgreSQL data folder {path} is not reachable by the `{user}` user that PostgreSQL runs as \
-         (a parent folder lacks search permission): set DATA_DIR to a folder such as /var/lib/clinical-sites"
+         (a parent folder lacks search permission): move it to a reachable folder and leave a symbolic link \
+         in its place, or set DATA_DIR to a reachable folder"
     )]
     Unreachable {
         /// The data folder.
@@ -236,6 +242,8 @@ impl RunAs {
 #[derive(Debug)]
 pub struct LocalCluster {
     data_dir: PathBuf,
+    /// The folder asked for, when it is a link to `data_dir` (see [`place_data_dir`]).
+    linked_from: Option<PathBuf>,
     socket_dir: PathBuf,
     pid: i32,
     /// Receives the exit status when we started the postmaster; `None` for an adopted one.
@@ -249,17 +257,9 @@ impl LocalCluster {
     /// folder) and waits until it accepts connections.
     pub fn start(binaries: &Binaries, options: &ClusterOptions) -> Result<Self, ProvisionError> {
         let run_as = RunAs::for_current_process()?;
-        let data_dir = std::path::absolute(&options.data_dir).map_err(io_context("resolving the data folder"))?;
-        let parent = data_dir.parent().unwrap_or(Path::new("/")).to_path_buf();
-        fs::create_dir_all(&parent).map_err(io_context(format!("creating {}", parent.display())))?;
-        if let Some(user) = &run_as
-            && !user.can_reach(&data_dir)
-        {
-            return Err(ProvisionError::Unreachable {
-                path: data_dir,
-                user: user.name.clone(),
-            });
-        }
+        let requested = std::path::absolute(&options.data_dir).map_err(io_context("resolving the data folder"))?;
+        let data_dir = place_data_dir(&requested, run_as.as_ref())?;
+        let linked_from = (data_dir != requested).then_some(requested);
         if !data_dir.join("PG_VERSION").is_file() {
             init_cluster(binaries, &data_dir, run_as.as_ref(), options.durable)?;
         } else if let Some(user) = &run_as {
@@ -267,15 +267,19 @@ impl LocalCluster {
         }
         let socket_dir = socket_dir_for(&data_dir, run_as.as_ref())?;
 
-        match inspect_pid_file(&data_dir) {
-            PidFile::Absent => {}
-            PidFile::Stale => remove_stale_lock_files(&data_dir, &socket_dir)?,
+        let mut cluster = match inspect_pid_file(&data_dir) {
+            PidFile::Absent => None,
+            PidFile::Stale => {
+                remove_stale_lock_files(&data_dir, &socket_dir)?;
+                None
+            }
             PidFile::Running {
                 pid,
                 socket_dir: running_socket,
             } => {
                 let mut adopted = Self {
                     data_dir: data_dir.clone(),
+                    linked_from: linked_from.clone(),
                     socket_dir: running_socket,
                     pid,
                     exited: None,
@@ -284,14 +288,62 @@ impl LocalCluster {
                 };
                 if adopted.wait_ready(Duration::from_secs(15)).is_ok() && adopted.socket_dir == socket_dir {
                     tracing::info!(pid, data_dir = %data_dir.display(), "adopted a PostgreSQL already running on the data folder");
-                    return Ok(adopted);
+                    Some(adopted)
+                } else {
+                    tracing::warn!(pid, "stopping a PostgreSQL on the data folder that is not usable as is");
+                    adopted.shutdown();
+                    remove_stale_lock_files(&data_dir, &socket_dir)?;
+                    None
                 }
-                tracing::warn!(pid, "stopping a PostgreSQL on the data folder that is not usable as is");
-                adopted.shutdown();
-                remove_stale_lock_files(&data_dir, &socket_dir)?;
             }
+        };
+        if cluster.is_none() {
+            cluster = Some(spawn_postmaster(
+                binaries,
+                options,
+                &data_dir,
+                &socket_dir,
+                run_as.as_ref(),
+            )?);
         }
-        spawn_postmaster(binaries, options, &data_dir, &socket_dir, run_as.as_ref())
+        let mut cluster = cluster.expect("started or adopted");
+        cluster.linked_from = linked_from;
+        Ok(cluster)
+    }
+
+    /// The cluster another process started on `data_dir` (following its link, if it is one) and
+    /// still runs, ready: used, never stopped, by this process.
+    pub fn join(data_dir: &Path) -> Result<Self, ProvisionError> {
+        let requested = std::path::absolute(data_dir).map_err(io_context("resolving the data folder"))?;
+        let resolved = resolve_link(&requested);
+        let log = requested.with_extension("log");
+        let not_running = || ProvisionError::Start {
+            reason: "the service using this data folder has no PostgreSQL running on it".to_owned(),
+            log: log.clone(),
+            tail: String::new(),
+        };
+        // The service may still be starting its cluster (a first run's initdb takes seconds).
+        let deadline = Instant::now() + START_TIMEOUT;
+        let (pid, socket_dir) = loop {
+            match inspect_pid_file(&resolved) {
+                PidFile::Running { pid, socket_dir } => break (pid, socket_dir),
+                _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                _ => return Err(not_running()),
+            }
+        };
+        let mut joined = Self {
+            linked_from: (resolved != requested).then_some(requested),
+            data_dir: resolved,
+            socket_dir,
+            pid,
+            exited: None,
+            adopted: true,
+            stopped: false,
+        };
+        joined.wait_ready(Duration::from_secs(15)).map_err(|_| not_running())?;
+        // Another process owns it: never stop it from here.
+        joined.stopped = true;
+        Ok(joined)
     }
 
     /// Options for connecting to `database` on this cluster as the superuser `postgres`.
@@ -306,6 +358,11 @@ impl LocalCluster {
     /// The cluster's folder.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The folder asked for, when it is a symbolic link to [`LocalCluster::data_dir`].
+    pub fn linked_from(&self) -> Option<&Path> {
+        self.linked_from.as_deref()
     }
 
     /// The postmaster's process id.
@@ -404,6 +461,104 @@ fn poll_until(patience: Duration, mut done: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     done()
+}
+
+/// Where the cluster asked for at `requested` lives, creating what it needs:
+/// - a symbolic link (left by an earlier run, or made by hand) is followed;
+/// - otherwise the folder itself, when PostgreSQL's account can reach it (always, unless we are
+///   root);
+/// - as root, when the unprivileged account cannot pass through a parent folder (a checkout in
+///   `/root`, mode 0700), a new cluster goes to `RELOCATION_ROOT/<name>-<hash>/postgres` and
+///   `requested` becomes a link to it, so the next run finds it again and `ls -l` shows where the
+///   data is. An existing cluster in an unreachable folder is an error (it is never moved).
+fn place_data_dir(requested: &Path, run_as: Option<&RunAs>) -> Result<PathBuf, ProvisionError> {
+    let parent = requested.parent().unwrap_or(Path::new("/"));
+    fs::create_dir_all(parent).map_err(io_context(format!("creating {}", parent.display())))?;
+    let resolved = resolve_link(requested);
+    let Some(user) = run_as else {
+        return Ok(resolved);
+    };
+    if resolved != requested {
+        create_reachable_dir(resolved.parent().unwrap_or(Path::new("/")))?;
+    }
+    if user.can_reach(&resolved) {
+        return Ok(resolved);
+    }
+    if resolved != requested || requested.exists() {
+        return Err(ProvisionError::Unreachable {
+            path: resolved,
+            user: user.name.clone(),
+        });
+    }
+    create_reachable_dir(Path::new(RELOCATION_ROOT))?;
+    let home = Path::new(RELOCATION_ROOT).join(relocation_name(requested));
+    create_reachable_dir(&home)?;
+    let target = home.join(requested.file_name().unwrap_or("postgres".as_ref()));
+    if !user.can_reach(&target) {
+        return Err(ProvisionError::Unreachable {
+            path: target,
+            user: user.name.clone(),
+        });
+    }
+    std::os::unix::fs::symlink(&target, requested).map_err(io_context(format!(
+        "linking {} to {}",
+        requested.display(),
+        target.display()
+    )))?;
+    tracing::info!(
+        requested = %requested.display(),
+        cluster = %target.display(),
+        user = %user.name,
+        "the data folder is not reachable by the account PostgreSQL runs as; the cluster lives in the \
+         relocation folder instead, linked from the data folder"
+    );
+    Ok(target)
+}
+
+/// `requested`, or where it links to (relative links are taken from its folder).
+fn resolve_link(requested: &Path) -> PathBuf {
+    match fs::read_link(requested) {
+        Ok(target) => requested.parent().unwrap_or(Path::new("/")).join(target),
+        Err(_) => requested.to_path_buf(),
+    }
+}
+
+/// A name for the relocated cluster of `requested`: readable (the folders above it) and unique
+/// (a hash of the whole path), e.g. `clinical-sites-data-3f2a9c1e` for
+/// `/root/clinical-sites/data/postgres`.
+fn relocation_name(requested: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let readable: Vec<String> = requested
+        .parent()
+        .into_iter()
+        .flat_map(|p| p.components().rev().take(2))
+        .filter_map(|c| c.as_os_str().to_str())
+        .map(|c| {
+            c.chars()
+                .map(|ch| if ch.is_ascii_alphanumeric() { ch } else { '-' })
+                .collect()
+        })
+        .collect();
+    let readable = readable.into_iter().rev().collect::<Vec<_>>().join("-");
+    let digest = Sha256::digest(requested.as_os_str().as_encoded_bytes());
+    let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let readable: String = readable.chars().take(40).collect();
+    format!("{}-{hash}", readable.trim_matches('-'))
+}
+
+/// Creates `dir` (and its parents) searchable by everyone: it only holds the private cluster
+/// folder, which is 0700 and owned by PostgreSQL's account.
+fn create_reachable_dir(dir: &Path) -> Result<(), ProvisionError> {
+    fs::create_dir_all(dir).map_err(io_context(format!("creating {}", dir.display())))?;
+    let mode = fs::metadata(dir)
+        .map_err(io_context(format!("reading {}", dir.display())))?
+        .permissions()
+        .mode();
+    if mode & 0o011 != 0o011 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(mode | 0o755))
+            .map_err(io_context(format!("opening {} to PostgreSQL's account", dir.display())))?;
+    }
+    Ok(())
 }
 
 fn init_cluster(
@@ -643,6 +798,7 @@ fn spawn_postmaster(
 
     let cluster = LocalCluster {
         data_dir: data_dir.to_path_buf(),
+        linked_from: None,
         socket_dir: socket_dir.to_path_buf(),
         pid,
         exited: Some(exited_rx),

@@ -268,3 +268,188 @@ async fn admin_create_prints_a_one_time_password_that_signs_in_as_an_admin() {
         .unwrap();
     assert!(!output.status.success());
 }
+
+/// A first run as a newcomer types it: `clinical-sites` in a checkout inside a private home
+/// folder (mode 0700, as `/root` is), with nothing set but an ephemeral port.
+fn first_run_command(binary: &std::path::Path, checkout: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(binary);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .current_dir(checkout)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    command
+}
+
+/// A private home folder (0700) owned by `owner`, holding a `clinical-sites` checkout folder.
+fn private_home(dir: &TempDir, owner: Option<(u32, u32)>) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let home = dir.0.join("home");
+    let checkout = home.join("clinical-sites");
+    std::fs::create_dir_all(&checkout).unwrap();
+    for folder in [&home, &checkout] {
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(folder, Some(uid), Some(gid)).unwrap();
+        }
+    }
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    checkout
+}
+
+/// Removes a relocated cluster folder when the test ends, passed or not.
+struct RemoveOnDrop(Option<std::path::PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let Some(folder) = self.0.take() {
+            let _ = std::fs::remove_dir_all(folder);
+        }
+    }
+}
+
+/// Runs the service twice from `checkout` (SIGTERM in between) and checks the second run finds the
+/// first one's data; returns where the cluster lives and everything the first run printed.
+fn serve_twice(mut command: impl FnMut() -> std::process::Command, checkout: &std::path::Path) -> String {
+    let data = checkout.join("data");
+    let service = Service::start(command());
+    assert_eq!(service.get("/readyz").0, 200, "{}", service.output.join("\n"));
+    let first_id = installation_id(&data);
+    let (code, first_output) = service.stop(libc::SIGTERM);
+    assert_eq!(code, Some(0), "{first_output}");
+    let service = Service::start(command());
+    assert_eq!(service.get("/readyz").0, 200);
+    assert_eq!(
+        installation_id(&data),
+        first_id,
+        "the second run finds the first run's data"
+    );
+    let (code, output) = service.stop(libc::SIGTERM);
+    assert_eq!(code, Some(0), "{output}");
+    first_output
+}
+
+#[test]
+fn a_first_run_from_a_private_home_folder_needs_no_configuration() {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let dir = TempDir::new("home");
+    let checkout = private_home(&dir, None);
+    let binary = std::path::PathBuf::from(env!("CARGO_BIN_EXE_clinical-sites"));
+    let link = checkout.join("data/postgres");
+    let mut cleanup = RemoveOnDrop(None);
+    let output = serve_twice(
+        || {
+            let command = first_run_command(&binary, &checkout);
+            // Known after the first start: the relocated folder, removed when the test ends.
+            if let Ok(target) = std::fs::read_link(&link) {
+                cleanup.0 = target.parent().map(std::path::Path::to_path_buf);
+            }
+            command
+        },
+        &checkout,
+    );
+    let target = std::fs::read_link(&link);
+    if root {
+        // PostgreSQL runs as `postgres`, which cannot pass through the 0700 home: the cluster lives
+        // in the relocation folder, and the data folder links to it.
+        let target = target.expect("data/postgres is a link to the relocated cluster");
+        assert!(
+            target.starts_with(clinical_sites::postgres::RELOCATION_ROOT),
+            "{}",
+            target.display()
+        );
+        assert!(target.join("PG_VERSION").is_file());
+        cleanup.0 = target.parent().map(std::path::Path::to_path_buf);
+        assert!(
+            output.contains(&format!("private cluster in {}", target.display())) && output.contains("linked from"),
+            "the log says where the data is:\n{output}"
+        );
+        wait_until_no_postgres(&target.display().to_string());
+    } else {
+        assert!(target.is_err(), "an ordinary user's cluster stays in the checkout");
+        assert!(link.join("PG_VERSION").is_file());
+        assert!(
+            output.contains(&format!("private cluster in {}", link.display())),
+            "{output}"
+        );
+    }
+}
+
+#[test]
+fn a_first_run_as_an_ordinary_user_from_a_private_home_folder() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return; // the test above ran as an ordinary user already
+    }
+    use std::os::unix::process::CommandExt;
+    let (uid, gid) = (65534, 65534); // nobody
+    let dir = TempDir::new("user");
+    // The binary where that user can run it (the build folder may be inside /root).
+    let bin = dir.0.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let binary = bin.join("clinical-sites");
+    std::fs::copy(env!("CARGO_BIN_EXE_clinical-sites"), &binary).unwrap();
+    let checkout = private_home(&dir, Some((uid, gid)));
+    let output = serve_twice(
+        || {
+            let mut command = first_run_command(&binary, &checkout);
+            command.uid(uid).gid(gid);
+            command
+        },
+        &checkout,
+    );
+    let cluster = checkout.join("data/postgres");
+    assert!(
+        std::fs::read_link(&cluster).is_err(),
+        "no relocation for an ordinary user"
+    );
+    assert!(
+        output.contains(&format!("private cluster in {}", cluster.display())),
+        "{output}"
+    );
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(cluster.join("PG_VERSION")).unwrap().uid(), uid);
+}
+
+#[tokio::test]
+async fn admin_create_beside_a_running_service_uses_its_cluster() {
+    let dir = TempDir::new("beside");
+    let data_dir = dir.0.clone();
+    let (service, output) = tokio::task::spawn_blocking(move || {
+        let service = Service::start(service_command(&data_dir));
+        let mut admin = service_command(&data_dir);
+        admin.args(["admin", "create", "--email", "second@example.org"]);
+        (service, admin.output().unwrap())
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let password = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("one-time password: "))
+        .expect("the password is printed")
+        .to_owned();
+    // The service still runs on its cluster and knows the new administrator.
+    let body = serde_json::json!({"email": "second@example.org", "password": password}).to_string();
+    let addr = service.addr;
+    let (status, _) = tokio::task::spawn_blocking(move || {
+        crate::support::client::request_with(addr, "POST", "/v1/sessions", None, Some(&body)).unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 201);
+    assert_eq!(service.get("/readyz").0, 200);
+    let (code, output) = tokio::task::spawn_blocking(move || service.stop(libc::SIGTERM))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0), "{output}");
+    assert!(postgres_processes(&dir.0.join("postgres").display().to_string()).is_empty());
+}

@@ -66,20 +66,20 @@ fn coordinates_for(site: &ValidSite) -> (Option<Coordinates>, Vec<String>) {
             Vec::new(),
         );
     }
-    match crate::geo::zip_centroid(site.postal_code.zip5()) {
-        Some((latitude, longitude)) => (
+    match crate::geo::zip_place(site.postal_code.zip5()) {
+        Some(place) => (
             Some(Coordinates {
-                latitude,
-                longitude,
-                source: "zip_centroid",
+                latitude: place.latitude,
+                longitude: place.longitude,
+                source: place.source.coordinates_source(),
             }),
             Vec::new(),
         ),
         None => (
             None,
             vec![format!(
-                "ZIP code {} is not in the Census ZIP data, so the site has no coordinates and radius searches \
-                 will not find it; set latitude and longitude to place it",
+                "ZIP code {} is in neither the Census ZIP areas nor GeoNames' ZIP places, so the site has no \
+                 coordinates and radius searches will not find it; set latitude and longitude to place it",
                 site.postal_code.zip5()
             )],
         ),

@@ -32,7 +32,7 @@ pub struct SiteDetails {
     #[schema(example = "410 W 10th Ave", max_length = 200)]
     pub street: Option<String>,
     /// Latitude in degrees (WGS 84). Give both coordinates or neither; with neither, they are
-    /// derived from the ZIP code when the Census ZIP data knows it (`coordinates_source`).
+    /// derived from the ZIP code when the ZIP reference data places it (`coordinates_source`).
     #[schema(example = 39.9946, minimum = -90, maximum = 90)]
     pub latitude: Option<f64>,
     /// Longitude in degrees (WGS 84); see `latitude`.
@@ -161,9 +161,11 @@ pub struct Site {
     /// Requirements, logistics and contact details.
     #[serde(flatten)]
     pub details: SiteDetails,
-    /// Where `latitude`/`longitude` came from: `request` (given by an editor) or `zip_centroid`
-    /// (derived from the ZIP code); `null` when the site has no coordinates (its ZIP is not in the
-    /// Census ZIP data), so radius searches cannot find it.
+    /// Where `latitude`/`longitude` came from: `request` (given by an editor), `zip_centroid`
+    /// (the centre of the ZIP's Census ZIP Code Tabulation Area) or `zip_geonames` (the GeoNames
+    /// place of a ZIP that has no Census area: PO boxes and single organisations, such as many
+    /// hospitals); `null` when the site has no coordinates (its ZIP is in neither), so radius
+    /// searches cannot find it.
     #[schema(example = "zip_centroid")]
     pub coordinates_source: Option<String>,
     /// The offers, keyed by modality code: one per modality the site trains for.

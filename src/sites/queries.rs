@@ -17,7 +17,7 @@ use crate::vocabulary::{Modality, SiteSource, SiteStatus};
 pub struct Coordinates {
     pub latitude: f64,
     pub longitude: f64,
-    /// `request` or `zip_centroid`.
+    /// `request`, `zip_centroid` or `zip_geonames`.
     pub source: &'static str,
 }
 

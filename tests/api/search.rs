@@ -884,7 +884,7 @@ async fn bad_input_is_a_400_naming_the_parameter() {
         ("near=abc".to_owned(), "near", "LAT,LON"),
         ("near=91,0".to_owned(), "near", "latitude"),
         ("near=40,-200".to_owned(), "near", "longitude"),
-        ("near=00000".to_owned(), "near", "not in the Census"),
+        ("near=00000".to_owned(), "near", "not in the ZIP reference data"),
         ("near=43210&radius=-5mi".to_owned(), "radius", "positive"),
         ("near=43210&radius=5000mi".to_owned(), "radius", "at most"),
         ("near=43210&radius=ten".to_owned(), "radius", "positive"),

@@ -81,13 +81,39 @@ async fn coordinates_come_from_the_request_or_the_zip_or_are_reported_missing() 
     assert_eq!(given["coordinates_source"], "request");
     assert_eq!(given["latitude"], json!(40.0));
 
-    // 43299 is a valid ZIP shape that the Census ZCTA data does not contain.
-    assert!(clinical_sites::geo::zip_centroid("43299").is_none());
+    // 43298 is a valid ZIP shape that neither the Census ZCTAs nor GeoNames place.
+    assert!(clinical_sites::geo::zip_centroid("43298").is_none());
     let unknown = app
-        .create_site(&token, &site_body("Unknown Zip Imaging", "43299"))
+        .create_site(&token, &site_body("Unknown Zip Imaging", "43298"))
         .await;
     assert!(unknown["latitude"].is_null() && unknown["coordinates_source"].is_null());
-    assert!(unknown["notices"][0].as_str().unwrap().contains("43299"), "{unknown}");
+    assert!(unknown["notices"][0].as_str().unwrap().contains("43298"), "{unknown}");
+}
+
+#[tokio::test]
+async fn a_site_in_a_hospital_only_zip_is_placed_and_found_by_radius() {
+    let app = TestApp::new().await;
+    let (_, token) = app.member("ann").await;
+    // 27710 is Duke University Medical Center's own ZIP: a single-organisation ZIP, not a Census
+    // ZCTA, placed from GeoNames.
+    let mut body = site_body("Duke Radiology Training", "27710");
+    body["city"] = json!("Durham");
+    body["state"] = json!("NC");
+    let site = app.create_site(&token, &body).await;
+    assert_eq!(site["coordinates_source"], "zip_geonames", "{site}");
+    let (lat, lon) = clinical_sites::geo::zip_centroid("27710").unwrap();
+    assert_eq!(
+        (site["latitude"].clone(), site["longitude"].clone()),
+        (json!(lat), json!(lon))
+    );
+    assert!(site.get("notices").is_none(), "{site}");
+    // A radius search around Durham's Census ZIP finds it, and the ZIP itself works as `near`.
+    for near in ["27701", "27710"] {
+        let response = app.get(&format!("/v1/sites?near={near}&radius=10mi")).await;
+        assert_eq!(response.status, StatusCode::OK, "{response:?}");
+        let page = response.json();
+        assert_eq!(page["items"][0]["site_id"], site["site_id"], "near={near}: {page}");
+    }
 }
 
 #[tokio::test]

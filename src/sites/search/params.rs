@@ -388,12 +388,12 @@ fn set_bool(params: &mut SearchParams, name: &str, value: bool) {
     }
 }
 
-/// `LAT,LON` in degrees, or a 5-digit ZIP code known to the Census data.
+/// `LAT,LON` in degrees, or a 5-digit ZIP code of the reference data (Census ZCTAs and GeoNames).
 fn parse_near(value: &str) -> Result<Near, String> {
     if value.len() == 5 && value.bytes().all(|b| b.is_ascii_digit()) {
         return crate::geo::zip_centroid(value)
             .map(|(latitude, longitude)| Near { latitude, longitude })
-            .ok_or_else(|| format!("ZIP code {value} is not in the Census ZIP data; give `LAT,LON` instead"));
+            .ok_or_else(|| format!("ZIP code {value} is not in the ZIP reference data; give `LAT,LON` instead"));
     }
     let shape = "must be `LAT,LON` in degrees (e.g. 39.99,-83.01) or a 5-digit ZIP code";
     let (lat, lon) = value.split_once(',').ok_or(shape)?;

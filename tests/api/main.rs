@@ -10,6 +10,7 @@ mod errors;
 mod health;
 mod middleware;
 mod openapi;
+mod paging;
 mod provisioning;
 mod search;
 mod secrets;

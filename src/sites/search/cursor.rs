@@ -17,8 +17,8 @@ const TAG_LEN: usize = 16;
 pub struct Position {
     /// The search this cursor belongs to.
     pub search: String,
-    /// The sort key of the last item: a name, an RFC 3339 time, a distance or a score.
-    pub key: serde_json::Value,
+    /// The sort key of the last item, exactly as the database returned it.
+    pub key: Key,
     /// The id of the last item (the tie-breaker).
     pub id: uuid::Uuid,
     /// The walk's total, counted with its first page.
@@ -28,6 +28,24 @@ pub struct Position {
     /// With `q`: the words the walk's first page resolved it to, so every page uses the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<super::text::TextQuery>,
+}
+
+/// A sort key that survives the round trip through the cursor exactly: the next page's keyset
+/// condition compares it with the same value computed again by the database, so a key read back
+/// one unit in the last place lower would let the last site of a page in again. Floats are carried
+/// as their bit patterns (a decimal rendering need not parse back to the same bits), times with
+/// every digit they have (PostgreSQL keeps microseconds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Key {
+    /// `sort=name`.
+    Name(String),
+    /// `sort=-updated_at`.
+    UpdatedAt(chrono::DateTime<chrono::Utc>),
+    /// `sort=distance`: the distance in metres, as `f64::to_bits`.
+    Distance(u64),
+    /// `sort=relevance`: the score, as `f32::to_bits`.
+    Score(u32),
 }
 
 /// HMAC-SHA256 (RFC 2104).
@@ -94,7 +112,7 @@ mod tests {
         let key = [7u8; 32];
         let position = Position {
             search: "abc".into(),
-            key: serde_json::json!("Riverside"),
+            key: Key::Name("Riverside".into()),
             id: uuid::Uuid::now_v7(),
             total: 12,
             exact: true,
@@ -109,5 +127,38 @@ mod tests {
         assert_eq!(decode(&key, &URL_SAFE_NO_PAD.encode(&bytes), "abc"), None);
         assert_eq!(decode(&key, "not-a-cursor", "abc"), None);
         assert_eq!(decode(&key, "", "abc"), None);
+    }
+
+    #[test]
+    fn every_key_comes_back_with_the_same_bits() {
+        let key = [7u8; 32];
+        // Distances whose shortest decimal rendering parses back one unit in the last place off
+        // without an exact parser, and extremes.
+        let mut distances = vec![0.0, f64::MIN_POSITIVE, 1.0e-300, f64::MAX, 96_540.123_456_789];
+        let mut x = 1234.5678_f64;
+        for _ in 0..2000 {
+            x = (x * 1.618_033_988_749_895).rem_euclid(1_600_000.0) + 0.000_001;
+            distances.push(x);
+        }
+        let at = chrono::DateTime::parse_from_rfc3339("2026-06-01T12:00:00.123456Z").unwrap();
+        let keys = distances
+            .iter()
+            .map(|d| Key::Distance(d.to_bits()))
+            .chain([0.7312_f32, 1.0, f32::MIN_POSITIVE].map(|s| Key::Score(s.to_bits())))
+            .chain([
+                Key::UpdatedAt(at.with_timezone(&chrono::Utc)),
+                Key::Name("Zoë's \"Clinic\"".into()),
+            ]);
+        for sort_key in keys {
+            let position = Position {
+                search: "s".into(),
+                key: sort_key,
+                id: uuid::Uuid::nil(),
+                total: 1,
+                exact: true,
+                text: None,
+            };
+            assert_eq!(decode(&key, &encode(&key, &position), "s"), Some(position));
+        }
     }
 }

@@ -298,13 +298,13 @@ fn position(
     total: (i64, bool),
     text: Option<text::TextQuery>,
 ) -> cursor::Position {
+    // The very values the page was ordered by (see `sql::page`), so the next page starts exactly
+    // after this one.
     let key = match sort {
-        Sort::Name => serde_json::json!(hit.site.name),
-        Sort::UpdatedDesc => {
-            serde_json::json!(hit.site.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
-        }
-        Sort::Distance => serde_json::json!(hit.distance_m),
-        Sort::Relevance => serde_json::json!(hit.score),
+        Sort::Name => cursor::Key::Name(hit.site.name.clone()),
+        Sort::UpdatedDesc => cursor::Key::UpdatedAt(hit.site.updated_at),
+        Sort::Distance => cursor::Key::Distance(hit.distance_m.unwrap_or(f64::MAX).to_bits()),
+        Sort::Relevance => cursor::Key::Score(hit.score.unwrap_or(0.0).to_bits()),
     };
     cursor::Position {
         search,
@@ -331,15 +331,12 @@ fn after_from(state: &AppState, raw: &str, search: &str, sort: Sort) -> Result<W
     let id = position.id;
     let total = (position.total, position.exact);
     let text = position.text;
-    let after = match sort {
-        Sort::Name => position.key.as_str().map(|n| After::Name(n.to_owned(), id)),
-        Sort::UpdatedDesc => position
-            .key
-            .as_str()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| After::Updated(t.with_timezone(&chrono::Utc), id)),
-        Sort::Distance => position.key.as_f64().map(|d| After::Distance(d, id)),
-        Sort::Relevance => position.key.as_f64().map(|s| After::Score(s as f32, id)),
+    let after = match (sort, position.key) {
+        (Sort::Name, cursor::Key::Name(name)) => Some(After::Name(name, id)),
+        (Sort::UpdatedDesc, cursor::Key::UpdatedAt(at)) => Some(After::Updated(at, id)),
+        (Sort::Distance, cursor::Key::Distance(bits)) => Some(After::Distance(f64::from_bits(bits), id)),
+        (Sort::Relevance, cursor::Key::Score(bits)) => Some(After::Score(f32::from_bits(bits), id)),
+        _ => None,
     };
     after.map(|after| (after, total, text)).ok_or_else(invalid)
 }

@@ -144,10 +144,9 @@ async fn each_filter_alone_and_combined() {
             vec!["Beta Imaging", "Gamma Clinic"],
         ),
         ("housing=true", vec!["Alpha Hospital", "Delta Breast Center"]),
-        (
-            "housing=false",
-            vec!["Beta Imaging", "Gamma Clinic", "Zeta Radiology Partners"],
-        ),
+        // Only the site that says it offers none: unknown housing is not "no housing".
+        ("housing=false", vec!["Gamma Clinic"]),
+        ("housing=unknown", vec!["Beta Imaging", "Zeta Radiology Partners"]),
         (
             "schedule=evening&schedule=weekday",
             vec!["Alpha Hospital", "Beta Imaging"],
@@ -188,6 +187,112 @@ async fn each_filter_alone_and_combined() {
     assert_eq!(recent["items"].as_array().unwrap().len(), 5);
     let future = search(&app, "updated_since=2999-01-01T00:00:00%2B00:00").await;
     assert_eq!(future["items"], json!([]));
+}
+
+#[tokio::test]
+async fn unknown_values_match_only_an_explicit_unknown_under_every_filter() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("admin").await;
+    // One site says yes, one says no, one says nothing, for every filter that can be unknown.
+    add(
+        &app,
+        &admin,
+        "Says Yes",
+        "43210",
+        json!({
+            "payment": "free", "housing": "free", "liability_insurance": "required",
+            "hipaa_training": "provided_by_site", "schedule": ["evening"],
+            "offers": {"ct": {"verifier_on_site": true, "accepts": ["independent"]}}
+        }),
+    )
+    .await;
+    add(
+        &app,
+        &admin,
+        "Says No",
+        "43210",
+        json!({
+            "payment": "fee", "fee_usd": 100, "housing": "none", "liability_insurance": "not_required",
+            "hipaa_training": "bring_own_certificate", "schedule": ["weekday"],
+            "offers": {"ct": {"verifier_on_site": false, "accepts": ["employees"]}}
+        }),
+    )
+    .await;
+    let silent = add(
+        &app,
+        &admin,
+        "Says Nothing",
+        "43210",
+        json!({
+            "payment": null, "offers": {"ct": {"verifier_on_site": null, "accepts": null}}
+        }),
+    )
+    .await;
+    assert_eq!(silent["payment"], "unknown");
+    for field in ["housing", "liability_insurance", "hipaa_training"] {
+        assert!(silent[field].is_null(), "{field}: {silent}");
+    }
+    let cases: &[(&str, &[&str])] = &[
+        ("housing=true", &["Says Yes"]),
+        ("housing=false", &["Says No"]),
+        ("housing=unknown", &["Says Nothing"]),
+        ("insurance_required=true", &["Says Yes"]),
+        ("insurance_required=false", &["Says No"]),
+        ("insurance_required=unknown", &["Says Nothing"]),
+        ("hipaa_training=provided_by_site", &["Says Yes"]),
+        ("hipaa_training=bring_own_certificate", &["Says No"]),
+        ("hipaa_training=either", &[]),
+        ("hipaa_training=unknown", &["Says Nothing"]),
+        ("payment=free", &["Says Yes"]),
+        ("payment=fee", &["Says No"]),
+        ("payment=unknown", &["Says Nothing"]),
+        ("max_fee_usd=500", &["Says Yes", "Says No"]),
+        ("max_fee_usd=50", &["Says Yes"]),
+        ("verifier_on_site=true", &["Says Yes"]),
+        ("verifier_on_site=false", &["Says No"]),
+        ("verifier_on_site=unknown", &["Says Nothing"]),
+        ("modality=CT&verifier_on_site=unknown", &["Says Nothing"]),
+        ("accepts=independent", &["Says Yes"]),
+        ("accepts=employees", &["Says No"]),
+        ("accepts=unknown", &["Says Nothing"]),
+        ("schedule=evening", &["Says Yes"]),
+        ("schedule=weekday", &["Says No"]),
+        ("schedule=unknown", &["Says Nothing"]),
+        ("schedule=evening&schedule=unknown", &["Says Yes", "Says Nothing"]),
+        ("schedule=weekday,unknown", &["Says No", "Says Nothing"]),
+        (
+            "housing=unknown&insurance_required=unknown&hipaa_training=unknown",
+            &["Says Nothing"],
+        ),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(names(&app, query).await, set(expected), "{query}");
+        // The same through the other plans: nearest first, and with facets.
+        assert_eq!(
+            names(&app, &format!("{query}&near=43210")).await,
+            set(expected),
+            "{query} nearest first"
+        );
+        assert_eq!(
+            names(&app, &format!("{query}&facets=state")).await,
+            set(expected),
+            "{query} with facets"
+        );
+    }
+    for query in ["housing=maybe", "insurance_required=yes", "verifier_on_site=null"] {
+        let response = app.get(&format!("/v1/sites?{query}")).await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(
+            response.problem().errors[0].message.contains("true, false or unknown"),
+            "{query}"
+        );
+    }
+    let response = app.get("/v1/sites?accepting=unknown").await;
+    assert_eq!(
+        response.status,
+        StatusCode::BAD_REQUEST,
+        "an offer is always accepting or not"
+    );
 }
 
 #[tokio::test]
@@ -906,7 +1011,11 @@ async fn bad_input_is_a_400_naming_the_parameter() {
         ("cursor=garbage".to_owned(), "cursor", "not a cursor"),
         ("facets=colour".to_owned(), "facets", "modality"),
         ("max_fee_usd=-1".to_owned(), "max_fee_usd", "0 to 100000"),
-        ("verifier_on_site=maybe".to_owned(), "verifier_on_site", "true or false"),
+        (
+            "verifier_on_site=maybe".to_owned(),
+            "verifier_on_site",
+            "true, false or unknown",
+        ),
         ("updated_since=last%20week".to_owned(), "updated_since", "RFC 3339"),
         ("q=a".to_owned(), "q", "2 to 200"),
         ("city=%00".to_owned(), "city", "control characters"),

@@ -99,9 +99,16 @@ pub struct SitePage {
 /// - `near` = `LAT,LON` or a 5-digit ZIP; `radius` = a number with `mi` (default) or `km`, at most
 ///   1000 miles. Distances are great-circle distances on PostgreSQL `earthdistance`'s sphere
 ///   (radius 6,378,168 m) and are returned in the unit of `radius`.
-/// - `site_type`, `payment`, `schedule`, `status` (repeatable); `max_fee_usd` (sites that charge
-///   must state a fee within it); `insurance_required`, `housing` (any housing help) as booleans;
-///   `hipaa_training` (a site accepting either way matches both specific values).
+/// - `site_type`, `payment`, `schedule`, `status` (repeatable); `max_fee_usd` (free and
+///   tuition-only sites, and sites that charge a stated fee within it); `insurance_required`,
+///   `housing` (any housing help) as booleans; `hipaa_training` (a site accepting either way
+///   matches both specific values).
+/// - **Unknown values**, one rule for every yes/no and code filter: a filter for a value matches
+///   only the sites known to have it, never a site that has not said (`housing=false` is the sites
+///   that said they offer no housing). To find the sites that have not said, ask for `unknown`:
+///   `housing`, `insurance_required`, `hipaa_training`, `verifier_on_site`, `accepts` and
+///   `schedule` (repeatable, so `schedule=evening&schedule=unknown` is "evening, or not stated")
+///   take `unknown`, and `payment=unknown` is a payment code of its own.
 /// - Offer filters `accepts`, `verifier_on_site`, `accepting` hold for one and the same offer, of a
 ///   requested modality when `modality` is given: a site that takes independent candidates only for
 ///   MRI does not match `modality=CT&accepts=independent`.
@@ -114,7 +121,8 @@ pub struct SitePage {
 ///   `-updated_at` (default otherwise); ties by id.
 /// - `limit` 1 to 100 (default 20), `cursor` from the previous page.
 /// - `facets`: comma-separated `modality`, `site_type`, `state`, `payment`, `accepts`, `schedule`,
-///   `hipaa_training`, `status`.
+///   `hipaa_training`, `status`; each counts the values sites have stated (payment's `unknown` is
+///   a code of its own, so it is counted).
 ///
 /// A walk through all pages shows every matching site exactly once; sites inserted or updated
 /// during the walk show up only if their sort key falls after the cursor (under `-updated_at` an
@@ -131,15 +139,15 @@ pub struct SitePage {
         ("near" = Option<String>, Query, description = "`LAT,LON` or a 5-digit ZIP code.", example = "43210"),
         ("radius" = Option<String>, Query, description = "Distance from `near`: a number with `mi` (default) or `km`.", example = "60mi"),
         ("site_type" = Option<Vec<String>>, Query, explode = true, description = "Site type codes (repeatable)."),
-        ("accepts" = Option<String>, Query, description = "`independent`, `program_students` or `employees` (offer level)."),
-        ("verifier_on_site" = Option<bool>, Query, description = "An eligible verifier is on site (offer level)."),
+        ("accepts" = Option<String>, Query, description = "`independent`, `program_students` or `employees` (offer level); `unknown`: offers that state none."),
+        ("verifier_on_site" = Option<String>, Query, description = "`true`: an eligible verifier is on site; `false`: none is; `unknown`: the offer does not say (offer level). `true` and `false` never match an offer that does not say."),
         ("accepting" = Option<bool>, Query, description = "Taking candidates now (offer level)."),
-        ("payment" = Option<Vec<String>>, Query, explode = true, description = "Payment codes (repeatable), e.g. `free`."),
-        ("max_fee_usd" = Option<i32>, Query, description = "Sites that charge must state a fee of at most this."),
-        ("insurance_required" = Option<bool>, Query, description = "Liability insurance required (true) or not (false)."),
-        ("hipaa_training" = Option<String>, Query, description = "`provided_by_site`, `bring_own_certificate` or `either`."),
-        ("housing" = Option<bool>, Query, description = "Any housing help offered (true) or none (false)."),
-        ("schedule" = Option<Vec<String>>, Query, explode = true, description = "Schedule codes (repeatable), e.g. `evening`."),
+        ("payment" = Option<Vec<String>>, Query, explode = true, description = "Payment codes (repeatable), e.g. `free`; `unknown` is the code of sites that do not say."),
+        ("max_fee_usd" = Option<i32>, Query, description = "Free and tuition-only sites, and sites that charge a stated fee of at most this; sites whose payment or fee is unknown do not match."),
+        ("insurance_required" = Option<String>, Query, description = "`true`: liability insurance required; `false`: not required; `unknown`: the site does not say. `true` and `false` never match a site that does not say."),
+        ("hipaa_training" = Option<String>, Query, description = "`provided_by_site`, `bring_own_certificate` or `either` (a site accepting either way matches both specific values); `unknown`: the site does not say, which no other value matches."),
+        ("housing" = Option<String>, Query, description = "`true`: some housing help offered; `false`: the site says none; `unknown`: the site does not say. `true` and `false` never match a site that does not say."),
+        ("schedule" = Option<Vec<String>>, Query, explode = true, description = "Schedule codes (repeatable), e.g. `evening`; `unknown`: sites that state no schedule."),
         ("status" = Option<Vec<String>>, Query, explode = true, description = "Listing status (repeatable); default `unverified` and `verified`."),
         ("q" = Option<String>, Query, description = "Typo-tolerant text over name, city and aliases (2 to 200 characters); every word must match a word of the site exactly or closely."),
         ("updated_since" = Option<String>, Query, description = "Only sites updated at or after this RFC 3339 time."),

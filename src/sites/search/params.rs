@@ -110,6 +110,29 @@ impl Facet {
     }
 }
 
+/// A filter on something a site may not have stated. The one rule for unknown values: a filter
+/// for a value matches only the sites known to have it, never those that have not said (a member
+/// filtering for "no insurance required" wants the sites that said so); `unknown` asks for exactly
+/// the sites that have not said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wanted<T> {
+    /// Sites known to have this value.
+    Value(T),
+    /// Sites that have not stated one.
+    Unknown,
+}
+
+impl<T> Wanted<T> {
+    /// `unknown`, or the value `parse` makes of `text`.
+    fn parse(text: &str, parse: impl FnOnce(&str) -> Option<T>) -> Option<Self> {
+        if text == "unknown" {
+            Some(Self::Unknown)
+        } else {
+            parse(text).map(Self::Value)
+        }
+    }
+}
+
 /// A parsed search.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SearchParams {
@@ -122,15 +145,16 @@ pub struct SearchParams {
     pub radius_m: Option<f64>,
     pub unit: Option<Unit>,
     pub site_types: Vec<SiteType>,
-    pub accepts: Option<Accepts>,
-    pub verifier_on_site: Option<bool>,
+    pub accepts: Option<Wanted<Accepts>>,
+    pub verifier_on_site: Option<Wanted<bool>>,
     pub accepting: Option<bool>,
     pub payments: Vec<Payment>,
     pub max_fee_usd: Option<i32>,
-    pub insurance_required: Option<bool>,
-    pub hipaa_training: Option<HipaaTraining>,
-    pub housing: Option<bool>,
-    pub schedules: Vec<Schedule>,
+    pub insurance_required: Option<Wanted<bool>>,
+    pub hipaa_training: Option<Wanted<HipaaTraining>>,
+    pub housing: Option<Wanted<bool>>,
+    /// `schedule=unknown` among them asks for sites that have stated no schedule.
+    pub schedules: Vec<Wanted<Schedule>>,
     pub statuses: Vec<SiteStatus>,
     pub q: Option<String>,
     pub updated_since: Option<DateTime<Utc>>,
@@ -263,20 +287,35 @@ pub fn parse(query: &str) -> Result<SearchParams, ApiError> {
             "radius" => radius_raw = Some(value.to_owned()),
             "site_type" => codes(values(), &mut params.site_types, name, &mut err),
             "payment" => codes(values(), &mut params.payments, name, &mut err),
-            "schedule" => codes(values(), &mut params.schedules, name, &mut err),
+            "schedule" => {
+                for v in values() {
+                    match Wanted::parse(v, Schedule::from_code) {
+                        Some(wanted) if !params.schedules.contains(&wanted) => params.schedules.push(wanted),
+                        Some(_) => {}
+                        None => err(name, format!("`{v}` is not one of: {}, unknown", Schedule::allowed())),
+                    }
+                }
+            }
             "status" => codes(values(), &mut params.statuses, name, &mut err),
-            "accepts" => match Accepts::from_code(value) {
+            "accepts" => match Wanted::parse(value, Accepts::from_code) {
                 Some(a) => params.accepts = Some(a),
-                None => err(name, format!("must be one of: {}", Accepts::allowed())),
+                None => err(name, format!("must be one of: {}, unknown", Accepts::allowed())),
             },
-            "hipaa_training" => match HipaaTraining::from_code(value) {
+            "hipaa_training" => match Wanted::parse(value, HipaaTraining::from_code) {
                 Some(h) => params.hipaa_training = Some(h),
-                None => err(name, format!("must be one of: {}", HipaaTraining::allowed())),
+                None => err(name, format!("must be one of: {}, unknown", HipaaTraining::allowed())),
             },
-            "verifier_on_site" | "accepting" | "insurance_required" | "housing" => match value {
-                "true" => set_bool(&mut params, name, true),
-                "false" => set_bool(&mut params, name, false),
-                _ => err(name, "must be true or false".to_owned()),
+            "accepting" => match parse_bool(value) {
+                Some(accepting) => params.accepting = Some(accepting),
+                None => err(name, "must be true or false".to_owned()),
+            },
+            "verifier_on_site" | "insurance_required" | "housing" => match Wanted::parse(value, parse_bool) {
+                Some(wanted) => match name {
+                    "verifier_on_site" => params.verifier_on_site = Some(wanted),
+                    "insurance_required" => params.insurance_required = Some(wanted),
+                    _ => params.housing = Some(wanted),
+                },
+                None => err(name, "must be true, false or unknown".to_owned()),
             },
             "max_fee_usd" => match value.parse::<i32>() {
                 Ok(fee) if (0..=100_000).contains(&fee) => params.max_fee_usd = Some(fee),
@@ -379,12 +418,11 @@ fn codes<'a, T: CodeSet + PartialEq>(
     }
 }
 
-fn set_bool(params: &mut SearchParams, name: &str, value: bool) {
-    match name {
-        "verifier_on_site" => params.verifier_on_site = Some(value),
-        "accepting" => params.accepting = Some(value),
-        "insurance_required" => params.insurance_required = Some(value),
-        _ => params.housing = Some(value),
+fn parse_bool(value: &str) -> Option<bool> {
+    match value {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
     }
 }
 

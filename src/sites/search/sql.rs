@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::params::{Facet, SearchParams, Sort};
+use super::params::{Facet, SearchParams, Sort, Wanted};
 use super::tally;
 use super::text::{self, TextQuery};
 use crate::error::ApiError;
@@ -253,47 +253,80 @@ pub fn push_filters(qb: &mut QueryBuilder<Postgres>, p: &SearchParams, except: O
     if except != Some(Facet::Payment) && !p.payments.is_empty() {
         qb.push(" and s.payment = any(").push_bind(p.payments.clone()).push(")");
     }
+    // Unknown values: a filter for a value matches only sites known to have it; `unknown` matches
+    // exactly the sites that have not said (params::Wanted).
     if let Some(max_fee) = p.max_fee_usd {
-        // A site that charges must state a fee within the budget; free and tuition-only sites pass.
-        qb.push(" and (s.payment <> ")
+        // Free and tuition-only sites pass; a site that charges must state a fee within the budget;
+        // a site whose payment is unknown does not pass.
+        qb.push(" and (s.payment = any(")
+            .push_bind(vec![Payment::Free, Payment::ProgramTuition])
+            .push(") or (s.payment = ")
             .push_bind(Payment::Fee)
-            .push(" or s.fee_usd <= ")
+            .push(" and s.fee_usd <= ")
             .push_bind(max_fee)
-            .push(")");
+            .push("))");
     }
-    if let Some(required) = p.insurance_required {
-        let wanted = if required {
-            LiabilityInsurance::Required
-        } else {
-            LiabilityInsurance::NotRequired
-        };
-        qb.push(" and s.liability_insurance = ").push_bind(wanted);
+    match p.insurance_required {
+        Some(Wanted::Value(required)) => {
+            let wanted = if required {
+                LiabilityInsurance::Required
+            } else {
+                LiabilityInsurance::NotRequired
+            };
+            qb.push(" and s.liability_insurance = ").push_bind(wanted);
+        }
+        Some(Wanted::Unknown) => {
+            qb.push(" and s.liability_insurance is null");
+        }
+        None => {}
     }
-    if except != Some(Facet::HipaaTraining)
-        && let Some(hipaa) = p.hipaa_training
-    {
-        // A site that accepts either way matches both specific wishes.
-        let accepted = match hipaa {
-            HipaaTraining::Either => vec![HipaaTraining::Either],
-            specific => vec![specific, HipaaTraining::Either],
-        };
-        qb.push(" and s.hipaa_training = any(").push_bind(accepted).push(")");
+    match p.hipaa_training.filter(|_| except != Some(Facet::HipaaTraining)) {
+        Some(Wanted::Value(hipaa)) => {
+            // A site that accepts either way matches both specific wishes.
+            let accepted = match hipaa {
+                HipaaTraining::Either => vec![HipaaTraining::Either],
+                specific => vec![specific, HipaaTraining::Either],
+            };
+            qb.push(" and s.hipaa_training = any(").push_bind(accepted).push(")");
+        }
+        Some(Wanted::Unknown) => {
+            qb.push(" and s.hipaa_training is null");
+        }
+        None => {}
     }
     match p.housing {
-        Some(true) => {
+        Some(Wanted::Value(true)) => {
             qb.push(" and s.housing = any(")
                 .push_bind(vec![Housing::Free, Housing::Paid, Housing::HelpFinding])
                 .push(")");
         }
-        Some(false) => {
-            qb.push(" and (s.housing is null or s.housing = ")
-                .push_bind(Housing::None)
-                .push(")");
+        Some(Wanted::Value(false)) => {
+            qb.push(" and s.housing = ").push_bind(Housing::None);
+        }
+        Some(Wanted::Unknown) => {
+            qb.push(" and s.housing is null");
         }
         None => {}
     }
     if except != Some(Facet::Schedule) && !p.schedules.is_empty() {
-        qb.push(" and s.schedule && ").push_bind(p.schedules.clone());
+        let known: Vec<_> = p
+            .schedules
+            .iter()
+            .filter_map(|s| match s {
+                Wanted::Value(schedule) => Some(*schedule),
+                Wanted::Unknown => None,
+            })
+            .collect();
+        let unknown = p.schedules.contains(&Wanted::Unknown);
+        qb.push(" and (");
+        if !known.is_empty() {
+            qb.push("s.schedule && ").push_bind(known);
+        }
+        if unknown {
+            qb.push(if p.schedules.len() > 1 { " or " } else { "" })
+                .push("cardinality(s.schedule) = 0");
+        }
+        qb.push(")");
     }
     if let Some(since) = p.updated_since {
         qb.push(" and s.updated_at >= ").push_bind(since);
@@ -314,18 +347,30 @@ fn push_offer_filters(
     qb: &mut QueryBuilder<Postgres>,
     p: &SearchParams,
     modalities: &[crate::vocabulary::Modality],
-    accepts: Option<crate::vocabulary::Accepts>,
+    accepts: Option<Wanted<crate::vocabulary::Accepts>>,
 ) {
     if !modalities.is_empty() {
         qb.push(" and o.modality = any(")
             .push_bind(modalities.to_vec())
             .push(")");
     }
-    if let Some(accepts) = accepts {
-        qb.push(" and ").push_bind(accepts).push(" = any(o.accepts)");
+    match accepts {
+        Some(Wanted::Value(accepts)) => {
+            qb.push(" and ").push_bind(accepts).push(" = any(o.accepts)");
+        }
+        Some(Wanted::Unknown) => {
+            qb.push(" and cardinality(o.accepts) = 0");
+        }
+        None => {}
     }
-    if let Some(verifier) = p.verifier_on_site {
-        qb.push(" and o.verifier_on_site = ").push_bind(verifier);
+    match p.verifier_on_site {
+        Some(Wanted::Value(verifier)) => {
+            qb.push(" and o.verifier_on_site = ").push_bind(verifier);
+        }
+        Some(Wanted::Unknown) => {
+            qb.push(" and o.verifier_on_site is null");
+        }
+        None => {}
     }
     if let Some(accepting) = p.accepting {
         qb.push(" and o.accepting = ").push_bind(accepting);

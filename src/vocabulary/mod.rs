@@ -76,6 +76,71 @@ impl Modality {
         }
     }
 
+    /// Whether a technologist can earn this credential through documented clinical experience at
+    /// a site (ARRT's post-primary pathway): CT, MR, M, BD, CI, VI, VS and BS. The primary
+    /// disciplines (and MR and VS as primary) are earned through an accredited educational program,
+    /// and R.R.A. through a radiologist assistant program: a site can host those students, but an
+    /// independent candidate cannot earn them by clinical experience alone.
+    pub fn clinical_experience_pathway(self) -> bool {
+        matches!(
+            self,
+            Self::Ct
+                | Self::Mri
+                | Self::Mammography
+                | Self::BoneDensitometry
+                | Self::CardiacInterventional
+                | Self::VascularInterventional
+                | Self::VascularSonography
+                | Self::BreastSonography
+        )
+    }
+
+    /// The primary credentials that support pursuing this discipline through clinical experience
+    /// (ARRT's supporting category requirements at the time of writing; `../shared/domain`), empty
+    /// where there is no such pathway.
+    pub fn supporting_credentials(self) -> Vec<SupportingCredential> {
+        const R: SupportingCredential = SupportingCredential::arrt("R");
+        const N: SupportingCredential = SupportingCredential {
+            credential: "N",
+            issuers: &["ARRT", "NMTCB"],
+            together_with: None,
+        };
+        const T: SupportingCredential = SupportingCredential::arrt("T");
+        const S: SupportingCredential = SupportingCredential {
+            credential: "S",
+            issuers: &["ARRT", "ARDMS"],
+            together_with: None,
+        };
+        match self {
+            Self::Ct | Self::BoneDensitometry => vec![R, N, T],
+            Self::Mri | Self::VascularSonography => vec![R, N, T, S],
+            Self::Mammography | Self::CardiacInterventional | Self::VascularInterventional => vec![R],
+            Self::BreastSonography => vec![
+                S,
+                SupportingCredential {
+                    together_with: Some("M"),
+                    ..R
+                },
+            ],
+            _ => Vec::new(),
+        }
+    }
+
+    /// What else a candidate for this discipline should know about the site, if anything.
+    pub fn note(self) -> Option<&'static str> {
+        match self {
+            Self::Mammography => Some(
+                "Candidates must meet MQSA requirements before submitting procedures (ARRT, effective \
+                 2025-09-01): ask whether the site provides MQSA-qualified supervision.",
+            ),
+            Self::RadiologistAssistant => Some("Earned through a radiologist assistant educational program."),
+            Self::Radiography | Self::NuclearMedicine | Self::RadiationTherapy | Self::Sonography => {
+                Some("A primary discipline, earned through an accredited educational program.")
+            }
+            _ => None,
+        }
+    }
+
     /// A code (`ct`) or an ARRT abbreviation (`CT`, `mr`, `r.r.a.`), in any case.
     pub fn parse_loose(value: &str) -> Option<Self> {
         let value = value.trim();
@@ -212,8 +277,8 @@ code_set! {
 code_set! {
     /// A listing's standing.
     SiteStatus {
-        Unverified = "unverified", "Unverified (added by a member)";
-        Verified = "verified", "Verified (by its coordinator or an administrator)";
+        Unverified = "unverified", "Unverified (not yet checked by an administrator)";
+        Verified = "verified", "Verified (checked by an administrator)";
         Archived = "archived", "Archived (no longer listed)";
     }
 }
@@ -258,6 +323,45 @@ pub struct ModalityTerm {
     /// `primary`, `post_primary`, or `primary_and_post_primary`.
     #[schema(example = "post_primary")]
     pub pathway: &'static str,
+    /// Whether a technologist can earn it through documented clinical experience at a site (the
+    /// post-primary pathway): what an independent candidate looks for. `false` for the primary
+    /// disciplines and R.R.A., which take an educational program (a site may still host its
+    /// students).
+    #[schema(example = true)]
+    pub clinical_experience: bool,
+    /// The primary credentials with which a technologist may pursue it through clinical
+    /// experience (ARRT's supporting category requirements; check ARRT's current page before
+    /// showing them as rules); empty when `clinical_experience` is `false`. An R.T.(N) filters
+    /// offers by the modalities whose list has `N`.
+    pub supporting_credentials: Vec<SupportingCredential>,
+    /// What else a candidate should know, e.g. mammography's MQSA requirement.
+    #[schema(example = json!(null))]
+    pub note: Option<&'static str>,
+}
+
+/// A primary credential that supports pursuing a post-primary discipline.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct SupportingCredential {
+    /// The primary discipline's ARRT abbreviation: `R`, `N`, `T` or `S`.
+    #[schema(example = "R")]
+    pub credential: &'static str,
+    /// Whose credential counts: `ARRT`, and for `N` also `NMTCB`, for `S` also `ARDMS`.
+    #[schema(example = json!(["ARRT"]))]
+    pub issuers: &'static [&'static str],
+    /// Another credential needed as well, when there is one: breast sonography through
+    /// radiography needs mammography (`M`) too.
+    #[schema(example = json!(null))]
+    pub together_with: Option<&'static str>,
+}
+
+impl SupportingCredential {
+    const fn arrt(credential: &'static str) -> Self {
+        Self {
+            credential,
+            issuers: &["ARRT"],
+            together_with: None,
+        }
+    }
 }
 
 /// A site type with the survey category it counts under.
@@ -327,6 +431,9 @@ pub fn vocabulary() -> Vocabulary {
                 display: m.display(),
                 arrt: m.arrt(),
                 pathway: m.pathway(),
+                clinical_experience: m.clinical_experience_pathway(),
+                supporting_credentials: m.supporting_credentials(),
+                note: m.note(),
             })
             .collect(),
         site_types: SiteType::ALL

@@ -428,8 +428,54 @@ async fn the_vocabulary_lists_every_set_and_matches_the_database() {
         .unwrap();
     assert_eq!(
         ct,
-        &json!({"code": "ct", "display": "Computed Tomography", "arrt": "CT", "pathway": "post_primary"})
+        &json!({
+            "code": "ct", "display": "Computed Tomography", "arrt": "CT", "pathway": "post_primary",
+            "clinical_experience": true,
+            "supporting_credentials": [
+                {"credential": "R", "issuers": ["ARRT"], "together_with": null},
+                {"credential": "N", "issuers": ["ARRT", "NMTCB"], "together_with": null},
+                {"credential": "T", "issuers": ["ARRT"], "together_with": null}
+            ],
+            "note": null
+        })
     );
+    // What a frontend needs to tell an R.T.(N) which offers are open to them: exactly CT, MR, BD, VS.
+    let modalities = vocabulary["modalities"].as_array().unwrap();
+    let open_to = |credential: &str| -> Vec<&str> {
+        modalities
+            .iter()
+            .filter(|m| {
+                m["supporting_credentials"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["credential"] == credential && c["together_with"].is_null())
+            })
+            .map(|m| m["arrt"].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(open_to("N"), ["CT", "MR", "BD", "VS"]);
+    assert_eq!(open_to("S"), ["MR", "BS", "VS"]);
+    assert_eq!(open_to("R"), ["CT", "MR", "M", "BD", "CI", "VI", "VS"]);
+    let pathway: Vec<&str> = modalities
+        .iter()
+        .filter(|m| m["clinical_experience"] == true)
+        .map(|m| m["arrt"].as_str().unwrap())
+        .collect();
+    assert_eq!(pathway, ["CT", "MR", "M", "BD", "CI", "VI", "BS", "VS"]);
+    for primary in ["R", "N", "T", "S", "R.R.A."] {
+        let term = modalities.iter().find(|m| m["arrt"] == primary).unwrap();
+        assert_eq!(term["clinical_experience"], false, "{primary}");
+        assert_eq!(term["supporting_credentials"], json!([]), "{primary}");
+    }
+    let mammography = modalities.iter().find(|m| m["code"] == "mammography").unwrap();
+    assert!(mammography["note"].as_str().unwrap().contains("MQSA"));
+    let statuses = vocabulary["site_status"].as_array().unwrap();
+    assert_eq!(
+        statuses[0]["display"],
+        "Unverified (not yet checked by an administrator)"
+    );
+    assert_eq!(statuses[1]["display"], "Verified (checked by an administrator)");
     let imaging = &vocabulary["site_types"].as_array().unwrap()[2];
     assert_eq!(imaging["survey_category"], "imaging center");
     // Every code of every set is accepted by the database's checks, so the two cannot drift.

@@ -29,7 +29,7 @@ use axum::http::HeaderValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use sqlx::postgres::PgConnectOptions;
 
-/// `clinical-sites [serve|migrate]`: the command line, with configuration from the environment.
+/// `clinical-sites [serve|migrate|demo-data|admin]`: the command line, with configuration from the environment.
 #[derive(Debug, Parser)]
 #[command(
     name = "clinical-sites",
@@ -77,6 +77,20 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Fill the database with clearly synthetic demo sites (`source = demo`), or remove them.
+    ///
+    /// Works beside a running service on the same DATA_DIR. Running it again replaces the demo
+    /// sites (the same ones come back): it never doubles them.
+    #[command(name = "demo-data")]
+    DemoData {
+        /// How many demo sites to make.
+        #[arg(long, default_value_t = crate::demo_data::DEFAULT_COUNT,
+              value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::demo_data::MAX_COUNT)))]
+        count: u32,
+        /// Delete exactly the demo sites (and demo coordinator accounts) instead.
+        #[arg(long, conflicts_with = "count")]
+        remove: bool,
+    },
     /// Administer accounts from the command line.
     Admin {
         /// What to do.

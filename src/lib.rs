@@ -8,7 +8,8 @@
 //! - [`db`]: which database, the pool, the migrations;
 //! - [`error`]: the one problem+json error type; [`extract`]: extractors that reject with it;
 //! - [`http`]: middleware, fallbacks, graceful shutdown; [`telemetry`]: logs;
-//! - [`openapi`]: the generated contract and `/docs`;
+//! - [`openapi`]: the generated contract and `/docs`; [`demo_data`]: the synthetic directory of
+//!   `clinical-sites demo-data`;
 //! - [`auth`]: who is calling (the `Caller` extractor), passwords, tokens, rate limits;
 //! - [`patch`]: tri-state PATCH fields; [`pagination`]: limit and cursor; [`idempotency`]: safe
 //!   retries of creating requests; [`geo`]: ZIP centroids and distances;
@@ -20,6 +21,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod demo_data;
 pub mod error;
 pub mod extract;
 pub mod geo;

@@ -33,7 +33,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
-        Command::Migrate | Command::Admin { .. } => None,
+        Command::Migrate | Command::Admin { .. } | Command::DemoData { .. } => None,
     };
 
     // Provision on the main thread, before the runtime exists: the private cluster's lifetime is
@@ -42,6 +42,7 @@ fn main() -> ExitCode {
         Command::Serve => Usage::Serve,
         Command::Migrate => Usage::Command("migrate"),
         Command::Admin { .. } => Usage::Command("admin"),
+        Command::DemoData { .. } => Usage::Command("demo-data"),
     };
     let database = match Database::provision(&config, usage) {
         Ok(database) => database,
@@ -60,6 +61,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match command {
             Command::Admin { command } => admin(command, &config, &database).await,
+            Command::DemoData { count, remove } => demo_data(count, remove, &config, &database).await,
             _ => run(listener, config, &database).await,
         }
     });
@@ -91,6 +93,32 @@ async fn admin(command: AdminCommand, config: &Config, database: &Database) -> R
     };
     pool.close().await;
     result
+}
+
+/// `clinical-sites demo-data [--count N | --remove]`: migrates, then fills or empties the demo sites.
+async fn demo_data(count: u32, remove: bool, config: &Config, database: &Database) -> Result<(), String> {
+    let pool = prepare(config, database).await?;
+    let started = std::time::Instant::now();
+    let result = if remove {
+        clinical_sites::demo_data::remove(&pool)
+            .await
+            .map(|removed| println!("removed {removed} demo sites from the {}", database.describe()))
+    } else {
+        println!("adding {count} demo sites to the {} ...", database.describe());
+        clinical_sites::demo_data::load(&pool, count).await.map(|loaded| {
+            let replaced = match loaded.replaced {
+                0 => String::new(),
+                n => format!(" (replacing the {n} there were)"),
+            };
+            println!(
+                "{} demo sites in place{replaced} in {:.1} s; remove them with `clinical-sites demo-data --remove`",
+                loaded.sites,
+                started.elapsed().as_secs_f64()
+            );
+        })
+    };
+    pool.close().await;
+    result.map_err(|e| format!("demo data: {e}"))
 }
 
 /// Creates (if private) and migrates the database; returns the application pool.

@@ -289,6 +289,7 @@ code_set! {
         Member = "member", "Added by a member";
         Coordinator = "coordinator", "Registered by its coordinator";
         Import = "import", "Imported";
+        Demo = "demo", "Demo data (synthetic, not a real facility)";
     }
 }
 

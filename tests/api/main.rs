@@ -6,6 +6,7 @@ mod support;
 mod accounts;
 mod api_keys;
 mod database;
+mod demo_data;
 mod errors;
 mod health;
 mod middleware;

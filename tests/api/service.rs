@@ -453,3 +453,61 @@ async fn admin_create_beside_a_running_service_uses_its_cluster() {
     assert_eq!(code, Some(0), "{output}");
     assert!(postgres_processes(&dir.0.join("postgres").display().to_string()).is_empty());
 }
+
+#[test]
+fn demo_data_beside_a_running_service_fills_then_removes_exactly_the_demo_sites() {
+    let dir = TempDir::new("demo");
+    let service = Service::start(service_command(&dir.0));
+    let total = |service: &Service| -> serde_json::Value {
+        let (status, body) = service.get("/v1/sites?limit=1");
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["total"].clone()
+    };
+    let demo = |args: &[&str]| {
+        let mut command = service_command(&dir.0);
+        command.arg("demo-data").args(args);
+        let output = command.output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{args:?}: {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    };
+    let printed = demo(&["--count", "150"]);
+    assert!(printed.contains("150 demo sites in place"), "{printed}");
+    assert_eq!(total(&service), serde_json::json!({"value": 150, "relation": "eq"}));
+    let printed = demo(&["--count", "150"]);
+    assert!(printed.contains("replacing the 150"), "{printed}");
+    assert_eq!(
+        total(&service),
+        serde_json::json!({"value": 150, "relation": "eq"}),
+        "not doubled"
+    );
+    let printed = demo(&["--remove"]);
+    assert!(printed.contains("removed 150 demo sites"), "{printed}");
+    assert_eq!(total(&service), serde_json::json!({"value": 0, "relation": "eq"}));
+    // Bad arguments are refused before anything runs.
+    for args in [
+        &["--count", "0"][..],
+        &["--count", "5", "--remove"],
+        &["--count", "many"],
+    ] {
+        let mut command = service_command(&dir.0);
+        command.arg("demo-data").args(args);
+        let output = command.output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+    }
+    assert_eq!(service.get("/readyz").0, 200);
+    let (code, output) = service.stop(libc::SIGTERM);
+    assert_eq!(code, Some(0), "{output}");
+    // Without a service, the command starts the cluster for as long as it runs.
+    let printed = demo(&["--count", "20"]);
+    assert!(printed.contains("20 demo sites in place"), "{printed}");
+    wait_until_no_postgres(&dir.0.join("postgres").display().to_string());
+    let service = Service::start(service_command(&dir.0));
+    assert_eq!(total(&service), serde_json::json!({"value": 20, "relation": "eq"}));
+    let (code, output) = service.stop(libc::SIGTERM);
+    assert_eq!(code, Some(0), "{output}");
+}

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use axum::http::{Method, StatusCode};
-use clinical_sites::geo::{EARTH_RADIUS_M, great_circle_m};
+use clinical_sites::geo::{MEAN_EARTH_RADIUS_M, great_circle_m};
 use serde_json::{Value, json};
 
 use crate::support::{TestApp, merge, site_body};
@@ -336,10 +336,11 @@ async fn offer_filters_hold_for_the_same_offer() {
     );
 }
 
-/// The point `distance_m` from `from` on `bearing_deg`, on the same sphere the server uses.
+/// The point `distance_m` from `from` on `bearing_deg`, on the mean Earth sphere (where the server
+/// measures distances, as maps do).
 fn destination(from: (f64, f64), bearing_deg: f64, distance_m: f64) -> (f64, f64) {
     let (lat1, lon1) = (from.0.to_radians(), from.1.to_radians());
-    let (theta, delta) = (bearing_deg.to_radians(), distance_m / EARTH_RADIUS_M);
+    let (theta, delta) = (bearing_deg.to_radians(), distance_m / MEAN_EARTH_RADIUS_M);
     let lat2 = (lat1.sin() * delta.cos() + lat1.cos() * delta.sin() * theta.cos()).asin();
     let lon2 = lon1 + (theta.sin() * delta.sin() * lat1.cos()).atan2(delta.cos() - lat1.sin() * lat2.sin());
     (lat2.to_degrees(), lon2.to_degrees())
@@ -409,6 +410,172 @@ async fn radius_results_equal_a_great_circle_reference_in_both_units() {
         first["longitude"].as_f64().unwrap(),
     );
     assert!((first["distance"].as_f64().unwrap() - great_circle_m(centroid, point) / 1000.0).abs() < 1e-6);
+}
+
+/// The sites of a page as `(name, distance shown)`, in the page's order.
+fn distances_shown(page: &Value) -> Vec<(String, f64)> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap().to_owned(), s["distance"].as_f64().unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_site_59_95_miles_away_as_maps_measure_it_is_inside_60_miles() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("admin").await;
+    let center = (39.9612, -82.9988);
+    // Distances by haversine on the mean radius (6,371,008.8 m). On earthdistance's sphere the
+    // first would be 60.02 miles and left out of 60.
+    let fixture = [
+        ("Inside 60 mi", 90.0, 59.95 * MILE),
+        ("Outside 60 mi", 270.0, 60.05 * MILE),
+        ("Inside 100 km", 0.0, 99_950.0),
+        ("Outside 100 km", 180.0, 100_050.0),
+    ];
+    for (name, bearing, meters) in fixture {
+        let point = destination(center, bearing, meters);
+        assert!((great_circle_m(center, point) - meters).abs() < 1e-6, "{name}");
+        add(
+            &app,
+            &admin,
+            name,
+            "43210",
+            json!({"latitude": point.0, "longitude": point.1}),
+        )
+        .await;
+    }
+    let near = format!("near={},{}", center.0, center.1);
+    let shown = distances_shown;
+    let close = |shown: f64, expected: f64| (shown - expected).abs() < 1e-9 * expected;
+
+    let page = search(&app, &format!("{near}&radius=60mi")).await;
+    let items = shown(&page);
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0].0, "Inside 60 mi");
+    assert!(close(items[0].1, 59.95), "{items:?}");
+    assert_eq!(page["items"][0]["distance_unit"], "mi");
+    assert_eq!(page["total"], json!({"value": 1, "relation": "eq"}));
+
+    // A little wider takes the 60.05, in order, shown as 60.05.
+    let items = shown(&search(&app, &format!("{near}&radius=60.1mi")).await);
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert!(close(items[0].1, 59.95) && close(items[1].1, 60.05), "{items:?}");
+
+    // In kilometres: 59.95 and 60.05 miles are 96.48 and 96.64 km, both inside 100 km with 99.95.
+    let page = search(&app, &format!("{near}&radius=100km")).await;
+    let items = shown(&page);
+    let names: Vec<&str> = items.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["Inside 60 mi", "Outside 60 mi", "Inside 100 km"]);
+    assert!(close(items[0].1, 59.95 * MILE / 1000.0), "{items:?}");
+    assert!(close(items[1].1, 60.05 * MILE / 1000.0), "{items:?}");
+    assert!(close(items[2].1, 99.95), "{items:?}");
+    assert_eq!(page["items"][0]["distance_unit"], "km");
+    let items = shown(&search(&app, &format!("{near}&radius=100.1km")).await);
+    assert_eq!(items.len(), 4, "{items:?}");
+    assert!(close(items[3].1, 100.05), "{items:?}");
+
+    // A radius a centimetre short of a site's distance leaves it out, a centimetre more keeps it.
+    for (name, _, meters) in fixture {
+        for (radius, inside) in [(meters - 0.01, false), (meters + 0.01, true)] {
+            let found = names_of(&search(&app, &format!("{near}&radius={}km&limit=100", radius / 1000.0)).await);
+            assert_eq!(found.contains(name), inside, "{name} within {radius} m");
+        }
+    }
+}
+
+/// The names of a page's sites.
+fn names_of(page: &Value) -> BTreeSet<String> {
+    distances_shown(page).into_iter().map(|(name, _)| name).collect()
+}
+
+/// The WGS84 geodesic distance in metres (Karney's algorithm).
+fn geodesic_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    use geographiclib_rs::{Geodesic, InverseGeodesic};
+    Geodesic::wgs84().inverse(a.0, a.1, b.0, b.1)
+}
+
+#[tokio::test]
+async fn distances_across_the_us_agree_with_the_wgs84_geodesic() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("admin").await;
+    let cities = [
+        ("Chicago IL", (41.8781, -87.6298)),
+        ("New York NY", (40.7128, -74.0060)),
+        ("Los Angeles CA", (34.0522, -118.2437)),
+        ("Seattle WA", (47.6062, -122.3321)),
+        ("Miami FL", (25.7617, -80.1918)),
+        ("Boston MA", (42.3601, -71.0589)),
+        ("Denver CO", (39.7392, -104.9903)),
+        ("Ohio State", (40.0067, -83.0305)),
+    ];
+    for (name, point) in cities {
+        add(
+            &app,
+            &admin,
+            name,
+            "43210",
+            json!({"latitude": point.0, "longitude": point.1}),
+        )
+        .await;
+    }
+    let point_of = |name: &str| cities.iter().find(|(city, _)| *city == name).unwrap().1;
+    // Centre, radius (none: every site), unit of the distances shown.
+    for (center, radius, unit) in [
+        ((39.9612, -82.9988), Some(("1000mi", 1000.0 * MILE)), MILE),
+        ((39.9612, -82.9988), None, MILE),
+        ((39.7392, -104.9903), Some(("1600km", 1_600_000.0)), 1000.0),
+        ((25.7617, -80.1918), None, MILE),
+    ] {
+        let query = match radius {
+            Some((radius, _)) => format!("near={},{}&radius={radius}", center.0, center.1),
+            None => format!("near={},{}", center.0, center.1),
+        };
+        let items = distances_shown(&search(&app, &format!("{query}&limit=100")).await);
+        let mut reference: Vec<(String, f64)> = cities
+            .iter()
+            .map(|(name, point)| (name.to_string(), great_circle_m(center, *point)))
+            .filter(|(_, meters)| radius.is_none_or(|(_, radius)| *meters <= radius))
+            .collect();
+        reference.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let names: Vec<&str> = items.iter().map(|(name, _)| name.as_str()).collect();
+        let expected: Vec<&str> = reference.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, expected, "{query}: nearest first, by the haversine");
+        assert!(items.len() >= 3, "{query}");
+        for window in items.windows(2) {
+            assert!(
+                window[0].1 <= window[1].1,
+                "{query}: in the order of the distances shown"
+            );
+        }
+        for ((name, shown), (_, haversine)) in items.iter().zip(&reference) {
+            let meters = shown * unit;
+            assert!(
+                (meters - haversine).abs() <= 1e-6 * haversine,
+                "{query} {name}: {meters} vs {haversine}"
+            );
+            let geodesic = geodesic_m(center, point_of(name));
+            assert!(
+                (meters - geodesic).abs() <= 0.005 * geodesic,
+                "{query} {name}: {meters} m vs {geodesic} m on WGS84"
+            );
+        }
+        // Page by page, the same sites in the same order.
+        let page = search(&app, &format!("{query}&limit=100")).await;
+        let unpaged: Vec<&str> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["site_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            walk(&app, &query, 2, async |_| {}).await,
+            unpaged,
+            "{query} in pages of 2"
+        );
+    }
 }
 
 #[tokio::test]

@@ -527,15 +527,22 @@ async fn the_vocabulary_lists_every_set_and_matches_the_database() {
             .unwrap();
         assert_eq!(bits, modality.bit(), "{modality:?}");
     }
-    // The search's centre and bounding reach are `earthdistance`'s, to the last bit.
-    use clinical_sites::geo::{chord_m, earth_point};
-    for (latitude, longitude) in [
+    // The search's centre is `ll_to_earth`'s point, to the last bit; its bounding reach is the
+    // chord `earthdistance` gives the same central angle; and distances from `cube_distance` are
+    // the haversine on the mean radius.
+    use clinical_sites::geo::{
+        EARTHDISTANCE_RADIUS_M, MEAN_EARTH_RADIUS_M, chord_m, distance_from_chord_m, earth_point, great_circle_m,
+    };
+    let earth: f64 = sqlx::query_scalar("select earth()").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(earth, EARTHDISTANCE_RADIUS_M, "the earth index's sphere");
+    let points = [
         (40.006425, -83.02212),
         (0.0, 0.0),
         (-90.0, 180.0),
         (64.8378, -147.7164),
         (19.5, -155.1),
-    ] {
+    ];
+    for (latitude, longitude) in points {
         let database: (f64, f64, f64) = sqlx::query_as(
             "select cube_ll_coord(e, 1), cube_ll_coord(e, 2), cube_ll_coord(e, 3) from ll_to_earth($1, $2) e",
         )
@@ -548,12 +555,28 @@ async fn the_vocabulary_lists_every_set_and_matches_the_database() {
         assert_eq!(database, (x, y, z), "({latitude}, {longitude})");
     }
     for radius in [0.0, 1.0, 96_560.64, 1_609_344.0, 25_000_000.0] {
-        let database: f64 = sqlx::query_scalar("select gc_to_sec($1)")
+        let database: f64 = sqlx::query_scalar("select gc_to_sec($1 / $2 * earth())")
             .bind(radius)
+            .bind(MEAN_EARTH_RADIUS_M)
             .fetch_one(&app.pool)
             .await
             .unwrap();
-        assert_eq!(database, chord_m(radius), "{radius} m");
+        assert!((database - chord_m(radius)).abs() <= 1e-12 * database, "{radius} m");
+    }
+    for (a, b) in points.iter().zip(points.iter().skip(1)) {
+        let chord: f64 = sqlx::query_scalar("select cube_distance(ll_to_earth($1, $2), ll_to_earth($3, $4))")
+            .bind(a.0)
+            .bind(a.1)
+            .bind(b.0)
+            .bind(b.1)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        let distance = great_circle_m(*a, *b);
+        assert!(
+            (distance_from_chord_m(chord) - distance).abs() <= 1e-9 * distance,
+            "{a:?} to {b:?}"
+        );
     }
 }
 

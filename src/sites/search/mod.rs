@@ -33,7 +33,8 @@ pub struct SiteHit {
     /// The site.
     #[serde(flatten)]
     pub site: Site,
-    /// Distance from `near`, in `distance_unit`; present when `near` is given.
+    /// Great-circle distance from `near` on the mean Earth radius, as maps show it, in
+    /// `distance_unit`; present when `near` is given.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = 12.4)]
     pub distance: Option<f64>,
@@ -97,8 +98,10 @@ pub struct SitePage {
 /// - `modality` (repeatable): codes or ARRT abbreviations, any case (`CT`, `MR`, `M`, `BD`, `VI`).
 /// - `state` (repeatable), `city`, `postal_code` (5 digits match the ZIP, ZIP+4 exactly).
 /// - `near` = `LAT,LON` or a 5-digit ZIP; `radius` = a number with `mi` (default) or `km`, at most
-///   1000 miles. Distances are great-circle distances on PostgreSQL `earthdistance`'s sphere
-///   (radius 6,378,168 m) and are returned in the unit of `radius`.
+///   1000 miles. Distances are great-circle distances on the mean Earth radius (6,371,008.8 m),
+///   as maps and haversine calculators give them (within 0.5% of the WGS84 geodesic across the
+///   US); the radius filter and distance order use the very distance shown, returned in the unit
+///   of `radius` (miles without one).
 /// - `site_type`, `payment`, `schedule`, `status` (repeatable); `max_fee_usd` (free and
 ///   tuition-only sites, and sites that charge a stated fee within it); `insurance_required`,
 ///   `housing` (any housing help) as booleans; `hipaa_training` (a site accepting either way

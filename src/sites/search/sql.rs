@@ -164,24 +164,32 @@ fn push_point(qb: &mut QueryBuilder<Postgres>, p: &SearchParams) {
         .push("::float8[]))");
 }
 
-/// The great-circle distance in metres from `near` to a site: `earth_distance`, written out in C
-/// functions (`earth_distance` is `sec_to_gc(cube_distance(..))`, an SQL function PostgreSQL cannot
-/// inline here and so runs for every row as a small query of its own; this is the same arithmetic,
-/// and gives the same value).
+/// The great-circle distance in metres on the mean Earth sphere from `near` to a site, from the
+/// chord between their `ll_to_earth` points on `earthdistance`'s sphere: the central angle
+/// `2 asin(chord / 2R)` is the same on both spheres, so the distance is the mean diameter times
+/// `asin(chord / earthdistance's diameter)` ([`geo::distance_from_chord_m`], the same arithmetic).
+/// The page shows it, the radius filter and the cursor compare it, and the window sorts by it; the
+/// KNN order (`<->`, the chord) agrees, a distance growing with its chord. Written in C functions:
+/// `earth_distance` is `sec_to_gc(cube_distance(..))`, an SQL function PostgreSQL cannot inline
+/// here and so runs for every row as a small query of its own.
 fn push_distance(qb: &mut QueryBuilder<Postgres>, p: &SearchParams) {
-    let diameter = 2.0 * geo::EARTH_RADIUS_M;
-    qb.push(format!("({diameter}::float8 * asin(least(cube_distance("));
+    let (mean_diameter, earthdistance_diameter) = (2.0 * geo::MEAN_EARTH_RADIUS_M, 2.0 * geo::EARTHDISTANCE_RADIUS_M);
+    qb.push(format!("({mean_diameter}::float8 * asin(least(cube_distance("));
     push_point(qb, p);
     qb.push(format!(
-        ", ll_to_earth(s.latitude, s.longitude)) / {diameter}::float8, 1::float8)))"
+        ", ll_to_earth(s.latitude, s.longitude)) / {earthdistance_diameter}::float8, 1::float8)))"
     ));
 }
 
-/// `earth_box(near, radius)`: the cube around `near` that holds the circle, computed here.
+/// The bounding cube around `near` that holds every site within `radius_m` (on the mean sphere),
+/// as `earth_box` builds one, computed here: the centre give or take the chord of the radius
+/// ([`geo::chord_m`]), and a millimetre more, so that rounding in the last bits never lets the
+/// box leave out a site the distance filter admits (the distance decides; the box only narrows
+/// the index scan).
 fn push_box(qb: &mut QueryBuilder<Postgres>, p: &SearchParams, radius_m: f64) {
     let near = p.near.expect("only called with near");
     let centre = geo::earth_point(near.latitude, near.longitude);
-    let reach = geo::chord_m(radius_m);
+    let reach = geo::chord_m(radius_m) + 0.001;
     qb.push("(select cube(")
         .push_bind(centre.map(|c| c - reach).to_vec())
         .push("::float8[], ")

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, FieldError, Problem};
+use crate::error::{ApiError, ExistingResource, FieldError, Problem};
 use crate::extract::{Json, Path};
 use crate::idempotency::{self, Claim, Stored};
 use crate::vocabulary::{SiteSource, SiteStatus};
@@ -162,7 +162,15 @@ async fn guard_duplicate(conn: &mut PgConnection, site: &ValidSite, except: Opti
              (or claim it if you coordinate it)",
             site.postal_code.zip5()
         ))
-        .with_existing(existing, site_href(existing)));
+        .with_existing(ExistingResource {
+            name: Some(existing.name),
+            street: existing.street,
+            city: Some(existing.city),
+            state: Some(existing.state),
+            postal_code: Some(existing.postal_code),
+            matched_on: Some("name".to_owned()),
+            ..ExistingResource::new(existing.site_id, site_href(existing.site_id))
+        }));
     }
     Ok(())
 }

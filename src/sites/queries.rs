@@ -138,15 +138,26 @@ pub async fn lock_zip(conn: &mut PgConnection, zip5: &str) -> Result<(), ApiErro
     Ok(())
 }
 
+/// A listed site a new one may duplicate: its identity and address.
+#[derive(Debug, Clone, FromRow)]
+pub struct Listed {
+    pub site_id: Uuid,
+    pub name: String,
+    pub street: Option<String>,
+    pub city: String,
+    pub state: String,
+    pub postal_code: String,
+}
+
 /// Another site in the same ZIP whose name is the same once normalized, or trigram-similar.
 pub async fn find_duplicate(
     conn: &mut PgConnection,
     zip5: &str,
     name: &str,
     except: Option<Uuid>,
-) -> Result<Option<Uuid>, ApiError> {
-    Ok(sqlx::query_scalar(
-        "select site_id from site
+) -> Result<Option<Listed>, ApiError> {
+    Ok(sqlx::query_as(
+        "select site_id, name, street, city, state, postal_code from site
           where zip5 = $1
             and ($3::uuid is null or site_id <> $3)
             and (name_normalized = normalize_site_name($2)

@@ -70,8 +70,8 @@ pub struct ExistingResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "43210")]
     pub postal_code: Option<String>,
-    /// For a duplicate site, what matched: `name` (the same or a very similar name in the same ZIP
-    /// code).
+    /// For a duplicate site, what matched: `npi` (the same NPI, in any ZIP code: the same
+    /// facility) or `name` (in the same ZIP code, the same facility name however it is written).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "name")]
     pub matched_on: Option<String>,

@@ -2,6 +2,7 @@
 //! facility's listing current; administrators verify listings and approve claims.
 
 pub mod claims;
+mod duplicates;
 pub mod fields;
 mod history;
 pub mod input;
@@ -21,7 +22,7 @@ use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ExistingResource, FieldError, Problem};
+use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{Json, Path};
 use crate::idempotency::{self, Claim, Stored};
 use crate::vocabulary::{SiteSource, SiteStatus};
@@ -153,28 +154,6 @@ async fn authorize_edit(conn: &mut PgConnection, caller: &Caller, site_id: Uuid)
     }
 }
 
-/// 409 when another site in the same ZIP has the same or a very similar name.
-async fn guard_duplicate(conn: &mut PgConnection, site: &ValidSite, except: Option<Uuid>) -> Result<(), ApiError> {
-    queries::lock_zip(conn, site.postal_code.zip5()).await?;
-    if let Some(existing) = queries::find_duplicate(conn, site.postal_code.zip5(), &site.name, except).await? {
-        return Err(ApiError::conflict(format!(
-            "a site with this or a very similar name is already listed in ZIP {}; update it instead \
-             (or claim it if you coordinate it)",
-            site.postal_code.zip5()
-        ))
-        .with_existing(ExistingResource {
-            name: Some(existing.name),
-            street: existing.street,
-            city: Some(existing.city),
-            state: Some(existing.state),
-            postal_code: Some(existing.postal_code),
-            matched_on: Some("name".to_owned()),
-            ..ExistingResource::new(existing.site_id, site_href(existing.site_id))
-        }));
-    }
-    Ok(())
-}
-
 /// Adds a site. A member adding a site they know gets an `unverified` listing with `source =
 /// member`; a coordinator registering their facility (`"manage": true`) also becomes its manager
 /// (`source = coordinator`, still `unverified` until an administrator verifies it).
@@ -193,7 +172,7 @@ async fn guard_duplicate(conn: &mut PgConnection, site: &ValidSite, except: Opti
          headers(("Location" = String, description = "The site's URL."), ("ETag" = String, description = "Its revision."))),
         (status = BAD_REQUEST, description = "Malformed JSON or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
         (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
-        (status = CONFLICT, description = "A site with this or a very similar name is listed in the same ZIP; `existing` names it.", body = Problem, content_type = "application/problem+json"),
+        (status = CONFLICT, description = "The facility is already listed: a site with the same NPI, or in the same ZIP code a site with the same facility name however it is written (case, punctuation, abbreviations, word order, one typo); different facilities sharing generic words are not duplicates. `existing` names the listed site with its address, and `matched_on` says what matched.", body = Problem, content_type = "application/problem+json"),
         (status = UNPROCESSABLE_ENTITY, description = "Fields break rules (all listed), or the `Idempotency-Key` was used for another request.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -233,7 +212,7 @@ pub async fn create_site(
             return Ok(stored.into_response());
         }
     }
-    guard_duplicate(&mut tx, &site, None).await?;
+    duplicates::guard(&mut tx, &site, None).await?;
     let site_id = Uuid::now_v7();
     let (coordinates, notices) = coordinates_for(&site);
     let source = if manage {
@@ -355,7 +334,7 @@ fn check_if_match(headers: &HeaderMap, version: i64, required: bool) -> Result<(
         (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
         (status = FORBIDDEN, description = "The caller neither manages the site nor is an administrator.", body = Problem, content_type = "application/problem+json"),
         (status = NOT_FOUND, description = "No such site.", body = Problem, content_type = "application/problem+json"),
-        (status = CONFLICT, description = "The site is archived, or the change would duplicate another site.", body = Problem, content_type = "application/problem+json"),
+        (status = CONFLICT, description = "The site is archived, or the change (of name, ZIP code or NPI) would make it a duplicate of another listed site, which `existing` names as for `POST /v1/sites`.", body = Problem, content_type = "application/problem+json"),
         (status = PRECONDITION_FAILED, description = "The `If-Match` revision is not current.", body = Problem, content_type = "application/problem+json"),
         (status = UNPROCESSABLE_ENTITY, description = "The patched site breaks rules (all listed); nothing was changed.", body = Problem, content_type = "application/problem+json"),
         (status = PRECONDITION_REQUIRED, description = "`If-Match` is missing.", body = Problem, content_type = "application/problem+json"),
@@ -392,8 +371,12 @@ pub async fn update_site(
     let mut document = before.clone();
     merge_patch(&mut document, &patch);
     let site = read_site(&document).map_err(ApiError::validation)?;
-    if site.name != current.name || site.postal_code.as_str() != current.postal_code {
-        guard_duplicate(&mut tx, &site, Some(site_id)).await?;
+    let npi = site.npi.as_ref().map(|npi| npi.as_str());
+    if site.name != current.name
+        || Some(site.postal_code.zip5()) != current.postal_code.get(..5)
+        || npi != current.details.npi.as_deref()
+    {
+        duplicates::guard(&mut tx, &site, Some(site_id)).await?;
     }
     let (coordinates, notices) = coordinates_for(&site);
     queries::update(&mut tx, site_id, &site, coordinates).await?;

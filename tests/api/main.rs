@@ -6,6 +6,7 @@ mod support;
 mod accounts;
 mod api_keys;
 mod database;
+mod duplicates;
 mod errors;
 mod health;
 mod middleware;

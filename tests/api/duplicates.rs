@@ -716,3 +716,160 @@ async fn odd_names_are_compared_without_failing() {
     let refused: Vec<&str> = statuses.iter().filter(|(_, s)| *s == 409).map(|(n, _)| *n).collect();
     assert_eq!(refused, ["Strasse Klinik", "Nandu Hospital"], "{statuses:?}");
 }
+
+const REASON: &str = "Our outpatient imaging center: a separate department with its own staff, on the 2nd floor";
+
+/// The site's history as its managers and administrators read it, newest first.
+async fn history(app: &TestApp, token: &str, site_id: &str) -> Vec<Value> {
+    let uri = format!("/v1/sites/{site_id}/history");
+    let response = app.call(Method::GET, &uri, Some(token), None).await;
+    assert_eq!(response.status, StatusCode::OK, "{response:?}");
+    response.json()["items"].as_array().unwrap().clone()
+}
+
+fn with_reason(mut body: Value, manage: Option<bool>, reason: Value) -> Value {
+    if let Some(manage) = manage {
+        body["manage"] = json!(manage);
+    }
+    body["duplicate_override_reason"] = reason;
+    body
+}
+
+#[tokio::test]
+async fn a_coordinator_or_an_administrator_may_override_a_name_match_with_a_recorded_reason() {
+    let app = TestApp::new().await;
+    let (_, member) = app.member("member").await;
+    let (coordinator_id, coordinator) = app.member("coordinator").await;
+    let (_, admin) = app.admin("admin").await;
+    let listed_npi = npi(444_444_444);
+    let listed = app
+        .create_site(&member, &at("Ruzelru Imaging Center", "43210", None, Some(&listed_npi)))
+        .await;
+    let listed_id = listed["site_id"].as_str().unwrap();
+    let body = || site_body("Ruzelru Imaging Ctr.", "43210");
+
+    // Without a reason, the 409 says how a coordinator goes on.
+    let refused = create(&app, &coordinator, &with_reason(body(), Some(true), Value::Null)).await;
+    assert_refused_as_duplicate_of(&refused, &listed, "name", "no reason");
+    assert!(refused.problem().detail.contains("duplicate_override_reason"));
+
+    // Anyone else sending a reason is refused (403), naming the field; nothing is written.
+    for manage in [None, Some(false)] {
+        let response = create(&app, &member, &with_reason(body(), manage, json!(REASON))).await;
+        assert_eq!(response.status, StatusCode::FORBIDDEN, "{response:?}");
+        assert_eq!(response.problem().errors[0].field, "duplicate_override_reason");
+    }
+    // A reason must be a string of 10 to 500 characters.
+    for (reason, message) in [
+        (json!("because"), "10 to 500"),
+        (json!("x".repeat(501)), "10 to 500"),
+        (json!(42), "string"),
+    ] {
+        let response = create(&app, &coordinator, &with_reason(body(), Some(true), reason.clone())).await;
+        assert_eq!(
+            response.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{reason}: {response:?}"
+        );
+        let problem = response.problem();
+        assert_eq!(problem.errors[0].field, "duplicate_override_reason");
+        assert!(problem.errors[0].message.contains(message), "{:?}", problem.errors);
+    }
+    // The same NPI is the same facility: no reason lets it through.
+    let mut same_npi = with_reason(body(), Some(true), json!(REASON));
+    same_npi["npi"] = json!(listed_npi);
+    let response = create(&app, &coordinator, &same_npi).await;
+    assert_refused_as_duplicate_of(&response, &listed, "npi", "the same NPI with a reason");
+    assert!(response.problem().detail.contains("cannot be overridden"));
+    assert_eq!(site_count(&app).await, 1);
+
+    // The coordinator registering their facility, with a reason: created, managed, recorded.
+    let site = app
+        .create_site(&coordinator, &with_reason(body(), Some(true), json!(REASON)))
+        .await;
+    let id = site["site_id"].as_str().unwrap();
+    assert_eq!(site["source"], "coordinator");
+    assert!(
+        site.get("duplicate_override_reason").is_none(),
+        "not a field of the site"
+    );
+    let items = history(&app, &coordinator, id).await;
+    assert_eq!(items[0]["kind"], "create");
+    assert_eq!(items[0]["account_id"], coordinator_id.as_str());
+    assert_eq!(
+        items[0]["changes"]["duplicate_override"],
+        json!({"reason": REASON, "existing": {"id": listed_id, "name": "Ruzelru Imaging Center"}})
+    );
+    assert_eq!(items[0]["changes"]["name"]["new"], "Ruzelru Imaging Ctr.");
+
+    // An administrator may too, without managing it.
+    let site = app
+        .create_site(
+            &admin,
+            &with_reason(site_body("RUZELRU IMAGING CENTER", "43210"), None, json!(REASON)),
+        )
+        .await;
+    let items = history(&app, &admin, site["site_id"].as_str().unwrap()).await;
+    assert_eq!(items[0]["changes"]["duplicate_override"]["reason"], REASON);
+    assert_eq!(items[0]["changes"]["duplicate_override"]["existing"]["id"], listed_id);
+
+    // A reason where nothing was suspected overrides nothing, so nothing is recorded.
+    let site = app
+        .create_site(
+            &admin,
+            &with_reason(site_body("Tordraru Hospital", "43210"), None, json!(REASON)),
+        )
+        .await;
+    let items = history(&app, &admin, site["site_id"].as_str().unwrap()).await;
+    assert!(items[0]["changes"].get("duplicate_override").is_none(), "{}", items[0]);
+    assert_eq!(site_count(&app).await, 4);
+}
+
+#[tokio::test]
+async fn a_manager_may_override_a_name_match_of_a_change_with_a_recorded_reason() {
+    let app = TestApp::new().await;
+    let (_, coordinator) = app.member("coordinator").await;
+    let listed_npi = npi(555_555_555);
+    let listed = app
+        .create_site(&coordinator, &at("Tordraru Hospital", "43210", None, Some(&listed_npi)))
+        .await;
+    let mut body = site_body("Kelvandri Imaging", "43210");
+    body["manage"] = json!(true);
+    let site = app.create_site(&coordinator, &body).await;
+    let id = site["site_id"].as_str().unwrap();
+
+    let rename = json!({"name": "Tordraru Community Hospital"});
+    let refused = app.patch_site(&coordinator, id, "\"1\"", &rename).await;
+    assert_refused_as_duplicate_of(&refused, &listed, "name", "a rename without a reason");
+    let mut bad = rename.clone();
+    bad["duplicate_override_reason"] = json!("short");
+    let invalid = app.patch_site(&coordinator, id, "\"1\"", &bad).await;
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(invalid.problem().errors[0].field, "duplicate_override_reason");
+    let mut npi = json!({"npi": listed_npi});
+    npi["duplicate_override_reason"] = json!(REASON);
+    let same_npi = app.patch_site(&coordinator, id, "\"1\"", &npi).await;
+    assert_refused_as_duplicate_of(&same_npi, &listed, "npi", "another site's NPI with a reason");
+
+    let mut overriding = rename.clone();
+    overriding["duplicate_override_reason"] = json!(REASON);
+    let renamed = app.patch_site(&coordinator, id, "\"1\"", &overriding).await;
+    assert_eq!(renamed.status, StatusCode::OK, "{renamed:?}");
+    assert_eq!(renamed.json()["name"], "Tordraru Community Hospital");
+    let items = history(&app, &coordinator, id).await;
+    assert_eq!(items[0]["kind"], "update");
+    assert_eq!(items[0]["changes"]["duplicate_override"]["reason"], REASON);
+    assert_eq!(
+        items[0]["changes"]["duplicate_override"]["existing"]["id"],
+        listed["site_id"]
+    );
+    // A reason with a change the guard does not look at is not recorded.
+    let city = json!({"city": "Dublin", "duplicate_override_reason": REASON});
+    let moved = app.patch_site(&coordinator, id, "\"2\"", &city).await;
+    assert_eq!(moved.status, StatusCode::OK, "{moved:?}");
+    assert!(
+        history(&app, &coordinator, id).await[0]["changes"]
+            .get("duplicate_override")
+            .is_none()
+    );
+}

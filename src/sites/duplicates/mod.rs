@@ -6,17 +6,37 @@
 //! The comparison is Rust over the few candidate rows of one ZIP code (and the rare rows sharing
 //! an NPI), under an advisory lock per ZIP code and per NPI so two concurrent writes of one
 //! facility cannot both pass.
+//!
+//! A name match can be overridden by whoever may vouch for the facility (a coordinator
+//! registering it, its managers, administrators) with an explicit reason, which the site's
+//! history keeps; an NPI match cannot.
 
 mod name;
 
+use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::fields;
 use super::input::ValidSite;
 use super::queries::{self, Listed};
 use super::site_href;
-use crate::error::{ApiError, ExistingResource};
+use crate::error::{ApiError, ExistingResource, FieldError};
 pub use name::FacilityName;
+
+/// The request field that overrides a name match: why this is a different facility.
+pub const OVERRIDE_FIELD: &str = "duplicate_override_reason";
+
+/// Reads the override reason from a request value: absent or `null` is none; otherwise a string
+/// of 10 to 500 characters.
+pub fn read_override(value: Option<Value>) -> Result<Option<String>, FieldError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => fields::text(&value, 10, 500)
+            .map(Some)
+            .map_err(|message| FieldError::new(OVERRIDE_FIELD, message)),
+    }
+}
 
 /// Why a listed site is taken for the one being written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,9 +121,16 @@ pub fn find<'c>(new: &Facility<'_>, zip5: &str, candidates: &'c [Listed]) -> Opt
     by_name
 }
 
-/// 409 unless `site` is a facility not listed yet (`except` is the site being changed). Holds the
-/// site's ZIP code (and NPI) until the transaction ends.
-pub async fn guard(conn: &mut PgConnection, site: &ValidSite, except: Option<Uuid>) -> Result<(), ApiError> {
+/// 409 unless `site` is a facility not listed yet (`except` is the site being changed), or only
+/// its name matches and `reason` says why it is another facility: then `Some` of what the site's
+/// history records (`duplicate_override`). Holds the site's ZIP code (and NPI) until the
+/// transaction ends.
+pub async fn guard(
+    conn: &mut PgConnection,
+    site: &ValidSite,
+    except: Option<Uuid>,
+    reason: Option<&str>,
+) -> Result<Option<Value>, ApiError> {
     let zip5 = site.postal_code.zip5();
     let npi = site.npi.as_ref().map(|npi| npi.as_str());
     queries::lock_zip(conn, zip5).await?;
@@ -112,9 +139,13 @@ pub async fn guard(conn: &mut PgConnection, site: &ValidSite, except: Option<Uui
     }
     let candidates = queries::duplicate_candidates(conn, zip5, npi, except).await?;
     let new = Facility::new(&site.name, npi, site.street.as_deref());
-    match find(&new, zip5, &candidates) {
-        Some((listed, signal)) => Err(conflict(listed, signal, zip5)),
-        None => Ok(()),
+    match (find(&new, zip5, &candidates), reason) {
+        (None, _) => Ok(None),
+        (Some((listed, Signal::Name)), Some(reason)) => Ok(Some(json!({
+            "reason": reason,
+            "existing": {"id": listed.site_id, "name": listed.name},
+        }))),
+        (Some((listed, signal)), _) => Err(conflict(listed, signal, zip5)),
     }
 }
 
@@ -127,13 +158,14 @@ fn conflict(listed: &Listed, signal: Signal, zip5: &str) -> ApiError {
     };
     let detail = match signal {
         Signal::Npi => format!(
-            "{} ({address}) is already listed with this NPI, and one NPI is one facility; update that listing \
-             instead (or claim it if you coordinate it)",
+            "{} ({address}) is already listed with this NPI, and one NPI is one facility, so this cannot be \
+             overridden; update that listing instead (or claim it if you coordinate it)",
             listed.name
         ),
         Signal::Name => format!(
             "{} ({address}) is already listed in ZIP {zip5} under this or nearly this name; update that listing \
-             instead (or claim it if you coordinate it)",
+             instead (or claim it if you coordinate it). If this is a different facility, its coordinator \
+             (registering it with `\"manage\": true`) or an administrator may send `{OVERRIDE_FIELD}` saying why",
             listed.name
         ),
     };
@@ -197,6 +229,22 @@ mod tests {
         // The same NPI is the same facility whatever the name, street or ZIP code.
         let other = Facility::new("Anything Else", a, oak);
         assert_eq!(site(a, main).matches(&other, false), Some(Signal::Npi));
+    }
+
+    #[test]
+    fn override_reasons() {
+        assert_eq!(read_override(None), Ok(None));
+        assert_eq!(read_override(Some(Value::Null)), Ok(None));
+        let reason = read_override(Some(json!("  our own imaging department  "))).unwrap();
+        assert_eq!(reason.as_deref(), Some("our own imaging department"));
+        for bad in [
+            json!("too short"),
+            json!("x".repeat(501)),
+            json!(7),
+            json!(["a reason, but a list"]),
+        ] {
+            assert_eq!(read_override(Some(bad)).unwrap_err().field, OVERRIDE_FIELD);
+        }
     }
 
     #[test]

@@ -41,7 +41,8 @@ pub struct Problem {
     pub existing: Option<ExistingResource>,
 }
 
-/// The resource a request conflicts with.
+/// The resource a request conflicts with. For a duplicate site, also its name and address (so a
+/// client can show the member which listing it is and send them there) and what matched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ExistingResource {
     /// Its identifier.
@@ -49,6 +50,47 @@ pub struct ExistingResource {
     /// Its URL, relative to this API.
     #[schema(example = "/v1/sites/01938f5e-7a1b-7c3d-9e2f-123456789abc")]
     pub href: String,
+    /// A site's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Riverside Imaging Center")]
+    pub name: Option<String>,
+    /// A site's street address (absent when the listing has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "410 W 10th Ave")]
+    pub street: Option<String>,
+    /// A site's city.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Columbus")]
+    pub city: Option<String>,
+    /// A site's state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "OH")]
+    pub state: Option<String>,
+    /// A site's ZIP code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "43210")]
+    pub postal_code: Option<String>,
+    /// For a duplicate site, what matched: `npi` (the same NPI, in any ZIP code: the same
+    /// facility) or `name` (in the same ZIP code, the same facility name however it is written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "name")]
+    pub matched_on: Option<String>,
+}
+
+impl ExistingResource {
+    /// Just the resource's identity.
+    pub fn new(id: uuid::Uuid, href: String) -> Self {
+        Self {
+            id,
+            href,
+            name: None,
+            street: None,
+            city: None,
+            state: None,
+            postal_code: None,
+            matched_on: None,
+        }
+    }
 }
 
 /// One problem with one field of a request.
@@ -271,8 +313,8 @@ impl ApiError {
     }
 
     /// Names the existing resource a conflict is about.
-    pub fn with_existing(mut self, id: uuid::Uuid, href: String) -> Self {
-        self.0.existing = Some(ExistingResource { id, href });
+    pub fn with_existing(mut self, existing: ExistingResource) -> Self {
+        self.0.existing = Some(existing);
         self
     }
 

@@ -25,7 +25,10 @@ pub struct SiteChange {
     /// Who made the change (`null` once that account is deleted).
     pub account_id: Option<Uuid>,
     /// The changed fields: `{"field": {"old": ..., "new": ...}}`; offers appear as
-    /// `offers.<modality>`. Claim decisions carry the claim and claimant.
+    /// `offers.<modality>`. Claim decisions carry the claim and claimant. A `create` or `update`
+    /// let through the duplicate guard by `duplicate_override_reason` carries
+    /// `duplicate_override`: `{"reason": ..., "existing": {"id": ..., "name": ...}}`, the site it
+    /// was taken for.
     #[schema(value_type = Object, example = json!({"payment": {"old": "free", "new": "fee"}, "offers.ct": {"old": {"capacity": 1}, "new": {"capacity": 2}}}))]
     pub changes: serde_json::Value,
     /// When.

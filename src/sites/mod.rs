@@ -2,6 +2,7 @@
 //! facility's listing current; administrators verify listings and approve claims.
 
 pub mod claims;
+mod duplicates;
 pub mod fields;
 mod history;
 pub mod input;
@@ -142,6 +143,13 @@ fn diff(before: &Value, after: &Value) -> Value {
     Value::Object(changes)
 }
 
+/// Adds the duplicate guard's override, if any, to a change's record (`duplicate_override`).
+fn record_override(changes: &mut Value, overridden: Option<Value>) {
+    if let (Some(changes), Some(overridden)) = (changes.as_object_mut(), overridden) {
+        changes.insert("duplicate_override".to_owned(), overridden);
+    }
+}
+
 /// 403 unless the caller manages the site or is an administrator.
 async fn authorize_edit(conn: &mut PgConnection, caller: &Caller, site_id: Uuid) -> Result<(), ApiError> {
     if caller.is_admin() || queries::is_manager(conn, site_id, caller.account_id).await? {
@@ -153,23 +161,14 @@ async fn authorize_edit(conn: &mut PgConnection, caller: &Caller, site_id: Uuid)
     }
 }
 
-/// 409 when another site in the same ZIP has the same or a very similar name.
-async fn guard_duplicate(conn: &mut PgConnection, site: &ValidSite, except: Option<Uuid>) -> Result<(), ApiError> {
-    queries::lock_zip(conn, site.postal_code.zip5()).await?;
-    if let Some(existing) = queries::find_duplicate(conn, site.postal_code.zip5(), &site.name, except).await? {
-        return Err(ApiError::conflict(format!(
-            "a site with this or a very similar name is already listed in ZIP {}; update it instead \
-             (or claim it if you coordinate it)",
-            site.postal_code.zip5()
-        ))
-        .with_existing(existing, site_href(existing)));
-    }
-    Ok(())
-}
-
 /// Adds a site. A member adding a site they know gets an `unverified` listing with `source =
 /// member`; a coordinator registering their facility (`"manage": true`) also becomes its manager
 /// (`source = coordinator`, still `unverified` until an administrator verifies it).
+///
+/// A facility that is already listed is refused (409, naming the listed site); a coordinator
+/// registering a different facility that the guard takes for a listed one by its name, or an
+/// administrator, may send `duplicate_override_reason` to create it anyway (see
+/// docs/duplicates.md).
 ///
 /// Send an `Idempotency-Key` header to make retries safe: the same key and body within 24 hours
 /// return the original response and create nothing.
@@ -185,7 +184,8 @@ async fn guard_duplicate(conn: &mut PgConnection, site: &ValidSite, except: Opti
          headers(("Location" = String, description = "The site's URL."), ("ETag" = String, description = "Its revision."))),
         (status = BAD_REQUEST, description = "Malformed JSON or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
         (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
-        (status = CONFLICT, description = "A site with this or a very similar name is listed in the same ZIP; `existing` names it.", body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "`duplicate_override_reason` was sent by a caller who is neither registering the facility as its coordinator (`\"manage\": true`) nor an administrator; `errors` names the field.", body = Problem, content_type = "application/problem+json"),
+        (status = CONFLICT, description = "The facility is already listed: a site with the same NPI, or in the same ZIP code a site with the same facility name however it is written (case, punctuation, abbreviations, word order, one typo); different facilities sharing generic words are not duplicates. `existing` names the listed site with its address, and `matched_on` says what matched. A coordinator registering the facility (`\"manage\": true`) or an administrator may override a `name` match with `duplicate_override_reason`; an `npi` match cannot be overridden.", body = Problem, content_type = "application/problem+json"),
         (status = UNPROCESSABLE_ENTITY, description = "Fields break rules (all listed), or the `Idempotency-Key` was used for another request.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -200,6 +200,7 @@ pub async fn create_site(
         return Err(ApiError::validation(vec![FieldError::new("", "must be a JSON object")]));
     };
     let manage = document.remove("manage");
+    let reason = duplicates::read_override(document.remove(duplicates::OVERRIDE_FIELD));
     let mut errors = Vec::new();
     let manage = match manage {
         None | Some(Value::Null) => false,
@@ -209,6 +210,10 @@ pub async fn create_site(
             false
         }
     };
+    let reason = reason.unwrap_or_else(|error| {
+        errors.push(error);
+        None
+    });
     let site = match read_site(&Value::Object(document)) {
         Ok(site) if errors.is_empty() => site,
         Ok(_) => return Err(ApiError::validation(errors)),
@@ -217,6 +222,16 @@ pub async fn create_site(
             return Err(ApiError::validation(errors));
         }
     };
+    if reason.is_some() && !manage && !caller.is_admin() {
+        return Err(ApiError::forbidden(
+            "only a coordinator registering their own facility (`\"manage\": true`) or an administrator may \
+             override the duplicate guard",
+        )
+        .with_errors(vec![FieldError::new(
+            duplicates::OVERRIDE_FIELD,
+            "may be sent only with `\"manage\": true` or by an administrator",
+        )]));
+    }
 
     let mut tx = state.pool.begin().await?;
     if let Some(key) = &key {
@@ -225,7 +240,7 @@ pub async fn create_site(
             return Ok(stored.into_response());
         }
     }
-    guard_duplicate(&mut tx, &site, None).await?;
+    let overridden = duplicates::guard(&mut tx, &site, None, reason.as_deref()).await?;
     let site_id = Uuid::now_v7();
     let (coordinates, notices) = coordinates_for(&site);
     let source = if manage {
@@ -241,7 +256,8 @@ pub async fn create_site(
     let mut created = queries::load(&mut tx, site_id)
         .await?
         .ok_or_else(|| ApiError::internal("a site vanished while being created"))?;
-    let changes = diff(&Value::Object(Map::new()), &editable_json(&created));
+    let mut changes = diff(&Value::Object(Map::new()), &editable_json(&created));
+    record_override(&mut changes, overridden);
     queries::record_change(&mut *tx, site_id, caller.account_id, "create", &changes).await?;
     created.notices = notices;
 
@@ -347,7 +363,7 @@ fn check_if_match(headers: &HeaderMap, version: i64, required: bool) -> Result<(
         (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
         (status = FORBIDDEN, description = "The caller neither manages the site nor is an administrator.", body = Problem, content_type = "application/problem+json"),
         (status = NOT_FOUND, description = "No such site.", body = Problem, content_type = "application/problem+json"),
-        (status = CONFLICT, description = "The site is archived, or the change would duplicate another site.", body = Problem, content_type = "application/problem+json"),
+        (status = CONFLICT, description = "The site is archived, or the change (of name, ZIP code or NPI) would make it a duplicate of another listed site, which `existing` names as for `POST /v1/sites`; a `name` match may be overridden with `duplicate_override_reason`.", body = Problem, content_type = "application/problem+json"),
         (status = PRECONDITION_FAILED, description = "The `If-Match` revision is not current.", body = Problem, content_type = "application/problem+json"),
         (status = UNPROCESSABLE_ENTITY, description = "The patched site breaks rules (all listed); nothing was changed.", body = Problem, content_type = "application/problem+json"),
         (status = PRECONDITION_REQUIRED, description = "`If-Match` is missing.", body = Problem, content_type = "application/problem+json"),
@@ -371,21 +387,35 @@ pub async fn update_site(
             "the site is archived; an administrator can restore it first",
         ));
     }
-    if !patch.is_object() {
+    let Value::Object(mut patch) = patch else {
         return Err(ApiError::validation(vec![FieldError::new(
             "",
             "must be a JSON object (a merge patch)",
         )]));
-    }
+    };
+    // Not a field of the site: a managers' or administrators' reason to let a change through.
+    let reason = duplicates::read_override(patch.remove(duplicates::OVERRIDE_FIELD));
     let current = queries::load(&mut tx, site_id)
         .await?
         .ok_or_else(|| ApiError::internal("a locked site vanished"))?;
     let before = editable_json(&current);
     let mut document = before.clone();
-    merge_patch(&mut document, &patch);
-    let site = read_site(&document).map_err(ApiError::validation)?;
-    if site.name != current.name || site.postal_code.as_str() != current.postal_code {
-        guard_duplicate(&mut tx, &site, Some(site_id)).await?;
+    merge_patch(&mut document, &Value::Object(patch));
+    let (site, reason) = match (read_site(&document), reason) {
+        (Ok(site), Ok(reason)) => (site, reason),
+        (site, reason) => {
+            let mut errors: Vec<FieldError> = reason.err().into_iter().collect();
+            errors.extend(site.err().into_iter().flatten());
+            return Err(ApiError::validation(errors));
+        }
+    };
+    let npi = site.npi.as_ref().map(|npi| npi.as_str());
+    let mut overridden = None;
+    if site.name != current.name
+        || Some(site.postal_code.zip5()) != current.postal_code.get(..5)
+        || npi != current.details.npi.as_deref()
+    {
+        overridden = duplicates::guard(&mut tx, &site, Some(site_id), reason.as_deref()).await?;
     }
     let (coordinates, notices) = coordinates_for(&site);
     queries::update(&mut tx, site_id, &site, coordinates).await?;
@@ -393,12 +423,13 @@ pub async fn update_site(
     let mut updated = queries::load(&mut tx, site_id)
         .await?
         .ok_or_else(|| ApiError::internal("a locked site vanished"))?;
-    let changes = diff(&before, &editable_json(&updated));
+    let mut changes = diff(&before, &editable_json(&updated));
     if changes.as_object().is_some_and(Map::is_empty) {
         // Nothing changed: keep the revision (and the history) as they were.
         tx.rollback().await?;
         return Ok(site_response(StatusCode::OK, &current));
     }
+    record_override(&mut changes, overridden);
     queries::record_change(&mut *tx, site_id, caller.account_id, "update", &changes).await?;
     tx.commit().await?;
     updated.notices = notices;

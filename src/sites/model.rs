@@ -277,6 +277,15 @@ pub struct NewSite {
     /// they know.
     #[serde(default)]
     pub manage: bool,
+    /// Only after a `409` whose `existing.matched_on` is `name`, when this is in fact a different
+    /// facility: why, 10 to 500 characters (e.g. "our outpatient imaging center, a separate department
+    /// with its own staff in the hospital's building"). A coordinator registering their own facility
+    /// (`"manage": true`) or an administrator may send it (anyone else gets a 403 naming it); the
+    /// site is then created and the reason kept in its history (`changes.duplicate_override` of its
+    /// `create` change). A site with the NPI of a listed one is that facility: no reason lets it
+    /// through. Not stored on the site.
+    #[schema(min_length = 10, max_length = 500)]
+    pub duplicate_override_reason: Option<String>,
 }
 
 /// Changes to a site, as a JSON merge patch (RFC 7396): a field left out stays as it is, `null`
@@ -302,6 +311,12 @@ pub struct SitePatch {
     /// code.
     #[schema(schema_with = offers_patch_schema)]
     pub offers: Option<BTreeMap<Modality, Option<Offer>>>,
+    /// Only when a change of name, ZIP code or NPI was refused as a duplicate by name (`409`,
+    /// `existing.matched_on` = `name`) and the site is in fact a different facility: why, 10 to 500
+    /// characters, as for `POST /v1/sites`; kept in the `update` change of the site's history. Not
+    /// stored on the site.
+    #[schema(min_length = 10, max_length = 500)]
+    pub duplicate_override_reason: Option<String>,
 }
 
 /// `offers` of a patch: an object keyed by modality code whose values are offers or `null`.

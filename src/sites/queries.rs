@@ -138,29 +138,45 @@ pub async fn lock_zip(conn: &mut PgConnection, zip5: &str) -> Result<(), ApiErro
     Ok(())
 }
 
-/// Another site in the same ZIP whose name is the same once normalized, or trigram-similar.
-pub async fn find_duplicate(
+/// Serializes writes of sites with one NPI (which may be in different ZIP codes), like
+/// [`lock_zip`]; taken after it.
+pub async fn lock_npi(conn: &mut PgConnection, npi: &str) -> Result<(), ApiError> {
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended('site npi ' || $1, 0))")
+        .bind(npi)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A listed site as the duplicate guard compares it, with the address its 409 shows.
+#[derive(Debug, Clone, FromRow)]
+pub struct Listed {
+    pub site_id: Uuid,
+    pub name: String,
+    pub street: Option<String>,
+    pub city: String,
+    pub state: String,
+    pub postal_code: String,
+    pub npi: Option<String>,
+}
+
+/// The sites a site in `zip5` with `npi` could duplicate, oldest first: every site of the ZIP code
+/// (a handful, from `site_zip5_name_idx`) and any with the NPI (`site_npi_idx`), archived ones too.
+pub async fn duplicate_candidates(
     conn: &mut PgConnection,
     zip5: &str,
-    name: &str,
+    npi: Option<&str>,
     except: Option<Uuid>,
-) -> Result<Option<Uuid>, ApiError> {
-    Ok(sqlx::query_scalar(
-        "select site_id from site
-          where zip5 = $1
-            and ($3::uuid is null or site_id <> $3)
-            and (name_normalized = normalize_site_name($2)
-                 -- Similar names are duplicates unless their numbers differ (Imaging Center 2 is not 3).
-                 or (similarity(name_normalized, normalize_site_name($2)) >= 0.6
-                     and regexp_replace(name_normalized, '[^0-9]', '', 'g')
-                         = regexp_replace(normalize_site_name($2), '[^0-9]', '', 'g')))
-          order by similarity(name_normalized, normalize_site_name($2)) desc, site_id
-          limit 1",
+) -> Result<Vec<Listed>, ApiError> {
+    Ok(sqlx::query_as(
+        "select site_id, name, street, city, state, postal_code, npi from site
+          where (zip5 = $1 or npi = $2) and ($3::uuid is null or site_id <> $3)
+          order by site_id",
     )
     .bind(zip5)
-    .bind(name)
+    .bind(npi)
     .bind(except)
-    .fetch_optional(conn)
+    .fetch_all(conn)
     .await?)
 }
 

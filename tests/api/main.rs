@@ -7,6 +7,7 @@ mod accounts;
 mod api_keys;
 mod database;
 mod demo_data;
+mod duplicates;
 mod errors;
 mod health;
 mod middleware;

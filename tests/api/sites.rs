@@ -120,9 +120,9 @@ async fn a_site_in_a_hospital_only_zip_is_placed_and_found_by_radius() {
 async fn a_duplicate_in_the_same_zip_is_a_409_naming_the_existing_site() {
     let app = TestApp::new().await;
     let (_, token) = app.member("ann").await;
-    let original = app
-        .create_site(&token, &site_body("St. Mary's Hospital", "43210"))
-        .await;
+    let mut body = site_body("St. Mary's Hospital", "43210-1234");
+    body["street"] = json!("1492 Columbus Ave");
+    let original = app.create_site(&token, &body).await;
     let id = original["site_id"].as_str().unwrap();
     for name in [
         "St Marys Hospital",
@@ -138,6 +138,13 @@ async fn a_duplicate_in_the_same_zip_is_a_409_naming_the_existing_site() {
         let existing = problem.existing.expect("the existing site");
         assert_eq!(existing.id.to_string(), id);
         assert_eq!(existing.href, format!("/v1/sites/{id}"));
+        // Named with its address, so a client can send the member to it.
+        assert_eq!(existing.name.as_deref(), Some("St. Mary's Hospital"));
+        assert_eq!(existing.street.as_deref(), Some("1492 Columbus Ave"));
+        assert_eq!(existing.city.as_deref(), Some("Columbus"));
+        assert_eq!(existing.state.as_deref(), Some("OH"));
+        assert_eq!(existing.postal_code.as_deref(), Some("43210-1234"));
+        assert_eq!(existing.matched_on.as_deref(), Some("name"));
     }
     // Another ZIP, or a clearly different name, is not a duplicate.
     app.create_site(&token, &site_body("St. Mary's Hospital", "44114"))

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Compares two revisions on one search, interleaved, on the same data: the way to tell a change's
+# effect from this shared host's drift (which moves whole runs by a third between hours).
+#
+#   bash bench/compare.sh BEFORE AFTER [SIZE]      e.g. bash bench/compare.sh 0602a66 HEAD 1000000
+#
+# Builds both revisions (release) in worktrees under bench/.compare, starts a private PostgreSQL,
+# loads SIZE sites (default 1,000,000) with BEFORE's generator into one database migrated by
+# BEFORE, copies it (`create database ... template`) for AFTER, which applies its own migrations,
+# then runs PAIRS rounds (default 4) of `wrk -t2 -c32 -d$DURATION` on QUERY (default the
+# benchmark's (b), the radius search), each round running both servers in turn, alternating which
+# goes first. Prints one line per run and the medians. Needs what bench/run.sh needs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BEFORE=${1:?usage: bench/compare.sh BEFORE AFTER [SIZE]}
+AFTER=${2:?usage: bench/compare.sh BEFORE AFTER [SIZE]}
+SIZE=${3:-1000000}
+PAIRS=${PAIRS:-4}
+DURATION=${DURATION:-20}
+CONNECTIONS=${CONNECTIONS:-32}
+PORT=${PORT:-18090}
+QUERY=${QUERY:-modality=CT&near=43210&radius=60mi&payment=free&insurance_required=false}
+ROOT=$PWD
+WORK=$ROOT/bench/.compare
+CLUSTER=$WORK/cluster
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
+BIN=$(dirname "$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")
+as_pg() { if [ "$(id -u)" = 0 ]; then su postgres -s /bin/bash -c "$*"; else bash -c "$*"; fi; }
+
+mkdir -p "$WORK"
+build() { # rev name: builds rev into $WORK/name/{clinical-sites,generate}
+  local rev=$1 name=$2 tree=$WORK/tree-$2
+  git worktree remove --force "$tree" 2>/dev/null || true
+  git worktree add --detach -q "$tree" "$rev"
+  # One target folder for both: the dependencies are built once.
+  (cd "$tree" && CARGO_TARGET_DIR=$WORK/target cargo build --release --quiet --bin clinical-sites --example generate)
+  mkdir -p "$WORK/$name"
+  cp "$WORK/target/release/clinical-sites" "$WORK/target/release/examples/generate" "$WORK/$name/"
+  git worktree remove --force "$tree"
+}
+echo "== building $BEFORE and $AFTER (release)"
+build "$BEFORE" before
+build "$AFTER" after
+
+echo "== starting a private PostgreSQL in $CLUSTER"
+rm -rf "$CLUSTER"; mkdir -p "$CLUSTER"
+[ "$(id -u)" = 0 ] && chown postgres "$CLUSTER"
+as_pg "$BIN/initdb -A trust -U postgres -E UTF8 --locale=C.UTF-8 -D $CLUSTER/data >/dev/null"
+cat >>"$CLUSTER/data/postgresql.conf" <<EOF
+listen_addresses = ''
+unix_socket_directories = '$CLUSTER'
+shared_buffers = 2GB
+effective_cache_size = 8GB
+work_mem = 16MB
+maintenance_work_mem = 1GB
+max_wal_size = 8GB
+synchronous_commit = off
+max_connections = 100
+jit = off
+EOF
+as_pg "$BIN/pg_ctl -D $CLUSTER/data -l $CLUSTER/postgres.log -w start >/dev/null"
+SERVER_PID=
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  as_pg "$BIN/pg_ctl -D $CLUSTER/data -m fast -w stop >/dev/null" || true
+  rm -rf "$CLUSTER"
+}
+trap cleanup EXIT
+PSQL="psql -h $CLUSTER -U postgres -X -q -v ON_ERROR_STOP=1"
+url() { echo "postgres://postgres@localhost/$1?host=$CLUSTER"; }
+
+echo "== loading $SIZE sites"
+$PSQL -c "create database cmp_before"
+DATABASE_URL=$(url cmp_before) "$WORK/before/clinical-sites" migrate >/dev/null
+DATABASE_URL=$(url cmp_before) "$WORK/before/generate" "$SIZE" >/dev/null
+$PSQL -c "create database cmp_after template cmp_before"
+DATABASE_URL=$(url cmp_after) "$WORK/after/clinical-sites" migrate >/dev/null
+for DB in cmp_before cmp_after; do $PSQL -d "$DB" -c "vacuum analyze"; done
+
+run() { # name: one wrk run against that side's server; prints "name rps p50 p99 errors"
+  local name=$1
+  DATABASE_URL=$(url "cmp_$name") BIND_ADDR=127.0.0.1:$PORT RATE_LIMIT_PER_MINUTE=0 DATABASE_MAX_CONNECTIONS=4 \
+    RUST_LOG=warn "$WORK/$name/clinical-sites" serve >>"$WORK/server-$name.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+  local target="http://127.0.0.1:$PORT/v1/sites?$QUERY"
+  curl -sf "$target" >/dev/null || { echo "the query fails on $name: $target"; exit 1; }
+  wrk -t2 -c"$CONNECTIONS" -d3s "$target" >/dev/null # warm the caches and the pools
+  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$target" >"$WORK/wrk.txt"
+  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=
+  local rps p50 p99 errors
+  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt")
+  p50=$(python3 bench/latency.py 50 <"$WORK/wrk.txt")
+  p99=$(python3 bench/latency.py 99 <"$WORK/wrk.txt")
+  errors=$(awk '/Non-2xx/ {n+=$NF} /Socket errors/ {gsub(",",""); n+=$4+$6+$8+$10} END {print n+0}' "$WORK/wrk.txt")
+  echo "$name $rps $p50 $p99 $errors"
+}
+
+echo "== $PAIRS interleaved rounds of $DURATION s: $QUERY"
+: >"$WORK/runs.txt"
+for ROUND in $(seq "$PAIRS"); do
+  if [ $((ROUND % 2)) = 1 ]; then ORDER="before after"; else ORDER="after before"; fi
+  for NAME in $ORDER; do run "$NAME" | tee -a "$WORK/runs.txt"; done
+done
+python3 - "$WORK/runs.txt" "$BEFORE" "$AFTER" "$SIZE" <<'EOF'
+import statistics, sys
+runs, before, after, size = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+rows = [line.split() for line in open(runs) if line.strip()]
+print(f"\n| {size} sites | req/s (median) | p50 ms | p99 ms | errors | runs |")
+print("|---|---|---|---|---|---|")
+for name, rev in (("before", before), ("after", after)):
+    mine = [r for r in rows if r[0] == name]
+    med = lambda i: statistics.median(float(r[i]) for r in mine)
+    print(f"| {name} ({rev}) | {med(1):.0f} | {med(2):.1f} | {med(3):.1f} | {sum(int(r[4]) for r in mine)} | "
+          + ", ".join(f"{float(r[1]):.0f}" for r in mine) + " |")
+EOF

@@ -479,7 +479,15 @@ fn place_data_dir(requested: &Path, run_as: Option<&RunAs>) -> Result<PathBuf, P
         return Ok(resolved);
     };
     if resolved != requested {
-        create_reachable_dir(resolved.parent().unwrap_or(Path::new("/")))?;
+        // A relocated cluster's folder is ours (and is made again if it was removed); any other
+        // link's target folder is the operator's: created if missing, never opened up.
+        let parent = resolved.parent().unwrap_or(Path::new("/"));
+        if parent.starts_with(RELOCATION_ROOT) {
+            create_reachable_dir(Path::new(RELOCATION_ROOT))?;
+            create_reachable_dir(parent)?;
+        } else {
+            fs::create_dir_all(parent).map_err(io_context(format!("creating {}", parent.display())))?;
+        }
     }
     if user.can_reach(&resolved) {
         return Ok(resolved);

@@ -72,7 +72,7 @@ fn start_server() -> Server {
         _ => {
             sweep_leftover_clusters();
             let folder = std::env::temp_dir().join(format!("{TEMP_PREFIX}{}", std::process::id()));
-            std::fs::create_dir_all(&folder).expect("creating the test cluster folder");
+            create_searchable_dir(&folder);
             let binaries = Binaries::find(None).expect("PostgreSQL server binaries for the test cluster");
             let cluster = LocalCluster::start(
                 &binaries,
@@ -510,6 +510,14 @@ pub fn postgres_processes(needle: &str) -> Vec<i32> {
     pids
 }
 
+/// Creates `dir` searchable by everyone whatever the umask, so that PostgreSQL's account (as root:
+/// `postgres`) can reach a cluster inside it.
+fn create_searchable_dir(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).expect("creating a temporary folder");
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("opening a temporary folder");
+}
+
 /// A temporary folder removed on drop.
 pub struct TempDir(pub PathBuf);
 
@@ -518,7 +526,7 @@ impl TempDir {
     pub fn new(label: &str) -> Self {
         let name = format!("{TEMP_DIR_PREFIX}{}-{label}-{}", std::process::id(), unique_suffix());
         let path = std::env::temp_dir().join(name);
-        std::fs::create_dir_all(&path).unwrap();
+        create_searchable_dir(&path);
         Self(path)
     }
 }

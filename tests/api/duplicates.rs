@@ -9,7 +9,7 @@ use axum::http::{Method, StatusCode};
 use clinical_sites::config::Config;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, TestResponse, site_body};
+use crate::support::{Rng, TestApp, TestResponse, site_body};
 
 /// ZIP codes the fixture fills, 42 facilities each.
 const ZIPS: [&str; 25] = [
@@ -93,26 +93,6 @@ const TREES: &[&str] = &[
     "Oak", "Maple", "Elm", "Cedar", "Pine", "Birch", "Willow", "Walnut", "Chestnut", "Magnolia", "Sycamore",
 ];
 const WAYS: &[&str] = &["Street", "Avenue", "Road", "Parkway"];
-
-/// A deterministic generator (xorshift64*): every run builds the same names.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
 
 /// An invented place or family name such as "Ruzelru" or "Tordraru": at least 6 letters, with a
 /// z, k, v or x or a consonant cluster, so it is never an English word of facility names.

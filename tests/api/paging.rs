@@ -6,27 +6,7 @@ use std::collections::BTreeSet;
 use axum::http::StatusCode;
 use serde_json::Value;
 
-use crate::support::TestApp;
-
-/// A small, seeded random source (xorshift64*), so a failure names the seed that reproduces it.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+use crate::support::{Rng, TestApp};
 
 const CENTRE: (f64, f64) = (39.9612, -82.9988);
 const WORDS: &[&str] = &["Riverside", "Lakeview", "Summit", "Valley", "Harbor", "Maple"];
@@ -40,17 +20,13 @@ async fn seed(app: &TestApp, rng: &mut Rng, count: usize) {
     let base = chrono::DateTime::parse_from_rfc3339("2026-06-01T12:00:00.123456Z").unwrap();
     for i in 0..count {
         let point = if !points.is_empty() && rng.below(3) == 0 {
-            points[rng.below(points.len() as u64) as usize]
+            points[rng.below(points.len())]
         } else {
             let point = (CENTRE.0 + (rng.unit() - 0.5) * 3.4, CENTRE.1 + (rng.unit() - 0.5) * 4.4);
             points.push(point);
             point
         };
-        let name = format!(
-            "{} {}",
-            WORDS[rng.below(WORDS.len() as u64) as usize],
-            KINDS[rng.below(KINDS.len() as u64) as usize]
-        );
+        let name = format!("{} {}", WORDS[rng.below(WORDS.len())], KINDS[rng.below(KINDS.len())]);
         let updated = base + chrono::TimeDelta::microseconds(rng.below(40) as i64 * 1_000_001);
         let state = if rng.below(4) == 0 { "MI" } else { "OH" };
         sqlx::query(
@@ -71,7 +47,7 @@ async fn seed(app: &TestApp, rng: &mut Rng, count: usize) {
 }
 
 /// Every page of `query` in pages of `limit`: the ids in order, and the first page's total.
-async fn walk(app: &TestApp, query: &str, limit: u64) -> (Vec<String>, Value) {
+async fn walk(app: &TestApp, query: &str, limit: usize) -> (Vec<String>, Value) {
     let mut ids = Vec::new();
     let mut uri = format!("/v1/sites?{query}&limit={limit}");
     let mut total = Value::Null;

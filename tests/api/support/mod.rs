@@ -510,6 +510,37 @@ pub fn postgres_processes(needle: &str) -> Vec<i32> {
     pids
 }
 
+/// A small, seeded random source (xorshift64*) for tests that generate data: the same seed makes the
+/// same data, so a failure names the seed that reproduces it.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// A number in `[0, 1)`.
+    #[allow(dead_code)] // used by some test modules only
+    pub fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// One of `items`.
+    #[allow(dead_code)] // used by some test modules only
+    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
 /// Creates `dir` searchable by everyone whatever the umask, so that PostgreSQL's account (as root:
 /// `postgres`) can reach a cluster inside it.
 fn create_searchable_dir(dir: &std::path::Path) {

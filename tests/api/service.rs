@@ -212,6 +212,21 @@ fn without_database_url_or_binaries_start_up_names_both_remedies() {
     assert!(stderr.contains("install the PostgreSQL server binaries"), "{stderr}");
 }
 
+/// The one-time password `admin create` printed, checking it succeeded.
+fn one_time_password(output: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("one-time password: "))
+        .expect("the password is printed")
+        .to_owned()
+}
+
 #[tokio::test]
 async fn admin_create_prints_a_one_time_password_that_signs_in_as_an_admin() {
     let db = TestDb::new().await;
@@ -230,17 +245,7 @@ async fn admin_create_prints_a_one_time_password_that_signs_in_as_an_admin() {
     let output = tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let password = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("one-time password: "))
-        .expect("the password is printed")
-        .to_owned();
+    let password = one_time_password(&output);
 
     let router = clinical_sites::app(clinical_sites::AppState::new(
         db.pool(),
@@ -426,17 +431,7 @@ async fn admin_create_beside_a_running_service_uses_its_cluster() {
     })
     .await
     .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let password = stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("one-time password: "))
-        .expect("the password is printed")
-        .to_owned();
+    let password = one_time_password(&output);
     // The service still runs on its cluster and knows the new administrator.
     let body = serde_json::json!({"email": "second@example.org", "password": password}).to_string();
     let addr = service.addr;

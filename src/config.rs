@@ -8,7 +8,7 @@
 //! | `POSTGRES_BIN_DIR` | unset | folder holding `initdb` and `postgres`; unset: search `PATH`, `pg_config --bindir`, `/usr/lib/postgresql/<N>/bin` |
 //! | `DATABASE_MAX_CONNECTIONS` | `10` | size of each of the two connection pools (1 to 1000): one plans every statement for its values, the other reuses generic plans for the searches that have one plan for all values; about twice the database server's cores serves best (4 on a 2-core machine; docs/performance.md) |
 //! | `CORS_ALLOWED_ORIGINS` | empty | comma-separated browser origins allowed to call the API (`https://app.example.org`), or `*` |
-//! | `REQUEST_TIMEOUT_SECS` | `30` | a request still running after this many seconds gets a 503 problem (1 to 3600) |
+//! | `REQUEST_TIMEOUT_SECS` | `30` | a request still running after this many seconds gets a 503 problem (1 to 3600); its SQL is cancelled too (`statement_timeout`) |
 //! | `MAX_BODY_BYTES` | `1048576` | largest accepted request body; larger gets a 413 problem |
 //! | `SHUTDOWN_GRACE_SECS` | `20` | on SIGINT/SIGTERM, how long in-flight requests may take to finish |
 //! | `SESSION_TTL_DAYS` | `30` | days a session token stays valid (1 to 365) |

@@ -237,6 +237,14 @@ pub fn pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
     )
 }
 
+/// `options` with PostgreSQL's `statement_timeout` set to `timeout`: for the service's pools, with
+/// the request timeout, so that a statement of a request the service has already answered with a
+/// 503 is cancelled rather than left running. Migrations and commands (`demo-data`, `admin`) run
+/// without it: an index build may rightly take minutes.
+pub fn with_statement_timeout(options: PgConnectOptions, timeout: Duration) -> PgConnectOptions {
+    options.options([("statement_timeout", format!("{}ms", timeout.as_millis()))])
+}
+
 /// A second pool to the same database, of the same size, whose connections reuse each prepared
 /// statement's generic plan instead of planning every execution. For statements whose best plan
 /// does not depend on their values (the ordered searches the tally counts, nearest-first ones

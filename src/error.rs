@@ -357,13 +357,32 @@ impl std::error::Error for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-                tracing::warn!(error = %error, "database unavailable");
-                Self::unavailable("the database is not available right now; try again shortly")
-            }
-            other => Self::internal(other),
+        // 57014 query_canceled: the statement ran past `statement_timeout`, the request timeout.
+        if let sqlx::Error::Database(database) = &error
+            && database.code().as_deref() == Some("57014")
+        {
+            tracing::warn!(error = %error, "a statement ran past the request timeout and was cancelled");
+            return Self::timeout();
         }
+        if is_unavailable(&error) {
+            tracing::warn!(error = %error, "database unavailable");
+            return Self::unavailable("the database is not available right now; try again shortly");
+        }
+        Self::internal(error)
+    }
+}
+
+/// Whether `error` says the database cannot be reached or is going away (the request may
+/// succeed if retried), rather than that the request or the code is wrong: no connection in time,
+/// a broken or refused connection, and the server's own connection and shutdown errors (SQLSTATE
+/// class 08, `admin_shutdown`, `crash_shutdown`, `cannot_connect_now`, `too_many_connections`).
+fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(database) => database
+            .code()
+            .is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300")),
+        _ => false,
     }
 }
 
@@ -398,6 +417,27 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_errors_are_503s_with_retry_after() {
+        for error in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::NotFound)),
+        ] {
+            let api = ApiError::from(error);
+            assert_eq!(api.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(api.problem().kind, "/problems/unavailable");
+            let response = api.into_response();
+            assert!(response.headers().contains_key(header::RETRY_AFTER));
+        }
+        assert_eq!(
+            ApiError::from(sqlx::Error::RowNotFound).status(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "a bug is not an outage"
+        );
+    }
 
     #[test]
     fn internal_errors_hide_their_cause() {

@@ -140,15 +140,19 @@ async fn run(listener: Option<std::net::TcpListener>, config: Config, database: 
         .ensure_created()
         .await
         .map_err(|e| format!("preparing the database: {e}"))?;
-    let pool = db::pool(database.connect_options(), config.database_max_connections);
-    db::migrate(&pool)
-        .await
-        .map_err(|e| format!("migrating the database: {e}"))?;
+    let migrations = db::pool(database.connect_options(), 1);
+    let migrated = db::migrate(&migrations).await;
+    migrations.close().await;
+    migrated.map_err(|e| format!("migrating the database: {e}"))?;
     let Some(listener) = listener else {
         tracing::info!("migrations applied");
-        pool.close().await;
         return Ok(());
     };
+    // Requests' statements stop when the request times out (REQUEST_TIMEOUT_SECS).
+    let pool = db::pool(
+        db::with_statement_timeout(database.connect_options(), config.request_timeout()),
+        config.database_max_connections,
+    );
     let (installation, cursor_key) = db::record_installation(&pool)
         .await
         .map_err(|e| format!("reading the installation record: {e}"))?;

@@ -71,3 +71,106 @@ async fn the_pools_plan_as_documented() {
         .unwrap();
     assert_eq!((database, workers.as_str()), (expected, "0"));
 }
+
+/// Runs blocking cluster work (start, stop) off the test's runtime.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(work).await.unwrap()
+}
+
+#[tokio::test]
+async fn with_the_database_down_requests_get_503_with_retry_after_and_recover_when_it_is_back() {
+    use clinical_sites::postgres::{Binaries, ClusterOptions, LocalCluster};
+    let dir = crate::support::TempDir::new("outage");
+    let options = ClusterOptions {
+        data_dir: dir.0.join("pg"),
+        log_file: dir.0.join("postgres.log"),
+        durable: false,
+    };
+    let start = {
+        let options = options.clone();
+        move || LocalCluster::start(&Binaries::find(None).unwrap(), &options).expect("the cluster starts")
+    };
+    let cluster = blocking(start.clone()).await;
+    let mut admin = PgConnection::connect_with(&cluster.connect_options("postgres"))
+        .await
+        .unwrap();
+    sqlx::query("create database outage").execute(&mut admin).await.unwrap();
+    admin.close().await.unwrap();
+    let pool = db::pool(cluster.connect_options("outage"), 2);
+    db::migrate(&pool).await.unwrap();
+    let app = clinical_sites::app(clinical_sites::AppState::new(
+        pool,
+        clinical_sites::config::Config::defaults(),
+    ));
+    let get = |uri: &'static str| {
+        let app = app.clone();
+        async move {
+            crate::support::send(
+                &app,
+                axum::http::Request::get(uri).body(axum::body::Body::empty()).unwrap(),
+            )
+            .await
+        }
+    };
+    for uri in ["/v1/sites", "/v1/sites?near=43210&radius=10mi", "/readyz"] {
+        assert_eq!(get(uri).await.status, 200, "{uri} while the database is up");
+    }
+
+    // Pooled connections break under the requests: every one is a 503 problem, never a 500.
+    blocking(move || cluster.stop()).await;
+    for uri in [
+        "/v1/sites",
+        "/v1/sites?near=43210&radius=10mi",
+        "/v1/sites",
+        "/v1/vocabulary",
+        "/readyz",
+    ] {
+        let response = get(uri).await;
+        if uri == "/v1/vocabulary" {
+            assert_eq!(response.status, 200, "needs no database");
+            continue;
+        }
+        assert_eq!(response.status, 503, "{uri}: {response:?}");
+        let problem = response.problem();
+        assert!(response.header("retry-after").is_some(), "{uri}");
+        if uri != "/readyz" {
+            assert_eq!(problem.kind, "/problems/unavailable", "{uri}");
+        }
+    }
+
+    // Back again: served again without restarting the service.
+    let cluster = blocking(start).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let status = get("/v1/sites").await.status;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still unavailable 10 s after the database came back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    blocking(move || cluster.stop()).await;
+}
+
+#[tokio::test]
+async fn a_statement_past_the_request_timeout_is_cancelled_and_answered_with_a_503() {
+    let app = crate::support::TestApp::new().await;
+    let options = db::with_statement_timeout(server().options(&app.db.name), std::time::Duration::from_millis(300));
+    let pool = db::pool(options, 1);
+    let started = std::time::Instant::now();
+    let error = sqlx::query("select pg_sleep(5)").execute(&pool).await.unwrap_err();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "cancelled, not run to the end"
+    );
+    let api = clinical_sites::error::ApiError::from(error);
+    assert_eq!(api.status(), axum::http::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(api.problem().kind, "/problems/timeout");
+    // The pool's connections keep working after a cancelled statement.
+    let one: i32 = sqlx::query_scalar("select 1").fetch_one(&pool).await.unwrap();
+    assert_eq!(one, 1);
+}

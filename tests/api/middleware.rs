@@ -121,6 +121,91 @@ async fn the_docs_page_works_offline() {
     assert!(initializer.contains("/openapi.json"), "{initializer}");
 }
 
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = TestApp::new().await;
+    for uri in [
+        "/v1/sites",
+        "/v1/sites?limit=0",
+        "/no/such/path",
+        "/docs/",
+        "/openapi.json",
+    ] {
+        let response = app.get(uri).await;
+        assert_eq!(response.header("x-content-type-options"), Some("nosniff"), "{uri}");
+        assert_eq!(response.header("referrer-policy"), Some("no-referrer"), "{uri}");
+        assert_eq!(
+            response.header("content-security-policy"),
+            Some(clinical_sites::http::CONTENT_SECURITY_POLICY),
+            "{uri}"
+        );
+    }
+}
+
+/// Headless Chromium, if the machine has it.
+fn chromium() -> Option<std::path::PathBuf> {
+    [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .into_iter()
+    .map(std::path::PathBuf::from)
+    .find(|path| path.is_file())
+}
+
+/// The `/docs` page in a real browser, under the service's content security policy: Swagger UI
+/// renders every operation and the browser reports no blocked script, style or image. Needs
+/// Chromium: without it the test says so and passes, unless `REQUIRE_BROWSER` is set (`.ci/run`
+/// sets it, and installs Chromium).
+#[test]
+fn the_docs_page_renders_in_a_browser_under_its_content_security_policy() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("REQUIRE_BROWSER").is_none(),
+            "REQUIRE_BROWSER is set but no Chromium is installed"
+        );
+        eprintln!("skipped: no Chromium on this machine (apt-get install chromium)");
+        return;
+    };
+    let dir = crate::support::TempDir::new("browser");
+    let service = client::Service::start(client::service_command(&dir.0));
+    let profile = dir.0.join("profile");
+    let output = std::process::Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=10000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("http://{}/docs/", service.addr))
+        .output()
+        .expect("running Chromium");
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let log = String::from_utf8_lossy(&output.stderr);
+    for path in ["/v1/sites", "/v1/sites/{site_id}", "/v1/vocabulary"] {
+        assert!(
+            dom.contains(&format!("data-path=\"{path}\"")),
+            "Swagger UI did not render {path}:\n{log}"
+        );
+    }
+    assert!(
+        !log.contains("Content Security Policy"),
+        "the page broke its policy:\n{log}"
+    );
+    let (code, output) = service.stop(libc::SIGTERM);
+    assert_eq!(code, Some(0), "{output}");
+}
+
 /// A real server for `router` with the production `serve`, stopped by the returned sender.
 async fn spawn_server(
     router: Router,

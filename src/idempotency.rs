@@ -1,7 +1,8 @@
 //! `Idempotency-Key` for creating requests: a retry with the same key and body gets the original
 //! response, byte for byte, and creates nothing; the same key with another body is refused.
 //!
-//! Keys are scoped to the calling account and kept for 24 hours. The claim on a key is a row
+//! Keys are scoped to the calling account and kept for 24 hours (then deleted by the hourly purge,
+//! [`crate::maintenance`]). The claim on a key is a row
 //! inserted in the request's own transaction: a concurrent request with the same key waits on that
 //! row, then finds the stored response once the first commits (or takes over if it failed).
 
@@ -92,6 +93,17 @@ pub enum Claim {
     Fresh,
     /// The key was used for this same request: answer with the stored response.
     Replay(Stored),
+}
+
+/// Deletes every key past its 24 hours (the periodic purge, [`crate::maintenance`]); returns how
+/// many.
+pub async fn purge_expired(executor: impl sqlx::PgExecutor<'_>) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("delete from idempotency_key where created_at < now() - interval '24 hours'")
+            .execute(executor)
+            .await?
+            .rows_affected(),
+    )
 }
 
 /// Claims `key` for this request inside `conn`'s transaction.

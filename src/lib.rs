@@ -12,7 +12,8 @@
 //!   `clinical-sites demo-data`;
 //! - [`auth`]: who is calling (the `Caller` extractor), passwords, tokens, rate limits;
 //! - [`patch`]: tri-state PATCH fields; [`pagination`]: limit and cursor; [`idempotency`]: safe
-//!   retries of creating requests; [`geo`]: ZIP centroids and distances;
+//!   retries of creating requests; [`geo`]: ZIP centroids and distances; [`maintenance`]: the
+//!   periodic purge of expired rows;
 //! - resources: [`health`], [`accounts`], [`sessions`], [`api_keys`], [`vocabulary`], [`sites`]
 //!   (with claims and history).
 
@@ -28,6 +29,7 @@ pub mod geo;
 pub mod health;
 pub mod http;
 pub mod idempotency;
+pub mod maintenance;
 pub mod openapi;
 pub mod pagination;
 pub mod patch;

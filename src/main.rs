@@ -166,8 +166,10 @@ async fn run(listener: Option<std::net::TcpListener>, config: Config, database: 
     clinical_sites::auth::password::warm_up();
     let state = AppState::new(pool.clone(), config).with_cursor_key(cursor_key);
     let compaction = clinical_sites::sites::search::tally::spawn_compaction(pool.clone(), Duration::from_secs(5));
+    let purge = clinical_sites::maintenance::spawn(pool.clone(), clinical_sites::maintenance::EVERY);
     let served = http::serve(listener, app(state), http::shutdown_signal(), grace).await;
     compaction.abort();
+    purge.abort();
     pool.close().await;
     served.map_err(|e| format!("serving HTTP: {e}"))
 }

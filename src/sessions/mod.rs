@@ -146,3 +146,14 @@ pub async fn delete_current_session(
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
     ))
 }
+
+/// Deletes sessions that expired, or were revoked more than a day ago (the periodic purge,
+/// [`crate::maintenance`]); returns how many. Neither kind signs anything in.
+pub async fn purge_expired(executor: impl sqlx::PgExecutor<'_>) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("delete from session where expires_at < now() or revoked_at < now() - interval '1 day'")
+            .execute(executor)
+            .await?
+            .rows_affected(),
+    )
+}

@@ -174,3 +174,87 @@ async fn a_statement_past_the_request_timeout_is_cancelled_and_answered_with_a_5
     let one: i32 = sqlx::query_scalar("select 1").fetch_one(&pool).await.unwrap();
     assert_eq!(one, 1);
 }
+
+#[tokio::test]
+async fn the_periodic_purge_deletes_exactly_expired_idempotency_keys_and_sessions() {
+    let app = crate::support::TestApp::new().await;
+    let (account_id, token) = app.member("ann").await;
+    let account: uuid::Uuid = account_id.parse().unwrap();
+    for (key, age_hours) in [
+        ("fresh", 1),
+        ("a-day-old", 23),
+        ("expired", 25),
+        ("long-expired", 24 * 30),
+    ] {
+        sqlx::query(
+            "insert into idempotency_key (account_id, key, request_hash, created_at)
+             values ($1, $2, '\\x00', now() - make_interval(hours => $3))",
+        )
+        .bind(account)
+        .bind(key)
+        .bind(age_hours)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    // Besides the member's live session: one expired, one revoked long ago, one revoked just now.
+    for (n, expires, revoked) in [
+        (1, "now() - interval '1 minute'", "null"),
+        (2, "now() + interval '1 day'", "now() - interval '2 days'"),
+        (3, "now() + interval '1 day'", "now()"),
+    ] {
+        sqlx::query(AssertSqlSafe(format!(
+            "insert into session (session_id, account_id, token_hash, expires_at, revoked_at)
+             values (gen_random_uuid(), $1, sha256(('t{n}')::bytea), {expires}, {revoked})"
+        )))
+        .bind(account)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    let purged = clinical_sites::maintenance::purge(&app.pool).await.unwrap();
+    assert_eq!(
+        purged,
+        clinical_sites::maintenance::Purged {
+            idempotency_keys: 2,
+            sessions: 2
+        }
+    );
+    let keys: Vec<String> = sqlx::query_scalar("select key from idempotency_key order by key")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(keys, ["a-day-old", "fresh"]);
+    let sessions: i64 = sqlx::query_scalar("select count(*) from session")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 2, "the live session and the one revoked a moment ago");
+    let me = app.call(axum::http::Method::GET, "/v1/me", Some(&token), None).await;
+    assert_eq!(me.status, axum::http::StatusCode::OK, "the live session still signs in");
+    assert_eq!(
+        clinical_sites::maintenance::purge(&app.pool).await.unwrap(),
+        Default::default(),
+        "nothing left to purge"
+    );
+
+    // The service's task runs it on its own.
+    sqlx::query("update idempotency_key set created_at = now() - interval '2 days'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let task = clinical_sites::maintenance::spawn(app.pool.clone(), std::time::Duration::from_millis(50));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let left: i64 = sqlx::query_scalar("select count(*) from idempotency_key")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        if left == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the task did not purge");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    task.abort();
+}

@@ -12,6 +12,9 @@ use utoipa::ToSchema;
 /// The media type of every error response.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// The most field errors one response lists.
+pub const MAX_FIELD_ERRORS: usize = 50;
+
 /// An RFC 9457 problem document: the body of every error response of this API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
@@ -33,7 +36,8 @@ pub struct Problem {
     /// A human-readable explanation of this occurrence, safe to show to a user.
     pub detail: String,
     /// The individual field problems, when the request had fields at fault (body fields, query or
-    /// path parameters). Empty (and omitted) otherwise.
+    /// path parameters), each once and at most 50 (`detail` then says how many more were found).
+    /// Empty (and omitted) otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
     /// For a conflict with an existing resource (e.g. a duplicate site): which one.
@@ -329,15 +333,29 @@ impl ApiError {
         self.0.status
     }
 
-    /// The problem document this error answers with.
+    /// The problem document this error answers with. Field errors are listed once each (a
+    /// parameter repeated a thousand times is one error) and at most [`MAX_FIELD_ERRORS`] of them,
+    /// the detail saying how many more there were: a response stays small whatever was sent.
     pub fn problem(&self) -> Problem {
         let parts = &self.0;
+        let mut seen = std::collections::HashSet::new();
+        let mut distinct = parts.errors.iter().filter(|e| seen.insert((&e.field, &e.message)));
+        let errors: Vec<FieldError> = distinct.by_ref().take(MAX_FIELD_ERRORS).cloned().collect();
+        let unlisted = distinct.count();
+        let detail = if unlisted > 0 {
+            format!(
+                "{} (the first {MAX_FIELD_ERRORS} problems are listed, {unlisted} more are not)",
+                parts.detail
+            )
+        } else {
+            parts.detail.clone()
+        };
         Problem {
             kind: format!("/problems/{}", parts.slug),
             title: parts.title.to_owned(),
             status: parts.status.as_u16(),
-            detail: parts.detail.clone(),
-            errors: parts.errors.clone(),
+            detail,
+            errors,
             existing: parts.existing.clone(),
         }
     }
@@ -436,6 +454,27 @@ mod tests {
             ApiError::from(sqlx::Error::RowNotFound).status(),
             StatusCode::INTERNAL_SERVER_ERROR,
             "a bug is not an outage"
+        );
+    }
+
+    #[test]
+    fn field_errors_are_listed_once_each_and_at_most_fifty() {
+        let repeated = vec![FieldError::new("colour", "is not a search parameter"); 1000];
+        let problem = ApiError::bad_request("bad", repeated).problem();
+        assert_eq!(problem.errors.len(), 1);
+        assert_eq!(problem.detail, "bad");
+        let many: Vec<FieldError> = (0..85_000)
+            .map(|i| FieldError::new(format!("offers.x{i}"), "unknown"))
+            .collect();
+        let problem = ApiError::validation(many).problem();
+        assert_eq!(problem.errors.len(), MAX_FIELD_ERRORS);
+        assert_eq!(problem.errors[0].field, "offers.x0");
+        assert!(
+            problem
+                .detail
+                .ends_with("(the first 50 problems are listed, 84950 more are not)"),
+            "{}",
+            problem.detail
         );
     }
 

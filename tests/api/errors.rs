@@ -230,3 +230,35 @@ async fn a_wrong_method_is_a_405_problem_with_allow() {
     assert_eq!(response.status, StatusCode::METHOD_NOT_ALLOWED);
     response.problem();
 }
+
+#[tokio::test]
+async fn error_lists_stay_small_whatever_was_sent() {
+    let app = TestApp::new().await;
+    // One unknown parameter repeated 5,000 times (55 KB): one error.
+    let query = "colour=red&".repeat(5000);
+    let response = app.get(&format!("/v1/sites?{query}")).await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    let problem = response.problem();
+    assert_eq!(problem.errors.len(), 1, "{problem:?}");
+    // Thousands of different unknown parameters: fifty, and the count of the rest.
+    let query: String = (0..4000).map(|i| format!("p{i}=1&")).collect();
+    let response = app.get(&format!("/v1/sites?{query}")).await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    assert!(response.body.len() < 20_000, "{} bytes", response.body.len());
+    let problem = response.problem();
+    assert_eq!(problem.errors.len(), clinical_sites::error::MAX_FIELD_ERRORS);
+    assert!(problem.detail.contains("3950 more are not"), "{}", problem.detail);
+    // A site body with thousands of bad offer keys: the same.
+    let (_, token) = app.member("ann").await;
+    let mut body = crate::support::site_body("Many Offers Imaging", "43210");
+    let offers: serde_json::Map<String, serde_json::Value> = (0..5000)
+        .map(|i| (format!("modality{i}"), serde_json::json!({})))
+        .collect();
+    body["offers"] = serde_json::Value::Object(offers);
+    let response = app
+        .call(axum::http::Method::POST, "/v1/sites", Some(&token), Some(&body))
+        .await;
+    assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(response.body.len() < 20_000, "{} bytes", response.body.len());
+    assert_eq!(response.problem().errors.len(), clinical_sites::error::MAX_FIELD_ERRORS);
+}

@@ -181,11 +181,13 @@ pub async fn get_me(State(state): State<AppState>, caller: Caller) -> Result<imp
         (status = BAD_REQUEST, description = "The body is not valid JSON.", body = Problem, content_type = "application/problem+json"),
         (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
         (status = UNPROCESSABLE_ENTITY, description = "A field breaks a rule, is not changeable here (`role`, `disabled`), or `current_password` is wrong.", body = Problem, content_type = "application/problem+json"),
+        (status = TOO_MANY_REQUESTS, description = "Too many password checks for this account or address (`current_password` counts like a sign-in); see `Retry-After`.", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn update_me(
     State(state): State<AppState>,
     caller: Caller,
+    crate::http::ClientAddr(addr): crate::http::ClientAddr,
     Json(body): Json<MePatch>,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut errors = Vec::new();
@@ -208,7 +210,10 @@ pub async fn update_me(
     let new_hash = match (new_password, current_password) {
         (Some(new_password), Some(current)) => {
             let stored = queries::password_hash(&state.pool, caller.account_id).await?;
-            if !password::verify(current, stored).await? {
+            // The same allowance as signing in: a stolen session cannot guess the password faster.
+            let email = stored.as_ref().map_or("", |(email, _)| email.as_str());
+            crate::auth::rate_limit::check_password_attempt(&state.limits.sign_in, email, addr)?;
+            if !password::verify(current, stored.map(|(_, hash)| hash)).await? {
                 return Err(ApiError::validation(vec![FieldError::new(
                     "current_password",
                     "is not the current password",

@@ -46,10 +46,13 @@ pub async fn find(executor: impl PgExecutor<'_>, account_id: Uuid) -> Result<Opt
     .await?)
 }
 
-/// The stored password hash of an account.
-pub async fn password_hash(executor: impl PgExecutor<'_>, account_id: Uuid) -> Result<Option<String>, ApiError> {
+/// The email and stored password hash of an account.
+pub async fn password_hash(
+    executor: impl PgExecutor<'_>,
+    account_id: Uuid,
+) -> Result<Option<(String, String)>, ApiError> {
     Ok(
-        sqlx::query_scalar("select password_hash from account where account_id = $1")
+        sqlx::query_as("select email, password_hash from account where account_id = $1")
             .bind(account_id)
             .fetch_optional(executor)
             .await?,

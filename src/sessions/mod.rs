@@ -76,11 +76,8 @@ pub async fn create_session(
     Json(body): Json<SignIn>,
 ) -> Result<impl IntoResponse, ApiError> {
     let email = Email::parse("email", &body.email).ok();
-    let email_key = format!("email:{}", email.as_ref().map_or(body.email.trim(), |e| e.as_str()));
-    let address_key = format!("addr:{}", addr.map_or_else(|| "unknown".to_owned(), |a| a.to_string()));
-    for key in [&address_key, &email_key] {
-        state.limits.sign_in.check(key).map_err(ApiError::too_many_requests)?;
-    }
+    let entered = email.as_ref().map_or(body.email.trim(), |e| e.as_str());
+    crate::auth::rate_limit::check_password_attempt(&state.limits.sign_in, entered, addr)?;
 
     let stored = match &email {
         Some(email) => accounts::queries::credentials_by_email(&state.pool, email).await?,

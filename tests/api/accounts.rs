@@ -337,3 +337,29 @@ async fn an_admin_disables_and_promotes_accounts_but_not_themselves() {
         "unknown role codes are rejected"
     );
 }
+
+#[tokio::test]
+async fn current_password_guesses_share_the_sign_in_limit() {
+    let app = TestApp::new().await;
+    let (_, token) = app.member("ann").await;
+    // Signing in took one attempt of the email's allowance (10 a minute by default).
+    let guess = |n: usize| json!({"password": "a brand new password", "current_password": format!("wrong guess {n}")});
+    let mut statuses = Vec::new();
+    for n in 0..12 {
+        let response = app.call(Method::PATCH, "/v1/me", Some(&token), Some(&guess(n))).await;
+        statuses.push(response.status.as_u16());
+        if response.status == StatusCode::TOO_MANY_REQUESTS {
+            assert!(response.header("retry-after").is_some());
+            break;
+        }
+    }
+    assert_eq!(
+        statuses,
+        [422; 9].iter().copied().chain([429]).collect::<Vec<_>>(),
+        "{statuses:?}"
+    );
+    // And the allowance is the one signing in uses: a sign-in for that email is refused too.
+    let sign_in = json!({"email": "ann@example.org", "password": PASSWORD});
+    let response = app.json(Method::POST, "/v1/sessions", &sign_in).await;
+    assert_eq!(response.status, StatusCode::TOO_MANY_REQUESTS);
+}

@@ -346,7 +346,10 @@ fn check_if_match(headers: &HeaderMap, version: i64, required: bool) -> Result<(
 }
 
 /// Changes a site (its managers and administrators). The body is a JSON merge patch; `If-Match`
-/// with the current `ETag` is required. Every change is recorded in the site's history.
+/// with the current `ETag` is required. Every change is recorded in the site's history. A change
+/// to a verified listing's identity (`name`, `street`, `postal_code`, `npi`) by anyone but an
+/// administrator puts it back to `unverified` (recorded as a `status` change), so "verified"
+/// always means checked as the listing now reads.
 #[utoipa::path(
     patch,
     path = "/v1/sites/{site_id}",
@@ -428,6 +431,21 @@ pub async fn update_site(
         // Nothing changed: keep the revision (and the history) as they were.
         tx.rollback().await?;
         return Ok(site_response(StatusCode::OK, &current));
+    }
+    // "Verified" means checked as it now reads: who it is (name, street, ZIP, NPI) changed by
+    // anyone but an administrator needs checking again.
+    let identity = ["name", "street", "postal_code", "npi"];
+    if status == SiteStatus::Verified && !caller.is_admin() && identity.iter().any(|f| changes.get(f).is_some()) {
+        queries::unverify(&mut tx, site_id).await?;
+        if let Some(changes) = changes.as_object_mut() {
+            changes.insert(
+                "status".to_owned(),
+                json!({"old": SiteStatus::Verified, "new": SiteStatus::Unverified}),
+            );
+        }
+        updated = queries::load(&mut tx, site_id)
+            .await?
+            .ok_or_else(|| ApiError::internal("a locked site vanished"))?;
     }
     record_override(&mut changes, overridden);
     queries::record_change(&mut *tx, site_id, caller.account_id, "update", &changes).await?;

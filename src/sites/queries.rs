@@ -348,6 +348,17 @@ pub async fn set_status(
     Ok(())
 }
 
+/// Back to `unverified`, forgetting the verification (so restoring it from the archive cannot
+/// bring "verified" back either): its identity changed since an administrator checked it.
+pub async fn unverify(conn: &mut PgConnection, site_id: Uuid) -> Result<(), ApiError> {
+    sqlx::query("update site set status = $2, verified_by = null, verified_at = null where site_id = $1")
+        .bind(site_id)
+        .bind(SiteStatus::Unverified)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Whether `account_id` manages `site_id`.
 pub async fn is_manager(executor: impl PgExecutor<'_>, site_id: Uuid, account_id: Uuid) -> Result<bool, ApiError> {
     Ok(

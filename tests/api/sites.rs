@@ -544,3 +544,92 @@ async fn an_approved_claimant_can_edit_and_others_cannot() {
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT, "a manager cannot claim again");
 }
+
+async fn verify(app: &TestApp, id: &str, admin: &str) {
+    let response = app
+        .call(Method::POST, &format!("/v1/sites/{id}/verify"), Some(admin), None)
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{response:?}");
+}
+
+#[tokio::test]
+async fn a_verified_listing_whose_identity_a_manager_changes_is_unverified_again() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("admin").await;
+    let (_, coordinator) = app.member("coord").await;
+    let mut body = site_body("Lakeshore Imaging", "43210");
+    body["manage"] = json!(true);
+    let site = app.create_site(&coordinator, &body).await;
+    let id = site["site_id"].as_str().unwrap().to_owned();
+    verify(&app, &id, &admin).await;
+
+    // Logistics are the manager's to keep current: still verified.
+    let response = app
+        .patch_site(
+            &coordinator,
+            &id,
+            &app.etag(&id).await,
+            &json!({"phone": "614-555-0100", "housing": "free"}),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{response:?}");
+    assert_eq!(response.json()["status"], "verified");
+
+    // Who the site is, by anyone but an administrator: checked again.
+    for patch in [
+        json!({"name": "Lakeshore Imaging North"}),
+        json!({"street": "12 Harbor Road"}),
+        json!({"postal_code": "43215"}),
+        json!({"npi": "1234567893"}),
+    ] {
+        let response = app.patch_site(&coordinator, &id, &app.etag(&id).await, &patch).await;
+        assert_eq!(response.status, StatusCode::OK, "{patch}: {response:?}");
+        let updated = response.json();
+        assert_eq!(updated["status"], "unverified", "{patch}");
+        assert!(updated["verified_at"].is_null(), "{patch}");
+        let history = app
+            .call(
+                Method::GET,
+                &format!("/v1/sites/{id}/history"),
+                Some(&coordinator),
+                None,
+            )
+            .await
+            .json();
+        let latest = history["items"][0].clone(); // newest first
+        assert_eq!(
+            latest["changes"]["status"],
+            json!({"old": "verified", "new": "unverified"}),
+            "{patch}: {latest}"
+        );
+        verify(&app, &id, &admin).await;
+    }
+
+    // An administrator's own correction keeps it verified.
+    let response = app
+        .patch_site(
+            &admin,
+            &id,
+            &app.etag(&id).await,
+            &json!({"name": "Lakeshore Imaging Center"}),
+        )
+        .await;
+    assert_eq!(response.json()["status"], "verified");
+
+    // A forgotten verification does not come back through the archive.
+    app.patch_site(
+        &coordinator,
+        &id,
+        &app.etag(&id).await,
+        &json!({"name": "Lakeshore Imaging East"}),
+    )
+    .await;
+    let archived = app
+        .call(Method::DELETE, &format!("/v1/sites/{id}"), Some(&coordinator), None)
+        .await;
+    assert_eq!(archived.status, StatusCode::OK);
+    let restored = app
+        .call(Method::POST, &format!("/v1/sites/{id}/restore"), Some(&admin), None)
+        .await;
+    assert_eq!(restored.json()["status"], "unverified");
+}

@@ -38,7 +38,7 @@ impl Email {
     }
 }
 
-/// A password of 12 to 256 characters. Never logged: `Debug` hides it.
+/// A password of 12 to 256 characters that is not easily guessed. Never logged: `Debug` hides it.
 #[derive(Clone)]
 pub struct Password(String);
 
@@ -48,17 +48,35 @@ impl Password {
     /// Maximum length in characters (bounds the hashing cost).
     pub const MAX: usize = 256;
 
-    /// Checks the length rule.
-    pub fn parse(field: &str, raw: String) -> Result<Self, FieldError> {
+    /// The least `zxcvbn` score accepted (0 to 4): 3, "safely unguessable", about 10^10 guesses.
+    pub const MIN_SCORE: u8 = 3;
+
+    /// Checks the length rule, then that the password is not easily guessed (NIST SP 800-63B: no
+    /// composition rules, but no common, repetitive or sequential passwords, nor ones made of the
+    /// account's own email or name, given as `context`): the `zxcvbn` estimator, with its
+    /// dictionaries of common passwords, names and words, must score it [`Password::MIN_SCORE`] or
+    /// more. The message says why it is weak when the estimator can tell.
+    pub fn parse(field: &str, raw: String, context: &[&str]) -> Result<Self, FieldError> {
         let length = raw.chars().count();
-        if (Self::MIN..=Self::MAX).contains(&length) {
-            Ok(Self(raw))
-        } else {
-            Err(FieldError::new(
+        if !(Self::MIN..=Self::MAX).contains(&length) {
+            return Err(FieldError::new(
                 field,
                 format!("must be {} to {} characters long", Self::MIN, Self::MAX),
-            ))
+            ));
         }
+        let estimate = zxcvbn::zxcvbn(&raw, context);
+        if u8::from(estimate.score()) < Self::MIN_SCORE {
+            let why = estimate
+                .feedback()
+                .and_then(|feedback| feedback.warning())
+                .map(|warning| format!(" ({warning})"))
+                .unwrap_or_default();
+            return Err(FieldError::new(
+                field,
+                format!("is too easy to guess{why}: use a few unrelated words, or a password manager's"),
+            ));
+        }
+        Ok(Self(raw))
     }
 
     /// The password, for hashing.
@@ -124,12 +142,33 @@ mod tests {
 
     #[test]
     fn passwords() {
-        assert!(Password::parse("p", "short".into()).is_err());
-        assert!(Password::parse("p", "x".repeat(257)).is_err());
-        assert!(Password::parse("p", "twelve chars".into()).is_ok());
-        assert!(Password::parse("p", "ü".repeat(12)).is_ok(), "characters, not bytes");
+        assert!(Password::parse("p", "short".into(), &[]).is_err());
+        assert!(Password::parse("p", "x".repeat(257), &[]).is_err());
+        assert!(Password::parse("p", "plum tiger lantern".into(), &[]).is_ok());
+        assert!(
+            Password::parse("p", "ünsere grüne Eule".into(), &[]).is_ok(),
+            "characters, not bytes"
+        );
+        for weak in [
+            "password1234",
+            "            ",
+            "aaaaaaaaaaaaaaaa",
+            "123456789012",
+            "qwertyuiopasdf",
+            "iloveyou2024!",
+        ] {
+            let error = Password::parse("p", weak.into(), &[]).unwrap_err();
+            assert!(error.message.contains("too easy to guess"), "{weak}: {}", error.message);
+        }
+        assert!(
+            Password::parse("p", "ann.lee@example.org1".into(), &["ann.lee@example.org", "Ann Lee"]).is_err(),
+            "the account's own email"
+        );
         assert_eq!(
-            format!("{:?}", Password::parse("p", "correct horse battery".into()).unwrap()),
+            format!(
+                "{:?}",
+                Password::parse("p", "correct horse battery".into(), &[]).unwrap()
+            ),
             "Password(***)"
         );
     }

@@ -59,7 +59,9 @@ pub struct NewAccount {
     /// Name shown to others, 1 to 100 characters.
     #[schema(example = "Ann Lee, RT(R)", min_length = 1, max_length = 100)]
     pub display_name: String,
-    /// 12 to 256 characters. Stored only as an Argon2id hash.
+    /// 12 to 256 characters, not easily guessed (no common, repetitive or sequential password,
+    /// nor one made of the email or name: the `zxcvbn` estimator must score it 3 of 4 or more).
+    /// Stored only as an Argon2id hash.
     #[schema(example = "correct horse battery staple", min_length = 12, max_length = 256, format = Password)]
     pub password: String,
 }
@@ -73,7 +75,8 @@ pub struct MePatch {
     #[serde(default)]
     #[schema(value_type = Option<String>, example = "Ann Lee, RT(R)(CT)")]
     pub display_name: Patch<String>,
-    /// A new password (12 to 256 characters); requires `current_password`. Signs out every other
+    /// A new password (12 to 256 characters, not easily guessed, as at sign-up); requires
+    /// `current_password`. Signs out every other
     /// session.
     #[serde(default)]
     #[schema(value_type = Option<String>, format = Password)]
@@ -138,7 +141,7 @@ pub async fn create_account(
 ) -> Result<impl IntoResponse, ApiError> {
     let email = Email::parse("email", &body.email);
     let display_name = DisplayName::parse("display_name", &body.display_name);
-    let password = Password::parse("password", body.password);
+    let password = Password::parse("password", body.password, &[&body.email, &body.display_name]);
     let (email, display_name, password) = match (email, display_name, password) {
         (Ok(e), Ok(d), Ok(p)) => (e, d, p),
         (e, d, p) => {
@@ -197,8 +200,12 @@ pub async fn update_me(
             .ok()
     });
     let password_sent = body.password.is_present();
-    let new_password = non_null("password", body.password, &mut errors)
-        .and_then(|raw| Password::parse("password", raw).map_err(|e| errors.push(e)).ok());
+    let new_password = non_null("password", body.password, &mut errors).and_then(|raw| {
+        let name = display_name.as_ref().map(|n| n.as_str().to_owned()).unwrap_or_default();
+        Password::parse("password", raw, &[&name])
+            .map_err(|e| errors.push(e))
+            .ok()
+    });
     let current_password = body.current_password.value().cloned();
     if password_sent && current_password.is_none() {
         errors.push(FieldError::new("current_password", "is required to set a new password"));

@@ -363,3 +363,32 @@ async fn current_password_guesses_share_the_sign_in_limit() {
     let response = app.json(Method::POST, "/v1/sessions", &sign_in).await;
     assert_eq!(response.status, StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn easily_guessed_passwords_are_refused() {
+    let app = TestApp::new().await;
+    for weak in [
+        "password1234",
+        "            ",
+        "abcdefghijkl",
+        "ann@example.org",
+        "Ann Example 1",
+    ] {
+        let body = json!({"email": "ann@example.org", "display_name": "Ann Example", "password": weak});
+        let response = app.json(Method::POST, "/v1/accounts", &body).await;
+        assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{weak:?}");
+        let problem = response.problem();
+        assert_eq!(problem.errors[0].field, "password", "{weak:?}");
+        assert!(
+            problem.errors[0].message.contains("too easy to guess"),
+            "{weak:?}: {problem:?}"
+        );
+    }
+    let (_, token) = app.member("ann").await;
+    let patch = json!({"password": "password1234", "current_password": PASSWORD});
+    let response = app.call(Method::PATCH, "/v1/me", Some(&token), Some(&patch)).await;
+    assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(response.problem().errors[0].field, "password");
+    // The password is unchanged: it still signs in.
+    app.sign_in("ann@example.org", PASSWORD).await;
+}

@@ -26,8 +26,8 @@ ROOT=$PWD
 WORK=$ROOT/bench/.compare
 CLUSTER=$WORK/cluster
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
-BIN=$(dirname "$(command -v initdb || ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -1)")
-as_pg() { if [ "$(id -u)" = 0 ]; then su postgres -s /bin/bash -c "$*"; else bash -c "$*"; fi; }
+# shellcheck source=bench/cluster.sh
+source "$ROOT/bench/cluster.sh"
 
 mkdir -p "$WORK"
 build() { # rev name: builds rev into $WORK/name/{clinical-sites,generate}
@@ -44,31 +44,7 @@ echo "== building $BEFORE and $AFTER (release)"
 build "$BEFORE" before
 build "$AFTER" after
 
-echo "== starting a private PostgreSQL in $CLUSTER"
-rm -rf "$CLUSTER"; mkdir -p "$CLUSTER"
-[ "$(id -u)" = 0 ] && chown postgres "$CLUSTER"
-as_pg "$BIN/initdb -A trust -U postgres -E UTF8 --locale=C.UTF-8 -D $CLUSTER/data >/dev/null"
-cat >>"$CLUSTER/data/postgresql.conf" <<EOF
-listen_addresses = ''
-unix_socket_directories = '$CLUSTER'
-shared_buffers = 2GB
-effective_cache_size = 8GB
-work_mem = 16MB
-maintenance_work_mem = 1GB
-max_wal_size = 8GB
-synchronous_commit = off
-max_connections = 100
-jit = off
-EOF
-as_pg "$BIN/pg_ctl -D $CLUSTER/data -l $CLUSTER/postgres.log -w start >/dev/null"
-SERVER_PID=
-cleanup() {
-  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
-  as_pg "$BIN/pg_ctl -D $CLUSTER/data -m fast -w stop >/dev/null" || true
-  rm -rf "$CLUSTER"
-}
-trap cleanup EXIT
-PSQL="psql -h $CLUSTER -U postgres -X -q -v ON_ERROR_STOP=1"
+start_cluster "$CLUSTER"
 url() { echo "postgres://postgres@localhost/$1?host=$CLUSTER"; }
 
 echo "== loading $SIZE sites"

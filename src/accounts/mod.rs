@@ -54,7 +54,7 @@ pub struct Account {
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
     /// Sign-in address; unique regardless of case.
-    #[schema(example = "ann.lee@example.org", max_length = 254)]
+    #[schema(example = "ann.lee@example.org", format = Email, max_length = 254)]
     pub email: String,
     /// Name shown to others, 1 to 100 characters.
     #[schema(example = "Ann Lee, RT(R)", min_length = 1, max_length = 100)]
@@ -73,17 +73,17 @@ pub struct NewAccount {
 pub struct MePatch {
     /// A new display name (1 to 100 characters).
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "Ann Lee, RT(R)(CT)")]
+    #[schema(value_type = Option<String>, nullable = false, min_length = 1, max_length = 100, example = "Ann Lee, RT(R)(CT)")]
     pub display_name: Patch<String>,
     /// A new password (12 to 256 characters, not easily guessed, as at sign-up); requires
     /// `current_password`. Signs out every other
     /// session.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Password)]
+    #[schema(value_type = Option<String>, nullable = false, format = Password, min_length = 12, max_length = 256)]
     pub password: Patch<String>,
     /// The current password, required to set a new one.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Password)]
+    #[schema(value_type = Option<String>, nullable = false, format = Password, max_length = 256)]
     pub current_password: Patch<String>,
 }
 
@@ -93,11 +93,11 @@ pub struct MePatch {
 pub struct AccountPatch {
     /// A new role.
     #[serde(default)]
-    #[schema(value_type = Option<Role>)]
+    #[schema(value_type = Option<Role>, nullable = false)]
     pub role: Patch<Role>,
     /// Disable (true) or re-enable (false) the account.
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = Option<bool>, nullable = false)]
     pub disabled: Patch<bool>,
 }
 
@@ -119,6 +119,7 @@ pub struct AccountPage {
     /// The accounts on this page.
     pub items: Vec<Account>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 

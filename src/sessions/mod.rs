@@ -31,11 +31,18 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
     /// The account's email (any case).
-    #[schema(example = "ann.lee@example.org")]
+    #[schema(example = "ann.lee@example.org", format = Email, max_length = 254)]
     pub email: String,
     /// The account's password.
-    #[schema(example = "correct horse battery staple", format = Password)]
+    #[schema(example = "correct horse battery staple", format = Password, max_length = 256)]
     pub password: String,
+}
+
+/// How a token is sent: `Authorization: Bearer <token>`.
+#[derive(ToSchema)]
+pub enum TokenType {
+    /// The only kind.
+    Bearer,
 }
 
 /// A new session. The token is shown only here, once: keep it secret.
@@ -44,7 +51,7 @@ pub struct Session {
     /// Send as `Authorization: Bearer <token>`. Starts with `cst_`.
     pub token: String,
     /// Always `Bearer`.
-    #[schema(example = "Bearer")]
+    #[schema(value_type = TokenType)]
     pub token_type: String,
     /// After this instant the token no longer works; sign in again.
     pub expires_at: DateTime<Utc>,

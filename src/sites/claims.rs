@@ -43,17 +43,32 @@ pub struct Claim {
     /// Why the claimant should manage the site.
     #[schema(example = "I am the CT clinical coordinator; my work email is jlee@riverside.example.org")]
     pub justification: String,
-    /// `pending`, `approved` or `rejected`.
-    #[schema(example = "pending")]
+    /// Where the claim stands.
+    #[schema(value_type = ClaimStatus)]
     pub status: String,
-    /// The administrator who decided.
+    /// The administrator who decided; `null` while pending.
+    #[schema(required = true)]
     pub decided_by: Option<Uuid>,
-    /// When it was decided.
+    /// When it was decided; `null` while pending.
+    #[schema(required = true)]
     pub decided_at: Option<DateTime<Utc>>,
-    /// The administrator's note.
+    /// The administrator's note; `null` without one.
+    #[schema(required = true)]
     pub decision_note: Option<String>,
     /// When the claim was made.
     pub created_at: DateTime<Utc>,
+}
+
+/// Where a claim stands.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum ClaimStatus {
+    /// Waiting for an administrator.
+    Pending,
+    /// Approved: the claimant manages the site.
+    Approved,
+    /// Rejected.
+    Rejected,
 }
 
 /// Asking to manage a site.
@@ -74,8 +89,9 @@ pub struct NewClaim {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimDecision {
-    /// An optional note to the claimant (up to 1000 characters).
-    #[schema(max_length = 1000)]
+    /// An optional note to the claimant (1 to 1000 characters, no control characters but line
+    /// breaks).
+    #[schema(min_length = 1, max_length = 1000)]
     pub note: Option<String>,
 }
 
@@ -84,7 +100,8 @@ pub struct ClaimDecision {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimQuery {
-    /// `pending` (default), `approved` or `rejected`.
+    /// Which claims: `pending` (default), `approved` or `rejected`.
+    #[param(value_type = Option<ClaimStatus>)]
     pub status: Option<String>,
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
@@ -99,6 +116,7 @@ pub struct ClaimPage {
     /// The claims on this page.
     pub items: Vec<Claim>,
     /// Pass as `cursor` for the next page; `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 

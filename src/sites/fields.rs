@@ -12,6 +12,23 @@ const US_STATES: &[&str] = &[
     "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "PR", "VI", "GU", "AS", "MP",
 ];
 
+/// A USPS state or territory code, in the contract: the codes `UsState::parse` accepts.
+pub struct UsStateCode;
+
+impl utoipa::PartialSchema for UsStateCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .description(Some(
+                "A USPS code of a state, DC or an inhabited territory, upper case in responses (requests may use any case).",
+            ))
+            .enum_values(Some(US_STATES.iter().copied()))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for UsStateCode {}
+
 /// A US state or territory, as its upper-case USPS code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsState(String);
@@ -173,6 +190,9 @@ fn luhn_valid(digits: &str) -> bool {
 pub fn text(value: &Value, min: usize, max: usize) -> Result<String, String> {
     let s = value.as_str().ok_or("must be a string")?.trim();
     let length = s.chars().count();
+    if length == 0 {
+        return Err("must not be empty".to_owned());
+    }
     if length < min || length > max {
         return Err(if min <= 1 {
             format!("must be at most {max} characters")

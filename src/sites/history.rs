@@ -19,20 +19,117 @@ use crate::extract::{Path, Query};
 pub struct SiteChange {
     /// Stable identifier.
     pub site_change_id: Uuid,
-    /// `create`, `update`, `archive`, `restore`, `verify`, `claim_approved` or `claim_rejected`.
-    #[schema(example = "update")]
+    /// What happened.
+    #[schema(value_type = SiteChangeKind)]
     pub kind: String,
     /// Who made the change (`null` once that account is deleted).
+    #[schema(required = true)]
     pub account_id: Option<Uuid>,
     /// The changed fields: `{"field": {"old": ..., "new": ...}}`; offers appear as
     /// `offers.<modality>`. Claim decisions carry the claim and claimant. A `create` or `update`
     /// let through the duplicate guard by `duplicate_override_reason` carries
     /// `duplicate_override`: `{"reason": ..., "existing": {"id": ..., "name": ...}}`, the site it
     /// was taken for.
-    #[schema(value_type = Object, example = json!({"payment": {"old": "free", "new": "fee"}, "offers.ct": {"old": {"capacity": 1}, "new": {"capacity": 2}}}))]
+    #[schema(value_type = SiteChanges, example = json!({"payment": {"old": "free", "new": "fee"}, "offers.ct": {"old": {"capacity": 1}, "new": {"capacity": 2}}}))]
     pub changes: serde_json::Value,
     /// When.
     pub created_at: DateTime<Utc>,
+}
+
+/// The kinds of recorded change.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum SiteChangeKind {
+    /// The listing was created.
+    Create,
+    /// Fields or offers changed.
+    Update,
+    /// It was archived.
+    Archive,
+    /// It was restored from the archive.
+    Restore,
+    /// An administrator verified it.
+    Verify,
+    /// A claim on it was approved.
+    ClaimApproved,
+    /// A claim on it was rejected.
+    ClaimRejected,
+}
+
+/// What one change changed: each changed field (offers as `offers.<modality>`) with its old and
+/// new value, and for claim decisions and duplicate overrides the entries named here.
+pub struct SiteChanges;
+
+impl utoipa::PartialSchema for SiteChanges {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Type};
+        use utoipa::openapi::{Ref, RefOr};
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "What one change changed: each changed field (offers as `offers.<modality>`) with its old and \
+                 new value (`FieldChange`); a claim decision carries `claim`, a change let through the \
+                 duplicate guard carries `duplicate_override`.",
+            ))
+            .property("claim", Ref::from_schema_name("ClaimChange"))
+            .property("duplicate_override", Ref::from_schema_name("DuplicateOverride"))
+            .additional_properties(Some(AdditionalProperties::RefOr(RefOr::Ref(Ref::from_schema_name(
+                "FieldChange",
+            )))))
+            .into()
+    }
+}
+
+impl ToSchema for SiteChanges {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        use utoipa::PartialSchema;
+        schemas.push(("ClaimChange".into(), ClaimChange::schema()));
+        schemas.push(("DuplicateOverride".into(), DuplicateOverride::schema()));
+        schemas.push(("OverriddenSite".into(), OverriddenSite::schema()));
+        schemas.push(("FieldChange".into(), FieldChange::schema()));
+        schemas.push(("ClaimStatus".into(), super::claims::ClaimStatus::schema()));
+    }
+}
+
+/// A field's value before and after a change (`null` where there was or is none).
+#[derive(ToSchema)]
+pub struct FieldChange {
+    /// The value before.
+    #[schema(value_type = serde_json::Value, required = true)]
+    pub old: (),
+    /// The value after.
+    #[schema(value_type = serde_json::Value, required = true)]
+    pub new: (),
+}
+
+/// A claim decision, as its history entry records it.
+#[derive(ToSchema)]
+pub struct ClaimChange {
+    /// The claim.
+    pub site_claim_id: Uuid,
+    /// The claimant.
+    pub account_id: Uuid,
+    /// The decision.
+    #[schema(value_type = super::claims::ClaimStatus)]
+    pub status: String,
+}
+
+/// Why a site the duplicate guard took for a listed one was created or changed anyway.
+#[derive(ToSchema)]
+pub struct DuplicateOverride {
+    /// The reason given.
+    pub reason: String,
+    /// The listed site it was taken for.
+    pub existing: OverriddenSite,
+}
+
+/// The listed site a duplicate override was about.
+#[derive(ToSchema)]
+pub struct OverriddenSite {
+    /// Its identifier.
+    pub id: Uuid,
+    /// Its name then.
+    pub name: String,
 }
 
 /// One page of history, newest first.
@@ -41,6 +138,7 @@ pub struct SiteChangePage {
     /// The changes on this page.
     pub items: Vec<SiteChange>,
     /// Pass as `cursor` for the next (older) page; `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 

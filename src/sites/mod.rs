@@ -4,7 +4,7 @@
 pub mod claims;
 mod duplicates;
 pub mod fields;
-mod history;
+pub mod history;
 pub mod input;
 pub mod model;
 pub mod queries;

@@ -15,6 +15,7 @@ use sqlx::types::Json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::fields::UsStateCode;
 use crate::vocabulary::{
     Accepts, Compensation, HipaaTraining, Housing, Immunization, InsuranceCoverage, LiabilityInsurance, Modality,
     Payment, Schedule, SiteSource, SiteStatus, SiteType, VolumeBand,
@@ -24,12 +25,13 @@ use crate::vocabulary::{
 /// unknown values are left out (`null`) rather than guessed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct SiteDetails {
-    /// Other names the site is known by (e.g. "OSU Wexner"); searched like the name. Up to 10.
+    /// Other names the site is known by (e.g. "OSU Wexner"); searched like the name. Up to 10,
+    /// each 2 to 200 characters.
     #[serde(default)]
-    #[schema(example = json!(["OSU Wexner Imaging"]))]
+    #[schema(example = json!(["OSU Wexner Imaging"]), max_items = 10, value_type = Vec<Alias>)]
     pub aliases: Vec<String>,
     /// Street address, e.g. "410 W 10th Ave".
-    #[schema(example = "410 W 10th Ave", max_length = 200)]
+    #[schema(example = "410 W 10th Ave", min_length = 1, max_length = 200)]
     pub street: Option<String>,
     /// Latitude in degrees (WGS 84). Give both coordinates or neither; with neither, they are
     /// derived from the ZIP code when the ZIP reference data places it (`coordinates_source`).
@@ -39,24 +41,28 @@ pub struct SiteDetails {
     #[schema(example = -83.0169, minimum = -180, maximum = 180)]
     pub longitude: Option<f64>,
     /// Phone of the clinical coordinator or department, a US number; stored as E.164 (`+16145551234`).
-    #[schema(example = "+16145551234")]
+    #[schema(example = "+16145551234", pattern = "^[0-9 ().+-]+$", max_length = 30)]
     pub phone: Option<String>,
     /// The site's or department's web page, `http(s)://`.
-    #[schema(example = "https://www.example.org/radiology")]
+    #[schema(
+        example = "https://www.example.org/radiology",
+        pattern = "^https?://",
+        max_length = 2048
+    )]
     pub website: Option<String>,
     /// Contact email for clinical placements.
-    #[schema(example = "imaging.education@example.org")]
+    #[schema(example = "imaging.education@example.org", format = Email, max_length = 254)]
     pub email: Option<String>,
     /// The facility's National Provider Identifier (10 digits with a valid check digit), if known.
     #[schema(example = "1234567893", pattern = "^[0-9]{10}$")]
     pub npi: Option<String>,
     /// Whether the site charges for the clinical experience. Default `unknown`.
     pub payment: Option<Payment>,
-    /// The fee in US dollars when `payment` is `fee` (0 to 100,000).
+    /// The fee in US dollars (0 to 100,000); a fee above 0 needs `payment` = `fee`.
     #[schema(example = 500, minimum = 0, maximum = 100000)]
     pub fee_usd: Option<i32>,
     /// What the fee covers, e.g. "badge, parking, 12 weeks of supervision".
-    #[schema(max_length = 500)]
+    #[schema(min_length = 1, max_length = 500)]
     pub fee_covers: Option<String>,
     /// What the candidate is paid during the rotation. Default `unknown`.
     pub compensation: Option<Compensation>,
@@ -108,10 +114,47 @@ pub struct SiteDetails {
 /// What a site offers for one modality.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct Offer {
-    /// Whether the site takes candidates for this modality now. Default `true`.
+    /// Whether the site takes candidates for this modality now.
     #[serde(default = "yes")]
-    #[schema(default = true)]
+    #[schema(required = true)]
     pub accepting: bool,
+    /// How many candidates it takes at a time (0 to 1000).
+    #[schema(required = true, example = 2, minimum = 0, maximum = 1000)]
+    pub capacity: Option<i32>,
+    /// Whether an eligible verifier (a credentialed technologist of the facility) is on site to
+    /// confirm procedures. Without one the experience does not count.
+    #[schema(required = true)]
+    pub verifier_on_site: Option<bool>,
+    /// Whom it accepts for this modality; `independent` means candidates who are neither employees
+    /// nor in an affiliated program.
+    #[serde(default)]
+    #[schema(required = true, example = json!(["independent", "program_students"]))]
+    pub accepts: Vec<Accepts>,
+    /// Procedure categories or exams covered, free text (up to 50, each up to 100 characters).
+    #[serde(default)]
+    #[schema(required = true, example = json!(["head", "chest", "abdomen/pelvis", "CTA"]), max_items = 50, value_type = Vec<ProcedureCategory>)]
+    pub procedure_categories: Vec<String>,
+    /// How many exams of this modality the site performs.
+    #[schema(required = true)]
+    pub volume_band: Option<VolumeBand>,
+    /// Anything else a candidate should know (up to 2000 characters).
+    #[schema(required = true, min_length = 1, max_length = 2000)]
+    pub notes: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// An offer in a request: every field may be left out. Creating, a left-out field takes its
+/// default (`accepting`: `true`, lists empty, the rest unknown); patching, only the given fields
+/// change and `null` clears one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"capacity": 2, "verifier_on_site": true, "accepts": ["independent"]}))]
+pub struct OfferInput {
+    /// Whether the site takes candidates for this modality now (`true` when left out on creation).
+    pub accepting: Option<bool>,
     /// How many candidates it takes at a time (0 to 1000).
     #[schema(example = 2, minimum = 0, maximum = 1000)]
     pub capacity: Option<i32>,
@@ -120,22 +163,37 @@ pub struct Offer {
     pub verifier_on_site: Option<bool>,
     /// Whom it accepts for this modality; `independent` means candidates who are neither employees
     /// nor in an affiliated program.
-    #[serde(default)]
-    #[schema(example = json!(["independent", "program_students"]))]
-    pub accepts: Vec<Accepts>,
+    pub accepts: Option<Vec<Accepts>>,
     /// Procedure categories or exams covered, free text (up to 50, each up to 100 characters).
-    #[serde(default)]
-    #[schema(example = json!(["head", "chest", "abdomen/pelvis", "CTA"]))]
-    pub procedure_categories: Vec<String>,
+    #[schema(max_items = 50, value_type = Option<Vec<ProcedureCategory>>)]
+    pub procedure_categories: Option<Vec<String>>,
     /// How many exams of this modality the site performs.
     pub volume_band: Option<VolumeBand>,
     /// Anything else a candidate should know (up to 2000 characters).
-    #[schema(max_length = 2000)]
+    #[schema(min_length = 1, max_length = 2000)]
     pub notes: Option<String>,
 }
 
-fn yes() -> bool {
-    true
+/// Another name of a site: 2 to 200 characters.
+#[derive(ToSchema)]
+#[schema(min_length = 2, max_length = 200, example = "OSU Wexner Imaging")]
+pub struct Alias(pub String);
+
+/// A procedure category or exam an offer covers: 1 to 100 characters.
+#[derive(ToSchema)]
+#[schema(min_length = 1, max_length = 100, example = "abdomen/pelvis")]
+pub struct ProcedureCategory(pub String);
+
+/// Where a site's coordinates came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CoordinatesSource {
+    /// Given by an editor.
+    Request,
+    /// The centre of the ZIP's Census ZIP Code Tabulation Area.
+    ZipCentroid,
+    /// The GeoNames place of a ZIP that has no Census area (PO boxes, single organisations).
+    ZipGeonames,
 }
 
 /// A clinical training site.
@@ -153,10 +211,10 @@ pub struct Site {
     #[schema(example = "Columbus")]
     pub city: String,
     /// USPS state or territory code.
-    #[schema(example = "OH")]
+    #[schema(value_type = UsStateCode)]
     pub state: String,
     /// ZIP code, `12345` or `12345-6789`.
-    #[schema(example = "43210")]
+    #[schema(example = "43210", pattern = "^[0-9]{5}(-[0-9]{4})?$")]
     pub postal_code: String,
     /// Requirements, logistics and contact details.
     #[serde(flatten)]
@@ -166,7 +224,7 @@ pub struct Site {
     /// place of a ZIP that has no Census area: PO boxes and single organisations, such as many
     /// hospitals); `null` when the site has no coordinates (its ZIP is in neither), so radius
     /// searches cannot find it.
-    #[schema(example = "zip_centroid")]
+    #[schema(required = true, value_type = Option<CoordinatesSource>)]
     pub coordinates_source: Option<String>,
     /// The offers, keyed by modality code: one per modality the site trains for.
     #[schema(value_type = BTreeMap<Modality, Offer>)]
@@ -176,7 +234,8 @@ pub struct Site {
     pub status: SiteStatus,
     /// Who created the listing.
     pub source: SiteSource,
-    /// When an administrator verified the listing.
+    /// When an administrator verified the listing; `null` unless it is verified.
+    #[schema(required = true)]
     pub verified_at: Option<DateTime<Utc>>,
     /// When the listing was created.
     pub created_at: DateTime<Utc>,
@@ -188,6 +247,7 @@ pub struct Site {
     /// Things the caller should know about this answer, e.g. that the ZIP code is unknown and the
     /// site has no coordinates. Only on responses to writes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
     pub notices: Vec<String>,
 }
 
@@ -257,25 +317,27 @@ pub struct NewSite {
     pub name: String,
     /// The kind of facility.
     pub site_type: SiteType,
-    /// City.
-    #[schema(max_length = 100)]
+    /// City, 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub city: String,
-    /// USPS state or territory code, any case.
-    #[schema(example = "OH")]
+    /// USPS state or territory code (any case is accepted).
+    #[schema(value_type = UsStateCode)]
     pub state: String,
-    /// ZIP code, `12345` or `12345-6789`.
-    #[schema(example = "43210")]
+    /// ZIP code, `12345` or `12345-6789` (nine digits without the hyphen are accepted too).
+    #[schema(example = "43210", pattern = "^[0-9]{5}(-?[0-9]{4})?$")]
     pub postal_code: String,
     /// Requirements, logistics and contact details.
     #[serde(flatten)]
     pub details: SiteDetails,
     /// Offers keyed by modality code.
     #[serde(default)]
-    pub offers: BTreeMap<Modality, Offer>,
+    #[schema(value_type = Option<BTreeMap<Modality, OfferInput>>)]
+    pub offers: BTreeMap<Modality, OfferInput>,
     /// `true` when the caller coordinates this facility: they become its manager (it stays
-    /// `unverified` until an administrator verifies it). Default `false`: a member adding a site
+    /// `unverified` until an administrator verifies it). Left out: `false`, a member adding a site
     /// they know.
     #[serde(default)]
+    #[schema(required = false)]
     pub manage: bool,
     /// Only after a `409` whose `existing.matched_on` is `name`, when this is in fact a different
     /// facility: why, 10 to 500 characters (e.g. "our outpatient imaging center, a separate department
@@ -294,15 +356,21 @@ pub struct NewSite {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"payment": "fee", "fee_usd": 250, "offers": {"ct": {"capacity": 3}, "mri": null}}))]
 pub struct SitePatch {
-    /// A new name.
+    /// A new name, 2 to 200 characters (it cannot be cleared).
+    #[schema(nullable = false, min_length = 2, max_length = 200)]
     pub name: Option<String>,
-    /// A new type.
+    /// A new type (it cannot be cleared).
+    #[schema(nullable = false)]
     pub site_type: Option<SiteType>,
-    /// A new city.
+    /// A new city, 1 to 100 characters (it cannot be cleared).
+    #[schema(nullable = false, min_length = 1, max_length = 100)]
     pub city: Option<String>,
-    /// A new state.
+    /// A new state (it cannot be cleared).
+    #[schema(nullable = false, value_type = Option<UsStateCode>)]
     pub state: Option<String>,
-    /// A new ZIP code; coordinates derived from the old one are derived again.
+    /// A new ZIP code (it cannot be cleared); coordinates derived from the old one are derived
+    /// again.
+    #[schema(nullable = false, pattern = "^[0-9]{5}(-?[0-9]{4})?$")]
     pub postal_code: Option<String>,
     /// Changed details (`null` clears one).
     #[serde(flatten)]
@@ -310,7 +378,7 @@ pub struct SitePatch {
     /// Offers to add, change (`{...}`, only the given fields) or remove (`null`), keyed by modality
     /// code.
     #[schema(schema_with = offers_patch_schema)]
-    pub offers: Option<BTreeMap<Modality, Option<Offer>>>,
+    pub offers: Option<BTreeMap<Modality, Option<OfferInput>>>,
     /// Only when a change of name, ZIP code or NPI was refused as a duplicate by name (`409`,
     /// `existing.matched_on` = `name`) and the site is in fact a different facility: why, 10 to 500
     /// characters, as for `POST /v1/sites`; kept in the `update` change of the site's history. Not
@@ -324,7 +392,7 @@ fn offers_patch_schema() -> utoipa::openapi::Object {
     use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
     use utoipa::openapi::{Ref, RefOr};
     let offer_or_null = OneOfBuilder::new()
-        .item(Ref::from_schema_name("Offer"))
+        .item(Ref::from_schema_name("OfferInput"))
         .item(ObjectBuilder::new().schema_type(Type::Null))
         .build();
     ObjectBuilder::new()

@@ -67,12 +67,12 @@ impl Modality {
         }
     }
 
-    /// The ARRT pathway: `primary`, `post_primary`, or `primary_and_post_primary`.
-    pub fn pathway(self) -> &'static str {
+    /// The ARRT pathway.
+    pub fn pathway(self) -> Pathway {
         match self {
-            Self::Mri | Self::VascularSonography => "primary_and_post_primary",
-            Self::Radiography | Self::NuclearMedicine | Self::RadiationTherapy | Self::Sonography => "primary",
-            _ => "post_primary",
+            Self::Mri | Self::VascularSonography => Pathway::PrimaryAndPostPrimary,
+            Self::Radiography | Self::NuclearMedicine | Self::RadiationTherapy | Self::Sonography => Pathway::Primary,
+            _ => Pathway::PostPrimary,
         }
     }
 
@@ -99,16 +99,16 @@ impl Modality {
     /// (ARRT's supporting category requirements at the time of writing; `../shared/domain`), empty
     /// where there is no such pathway.
     pub fn supporting_credentials(self) -> Vec<SupportingCredential> {
-        const R: SupportingCredential = SupportingCredential::arrt("R");
+        const R: SupportingCredential = SupportingCredential::arrt(PrimaryCredential::R);
         const N: SupportingCredential = SupportingCredential {
-            credential: "N",
-            issuers: &["ARRT", "NMTCB"],
+            credential: PrimaryCredential::N,
+            issuers: &[Issuer::Arrt, Issuer::Nmtcb],
             together_with: None,
         };
-        const T: SupportingCredential = SupportingCredential::arrt("T");
+        const T: SupportingCredential = SupportingCredential::arrt(PrimaryCredential::T);
         const S: SupportingCredential = SupportingCredential {
-            credential: "S",
-            issuers: &["ARRT", "ARDMS"],
+            credential: PrimaryCredential::S,
+            issuers: &[Issuer::Arrt, Issuer::Ardms],
             together_with: None,
         };
         match self {
@@ -167,14 +167,88 @@ code_set! {
 
 impl SiteType {
     /// The category of the ASRT member survey this type belongs to.
-    pub fn survey_category(self) -> &'static str {
+    pub fn survey_category(self) -> SurveyCategory {
         match self {
-            Self::Hospital | Self::CriticalAccessHospital => "hospital",
-            Self::ImagingCenter | Self::BreastCenter => "imaging center",
-            Self::Clinic => "large clinic",
-            Self::MobileImaging | Self::Other => "other",
+            Self::Hospital | Self::CriticalAccessHospital => SurveyCategory::Hospital,
+            Self::ImagingCenter | Self::BreastCenter => SurveyCategory::ImagingCenter,
+            Self::Clinic => SurveyCategory::LargeClinic,
+            Self::MobileImaging | Self::Other => SurveyCategory::Other,
         }
     }
+}
+
+/// A modality's ARRT abbreviation (`CT`, `MR`, `M`, ...), as `GET /v1/vocabulary` lists it;
+/// searches accept it in place of the modality code.
+pub struct ArrtAbbreviation;
+
+impl utoipa::PartialSchema for ArrtAbbreviation {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .description(Some(
+                "A modality's ARRT abbreviation; searches accept it in place of the modality code.",
+            ))
+            .enum_values(Some(Modality::ALL.iter().map(|m| m.arrt())))
+            .into()
+    }
+}
+
+impl ToSchema for ArrtAbbreviation {}
+
+/// How an ARRT credential is earned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Pathway {
+    /// Through an accredited educational program.
+    Primary,
+    /// Through documented clinical experience, after a primary credential.
+    PostPrimary,
+    /// Either way (MR, vascular sonography).
+    PrimaryAndPostPrimary,
+}
+
+/// The site categories of the ASRT member survey.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub enum SurveyCategory {
+    /// Hospitals, including critical access hospitals.
+    #[serde(rename = "hospital")]
+    Hospital,
+    /// Outpatient imaging and breast centers.
+    #[serde(rename = "imaging center")]
+    ImagingCenter,
+    /// Large and multi-specialty clinics.
+    #[serde(rename = "large clinic")]
+    LargeClinic,
+    /// Everything else (mobile units, ...).
+    #[serde(rename = "other")]
+    Other,
+}
+
+/// A primary ARRT discipline, by its abbreviation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub enum PrimaryCredential {
+    /// Radiography.
+    R,
+    /// Nuclear medicine technology.
+    N,
+    /// Radiation therapy.
+    T,
+    /// Sonography.
+    S,
+}
+
+/// A credentialing organisation whose primary credential counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub enum Issuer {
+    /// The American Registry of Radiologic Technologists.
+    #[serde(rename = "ARRT")]
+    Arrt,
+    /// The Nuclear Medicine Technology Certification Board.
+    #[serde(rename = "NMTCB")]
+    Nmtcb,
+    /// The American Registry for Diagnostic Medical Sonography.
+    #[serde(rename = "ARDMS")]
+    Ardms,
 }
 
 code_set! {
@@ -300,10 +374,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// One code of a closed set.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Term {
+pub struct Term<T: CodeSet + Serialize + ToSchema> {
     /// The code used in requests and responses.
-    #[schema(example = "free")]
-    pub code: &'static str,
+    pub code: T,
     /// What to show a person.
     #[schema(example = "Free")]
     pub display: &'static str,
@@ -313,17 +386,16 @@ pub struct Term {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ModalityTerm {
     /// The code used in requests and responses.
-    #[schema(example = "ct")]
-    pub code: &'static str,
+    pub code: Modality,
     /// What to show a person.
     #[schema(example = "Computed Tomography")]
     pub display: &'static str,
     /// The ARRT abbreviation; searches accept it too, in any case.
-    #[schema(example = "CT")]
+    #[schema(value_type = ArrtAbbreviation)]
     pub arrt: &'static str,
-    /// `primary`, `post_primary`, or `primary_and_post_primary`.
-    #[schema(example = "post_primary")]
-    pub pathway: &'static str,
+    /// How the credential is earned: `primary` (an educational program), `post_primary` (clinical
+    /// experience after a primary credential), or `primary_and_post_primary` (either).
+    pub pathway: Pathway,
     /// Whether a technologist can earn it through documented clinical experience at a site (the
     /// post-primary pathway): what an independent candidate looks for. `false` for the primary
     /// disciplines and R.R.A., which take an educational program (a site may still host its
@@ -335,31 +407,31 @@ pub struct ModalityTerm {
     /// showing them as rules); empty when `clinical_experience` is `false`. An R.T.(N) filters
     /// offers by the modalities whose list has `N`.
     pub supporting_credentials: Vec<SupportingCredential>,
-    /// What else a candidate should know, e.g. mammography's MQSA requirement.
-    #[schema(example = json!(null))]
+    /// What else a candidate should know, e.g. mammography's MQSA requirement; `null` when there is
+    /// nothing more.
+    #[schema(required = true, example = json!(null))]
     pub note: Option<&'static str>,
 }
 
 /// A primary credential that supports pursuing a post-primary discipline.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 pub struct SupportingCredential {
-    /// The primary discipline's ARRT abbreviation: `R`, `N`, `T` or `S`.
-    #[schema(example = "R")]
-    pub credential: &'static str,
+    /// The primary discipline's ARRT abbreviation.
+    pub credential: PrimaryCredential,
     /// Whose credential counts: `ARRT`, and for `N` also `NMTCB`, for `S` also `ARDMS`.
     #[schema(example = json!(["ARRT"]))]
-    pub issuers: &'static [&'static str],
-    /// Another credential needed as well, when there is one: breast sonography through
-    /// radiography needs mammography (`M`) too.
-    #[schema(example = json!(null))]
+    pub issuers: &'static [Issuer],
+    /// Another credential needed as well, by its ARRT abbreviation, when there is one: breast
+    /// sonography through radiography needs mammography (`M`) too. `null` when there is none.
+    #[schema(required = true, value_type = Option<ArrtAbbreviation>, example = json!(null))]
     pub together_with: Option<&'static str>,
 }
 
 impl SupportingCredential {
-    const fn arrt(credential: &'static str) -> Self {
+    const fn arrt(credential: PrimaryCredential) -> Self {
         Self {
             credential,
-            issuers: &["ARRT"],
+            issuers: &[Issuer::Arrt],
             together_with: None,
         }
     }
@@ -369,14 +441,12 @@ impl SupportingCredential {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SiteTypeTerm {
     /// The code used in requests and responses.
-    #[schema(example = "imaging_center")]
-    pub code: &'static str,
+    pub code: SiteType,
     /// What to show a person.
     #[schema(example = "Outpatient imaging center")]
     pub display: &'static str,
-    /// The ASRT survey's category: `hospital`, `imaging center`, `large clinic`, `other`.
-    #[schema(example = "imaging center")]
-    pub survey_category: &'static str,
+    /// The ASRT survey's category it counts under.
+    pub survey_category: SurveyCategory,
 }
 
 /// Every closed set of the API, with codes and display names.
@@ -387,36 +457,36 @@ pub struct Vocabulary {
     /// Kinds of facility.
     pub site_types: Vec<SiteTypeTerm>,
     /// Whom a site accepts for a modality (`accepts` on an offer).
-    pub accepts: Vec<Term>,
+    pub accepts: Vec<Term<Accepts>>,
     /// Whether and how a site charges (`payment`).
-    pub payment: Vec<Term>,
+    pub payment: Vec<Term<Payment>>,
     /// What the candidate is paid (`compensation`).
-    pub compensation: Vec<Term>,
+    pub compensation: Vec<Term<Compensation>>,
     /// HIPAA training (`hipaa_training`).
-    pub hipaa_training: Vec<Term>,
+    pub hipaa_training: Vec<Term<HipaaTraining>>,
     /// Liability insurance (`liability_insurance`).
-    pub liability_insurance: Vec<Term>,
+    pub liability_insurance: Vec<Term<LiabilityInsurance>>,
     /// Accepted liability coverage (`insurance_accepted`).
-    pub insurance_coverage: Vec<Term>,
+    pub insurance_coverage: Vec<Term<InsuranceCoverage>>,
     /// Required immunizations (`immunizations`).
-    pub immunizations: Vec<Term>,
+    pub immunizations: Vec<Term<Immunization>>,
     /// Housing help (`housing`).
-    pub housing: Vec<Term>,
+    pub housing: Vec<Term<Housing>>,
     /// Schedule options (`schedule`).
-    pub schedule: Vec<Term>,
+    pub schedule: Vec<Term<Schedule>>,
     /// Exam volume bands (`volume_band` on an offer).
-    pub volume_bands: Vec<Term>,
+    pub volume_bands: Vec<Term<VolumeBand>>,
     /// Listing status (`status`).
-    pub site_status: Vec<Term>,
+    pub site_status: Vec<Term<SiteStatus>>,
     /// Listing source (`source`).
-    pub site_source: Vec<Term>,
+    pub site_source: Vec<Term<SiteSource>>,
 }
 
-fn terms<T: CodeSet>() -> Vec<Term> {
+fn terms<T: CodeSet + Serialize + ToSchema>() -> Vec<Term<T>> {
     T::ALL
         .iter()
         .map(|v| Term {
-            code: v.code(),
+            code: *v,
             display: v.display(),
         })
         .collect()
@@ -428,7 +498,7 @@ pub fn vocabulary() -> Vocabulary {
         modalities: Modality::ALL
             .iter()
             .map(|m| ModalityTerm {
-                code: m.code(),
+                code: *m,
                 display: m.display(),
                 arrt: m.arrt(),
                 pathway: m.pathway(),
@@ -440,7 +510,7 @@ pub fn vocabulary() -> Vocabulary {
         site_types: SiteType::ALL
             .iter()
             .map(|t| SiteTypeTerm {
-                code: t.code(),
+                code: *t,
                 display: t.display(),
                 survey_category: t.survey_category(),
             })

@@ -2,6 +2,7 @@
 //! freshly migrated database (see `support`).
 
 mod support;
+mod typescript;
 
 mod accounts;
 mod api_keys;

@@ -83,9 +83,10 @@ fn the_bearer_scheme_is_documented() {
         );
     }
     for (path, method) in [("/v1/accounts", "post"), ("/v1/sessions", "post"), ("/healthz", "get")] {
-        assert!(
-            json["paths"][path][method]["security"].is_null(),
-            "{method} {path} is public"
+        assert_eq!(
+            json["paths"][path][method]["security"],
+            serde_json::json!([]),
+            "{method} {path} is public, and says so"
         );
     }
 }
@@ -131,4 +132,34 @@ async fn documented_security_matches_what_the_server_enforces() {
             }
         }
     }
+}
+
+/// Every `$ref` of the document names something the document defines.
+#[test]
+fn every_reference_resolves() {
+    fn walk(document: &serde_json::Value, node: &serde_json::Value, at: &str, missing: &mut Vec<String>) {
+        match node {
+            serde_json::Value::Object(object) => {
+                if let Some(reference) = object.get("$ref").and_then(|r| r.as_str()) {
+                    let pointer = reference.trim_start_matches('#');
+                    if document.pointer(pointer).is_none() {
+                        missing.push(format!("{at}: {reference}"));
+                    }
+                }
+                for (key, value) in object {
+                    walk(document, value, &format!("{at}/{key}"), missing);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(document, item, &format!("{at}/{i}"), missing);
+                }
+            }
+            _ => {}
+        }
+    }
+    let json = serde_json::to_value(document()).unwrap();
+    let mut missing = Vec::new();
+    walk(&json, &json, "", &mut missing);
+    assert!(missing.is_empty(), "unresolved references:\n{}", missing.join("\n"));
 }

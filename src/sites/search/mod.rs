@@ -8,6 +8,7 @@
 
 pub mod cursor;
 pub mod params;
+pub mod query;
 pub mod sql;
 pub mod tally;
 pub mod text;
@@ -24,7 +25,7 @@ use utoipa::ToSchema;
 use super::model::Site;
 use crate::AppState;
 use crate::error::{ApiError, FieldError, Problem};
-use params::{SearchParams, Sort};
+use params::{Facet, SearchParams, Sort, Unit};
 use sql::{After, Hit, Search};
 
 /// A site in search results, with its distance and text match when asked for.
@@ -36,15 +37,15 @@ pub struct SiteHit {
     /// Great-circle distance from `near` on the mean Earth radius, as maps show it, in
     /// `distance_unit`; present when `near` is given.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = 12.4)]
+    #[schema(example = 12.4, nullable = false, minimum = 0)]
     pub distance: Option<f64>,
-    /// `mi` or `km`: the unit of `radius` (miles by default).
+    /// The unit of `distance`: that of `radius` (miles by default); present when `near` is given.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = "mi")]
-    pub distance_unit: Option<String>,
+    #[schema(nullable = false)]
+    pub distance_unit: Option<Unit>,
     /// How well the site matches `q`, 0 to 1; present when `q` is given.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = 0.73)]
+    #[schema(example = 0.73, nullable = false, minimum = 0, maximum = 1)]
     pub relevance: Option<f32>,
 }
 
@@ -58,8 +59,17 @@ pub struct Total {
     pub value: i64,
     /// `eq` when `value` is exact, `gte` when at least that many match (counting stops at 100 so
     /// it never makes a search slow).
-    #[schema(example = "eq")]
-    pub relation: String,
+    pub relation: Relation,
+}
+
+/// Whether a count is exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Relation {
+    /// Exactly `value`.
+    Eq,
+    /// At least `value`.
+    Gte,
 }
 
 /// How many sites have one value of a facet.
@@ -80,16 +90,17 @@ pub struct SitePage {
     pub items: Vec<SiteHit>,
     /// Pass as `cursor` (with the same filters) for the next page; `null` on the last page. Also
     /// sent as `Link: <...>; rel="next"`.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
     /// How many sites match.
     pub total: Total,
-    /// The sort in effect: `relevance`, `distance`, `name` or `-updated_at`.
-    #[schema(example = "distance")]
-    pub sort: String,
-    /// Counts per value of each facet asked for in `facets`, under all the other filters.
+    /// The sort in effect.
+    pub sort: Sort,
+    /// Counts per value of each facet asked for in `facets`, under all the other filters; present
+    /// when `facets` is given.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = json!({"modality": [{"value": "ct", "count": 412}, {"value": "mri", "count": 388}]}))]
-    pub facets: Option<BTreeMap<String, Vec<FacetCount>>>,
+    #[schema(nullable = false, example = json!({"modality": [{"value": "ct", "count": 412}, {"value": "mri", "count": 388}]}))]
+    pub facets: Option<BTreeMap<Facet, Vec<FacetCount>>>,
 }
 
 /// Searches listed sites. Every filter combines with the others (AND across parameters, OR within
@@ -123,7 +134,7 @@ pub struct SitePage {
 /// - `sort`: `relevance` (default with `q`), `distance` (default with `near`), `name`,
 ///   `-updated_at` (default otherwise); ties by id.
 /// - `limit` 1 to 100 (default 20), `cursor` from the previous page.
-/// - `facets`: comma-separated `modality`, `site_type`, `state`, `payment`, `accepts`, `schedule`,
+/// - `facets` (repeatable): `modality`, `site_type`, `state`, `payment`, `accepts`, `schedule`,
 ///   `hipaa_training`, `status`; each counts the values sites have stated (payment's `unknown` is
 ///   a code of its own, so it is counted).
 ///
@@ -134,31 +145,7 @@ pub struct SitePage {
     get,
     path = "/v1/sites",
     tag = "sites",
-    params(
-        ("modality" = Option<Vec<String>>, Query, explode = true, description = "Modality codes or ARRT abbreviations (repeatable)."),
-        ("state" = Option<Vec<String>>, Query, explode = true, description = "USPS state codes (repeatable)."),
-        ("city" = Option<String>, Query, description = "City, any case."),
-        ("postal_code" = Option<String>, Query, description = "ZIP code or ZIP+4."),
-        ("near" = Option<String>, Query, description = "`LAT,LON` or a 5-digit ZIP code.", example = "43210"),
-        ("radius" = Option<String>, Query, description = "Distance from `near`: a number with `mi` (default) or `km`.", example = "60mi"),
-        ("site_type" = Option<Vec<String>>, Query, explode = true, description = "Site type codes (repeatable)."),
-        ("accepts" = Option<String>, Query, description = "`independent`, `program_students` or `employees` (offer level); `unknown`: offers that state none."),
-        ("verifier_on_site" = Option<String>, Query, description = "`true`: an eligible verifier is on site; `false`: none is; `unknown`: the offer does not say (offer level). `true` and `false` never match an offer that does not say."),
-        ("accepting" = Option<bool>, Query, description = "Taking candidates now (offer level)."),
-        ("payment" = Option<Vec<String>>, Query, explode = true, description = "Payment codes (repeatable), e.g. `free`; `unknown` is the code of sites that do not say."),
-        ("max_fee_usd" = Option<i32>, Query, description = "Free and tuition-only sites, and sites that charge a stated fee of at most this; sites whose payment or fee is unknown do not match."),
-        ("insurance_required" = Option<String>, Query, description = "`true`: liability insurance required; `false`: not required; `unknown`: the site does not say. `true` and `false` never match a site that does not say."),
-        ("hipaa_training" = Option<String>, Query, description = "`provided_by_site`, `bring_own_certificate` or `either` (a site accepting either way matches both specific values); `unknown`: the site does not say, which no other value matches."),
-        ("housing" = Option<String>, Query, description = "`true`: some housing help offered; `false`: the site says none; `unknown`: the site does not say. `true` and `false` never match a site that does not say."),
-        ("schedule" = Option<Vec<String>>, Query, explode = true, description = "Schedule codes (repeatable), e.g. `evening`; `unknown`: sites that state no schedule."),
-        ("status" = Option<Vec<String>>, Query, explode = true, description = "Listing status (repeatable); default `unverified` and `verified`."),
-        ("q" = Option<String>, Query, description = "Typo-tolerant text over name, city and aliases (2 to 200 characters); every word must match a word of the site exactly or closely."),
-        ("updated_since" = Option<String>, Query, description = "Only sites updated at or after this RFC 3339 time."),
-        ("sort" = Option<String>, Query, description = "`relevance`, `distance`, `name` or `-updated_at`."),
-        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "Page size, 1 to 100 (default 20)."),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page (same filters)."),
-        ("facets" = Option<String>, Query, description = "Comma-separated facets to count."),
-    ),
+    params(query::SearchQuery),
     responses(
         (status = OK, description = "A page of sites.", body = SitePage,
          headers(("Link" = String, description = "`<...>; rel=\"next\"` when there is a next page."))),
@@ -232,7 +219,7 @@ pub async fn search_sites(State(state): State<AppState>, RawQuery(query): RawQue
                         .into_iter()
                         .map(|(value, count)| FacetCount { value, count })
                         .collect();
-                    (facet.code().to_owned(), counts)
+                    (facet, counts)
                 })
                 .collect(),
         )
@@ -255,7 +242,7 @@ pub async fn search_sites(State(state): State<AppState>, RawQuery(query): RawQue
             SiteHit {
                 site: hit.site,
                 distance,
-                distance_unit: unit.map(|u| u.code().to_owned()),
+                distance_unit: unit,
                 relevance,
             }
         })
@@ -265,9 +252,9 @@ pub async fn search_sites(State(state): State<AppState>, RawQuery(query): RawQue
         next_cursor: next_cursor.clone(),
         total: Total {
             value: total,
-            relation: if exact { "eq" } else { "gte" }.to_owned(),
+            relation: if exact { Relation::Eq } else { Relation::Gte },
         },
-        sort: sort.code().to_owned(),
+        sort,
         facets,
     };
     // Sized for the page up front (a site is ~1.5 KB of JSON), so encoding never grows the buffer

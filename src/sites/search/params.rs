@@ -12,10 +12,15 @@ pub const MAX_RADIUS_MILES: f64 = 1000.0;
 /// Metres in a mile.
 pub const METERS_PER_MILE: f64 = 1609.344;
 
-/// A distance unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A distance unit: `mi` (miles) or `km` (kilometres).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = DistanceUnit)]
 pub enum Unit {
+    /// Statute miles.
+    #[serde(rename = "mi")]
     Miles,
+    /// Kilometres.
+    #[serde(rename = "km")]
     Kilometers,
 }
 
@@ -44,16 +49,23 @@ pub struct Near {
     pub longitude: f64,
 }
 
-/// The order of results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The order of search results (ties by id): `relevance` (best text match first, needs `q`),
+/// `distance` (nearest first, needs `near`), `name` (A to Z), `-updated_at` (most recently updated
+/// first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = SearchSort)]
 pub enum Sort {
     /// Best text match first (needs `q`).
+    #[serde(rename = "relevance")]
     Relevance,
     /// Nearest first (needs `near`).
+    #[serde(rename = "distance")]
     Distance,
     /// By name, A to Z.
+    #[serde(rename = "name")]
     Name,
     /// Most recently updated first.
+    #[serde(rename = "-updated_at")]
     UpdatedDesc,
 }
 
@@ -70,7 +82,10 @@ impl Sort {
 }
 
 /// A facet: a field whose value counts are returned beside the results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Facet {
     Modality,
     SiteType,
@@ -193,7 +208,7 @@ impl SearchParams {
 }
 
 /// Parameters every search accepts, for error messages.
-const KNOWN: &[&str] = &[
+pub(crate) const KNOWN: &[&str] = &[
     "modality",
     "state",
     "city",

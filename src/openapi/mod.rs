@@ -15,6 +15,8 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{FieldError, Problem};
 
+mod tighten;
+
 /// The document's fixed parts; paths are added by each resource's router (see [`crate::api`]).
 #[derive(OpenApi)]
 #[openapi(
@@ -35,7 +37,29 @@ use crate::error::{FieldError, Problem};
         (name = "sites", description = "Clinical training sites: the listing, its offers per modality, its history."),
         (name = "claims", description = "Coordinators asking to manage an existing listing, and administrators deciding."),
     ),
-    components(schemas(Problem, FieldError)),
+    // Schemas that only parameters refer to (utoipa collects those of bodies by itself).
+    components(schemas(
+        Problem,
+        FieldError,
+        crate::vocabulary::Modality,
+        crate::vocabulary::ArrtAbbreviation,
+        crate::vocabulary::SiteType,
+        crate::vocabulary::Payment,
+        crate::vocabulary::SiteStatus,
+        crate::vocabulary::Accepts,
+        crate::vocabulary::HipaaTraining,
+        crate::vocabulary::Schedule,
+        crate::sites::fields::UsStateCode,
+        crate::sites::search::params::Sort,
+        crate::sites::search::params::Facet,
+        crate::sites::search::query::ModalityFilter,
+        crate::sites::search::query::AcceptsFilter,
+        crate::sites::search::query::HipaaTrainingFilter,
+        crate::sites::search::query::ScheduleFilter,
+        crate::sites::search::query::Tristate,
+        crate::sites::search::query::Unstated,
+        crate::sites::claims::ClaimStatus,
+    )),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;
@@ -64,7 +88,9 @@ impl Modify for BearerAuth {
 
 /// The complete OpenAPI document of this service.
 pub fn document() -> utoipa::openapi::OpenApi {
-    crate::api().into_openapi()
+    let mut document = crate::api().into_openapi();
+    tighten::apply(&mut document);
+    document
 }
 
 /// The document as YAML, exactly as committed in `openapi.yaml`.
@@ -73,7 +99,8 @@ pub fn to_yaml(document: &utoipa::openapi::OpenApi) -> String {
 }
 
 /// `/openapi.json` (served by Swagger UI's router), `/openapi.yaml` and `/docs`.
-pub fn docs_router(document: utoipa::openapi::OpenApi) -> Router {
+pub fn docs_router(mut document: utoipa::openapi::OpenApi) -> Router {
+    tighten::apply(&mut document);
     let yaml = to_yaml(&document);
     Router::new()
         .route(

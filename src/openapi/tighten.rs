@@ -1,0 +1,257 @@
+//! What every operation and schema of the document has in common, stated once rather than on each
+//! handler: the responses any request can meet on its way through the middleware (413, 415, 429,
+//! 503), `security: []` on public operations, parameters that are never `null`, and maps keyed by a
+//! code set spelled out so that a generated client gets a record keyed by that set.
+//!
+//! Applied to the document the handlers' annotations produce (idempotent), before it is served or
+//! compared with the committed `openapi.yaml`.
+
+use std::collections::BTreeMap;
+
+use utoipa::openapi::path::{Operation, Parameter, ParameterIn};
+use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, Schema, SchemaType, Type};
+use utoipa::openapi::server::Server;
+use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response, ResponseBuilder};
+
+/// The shared responses, by name: status, description.
+const SHARED: &[(&str, &str, &str)] = &[
+    (
+        "PayloadTooLarge",
+        "413",
+        "The request body (or its declared `Content-Length`) is larger than the service accepts \
+         (`MAX_BODY_BYTES`, 1 MiB by default).",
+    ),
+    (
+        "UnsupportedMediaType",
+        "415",
+        "The body is not JSON: send `Content-Type: application/json` (or, for a patch, \
+         `application/merge-patch+json`).",
+    ),
+    (
+        "TooManyRequests",
+        "429",
+        "Too many requests from this address or with this credential; `Retry-After` says when to \
+         try again.",
+    ),
+    (
+        "Unavailable",
+        "503",
+        "The service cannot answer now: its database is unreachable, the request took longer than \
+         `REQUEST_TIMEOUT_SECS`, or it is at its limit of requests in flight. Safe to retry after \
+         `Retry-After` seconds.",
+    ),
+];
+
+/// Operations exempt from the general rate limit (load balancers poll them).
+const UNLIMITED: &[&str] = &["/healthz", "/readyz"];
+
+/// Applies every rule to `document`.
+pub fn apply(document: &mut OpenApi) {
+    if document.servers.is_none() {
+        document.servers = Some(vec![
+            Server::builder()
+                .url("/")
+                .description(Some("This server: the API and its documentation share one origin."))
+                .build(),
+        ]);
+    }
+    let components = document.components.get_or_insert_with(Default::default);
+    for (name, status, description) in SHARED {
+        let mut response = ResponseBuilder::new().description(*description);
+        if *status == "429" || *status == "503" {
+            response = response.header(
+                "Retry-After",
+                utoipa::openapi::HeaderBuilder::new()
+                    .schema(Some(
+                        utoipa::openapi::ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .minimum(Some(0)),
+                    ))
+                    .description(Some("Seconds to wait before trying again."))
+                    .build(),
+            );
+        }
+        let response: Response = response
+            .content(
+                crate::error::PROBLEM_JSON,
+                Content::new(Some(Ref::from_schema_name("Problem"))),
+            )
+            .build();
+        components.responses.insert((*name).to_owned(), RefOr::T(response));
+    }
+    let named_sets = named_enums(&components.schemas);
+    for schema in components.schemas.values_mut() {
+        visit(schema, &named_sets);
+    }
+
+    for (path, item) in document.paths.paths.iter_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            operation_rules(path, operation, &named_sets);
+        }
+    }
+}
+
+fn operation_rules(path: &str, operation: &mut Operation, named_sets: &[(String, Vec<serde_json::Value>)]) {
+    if operation.security.is_none() {
+        // Public: no credential needed (one is still honoured where the operation says so).
+        operation.security = Some(Vec::new());
+    }
+    for parameter in operation.parameters.iter_mut().flatten() {
+        if let RefOr::T(parameter) = parameter {
+            parameter_rules(parameter, named_sets);
+        }
+    }
+    if let Some(RefOr::T(body)) = &mut operation.request_body {
+        // An optional body (`Option<Json<T>>`) is rendered as `oneOf: [T, null]`, but a JSON
+        // `null` body is refused: the body is T, and may be left out.
+        for content in body.content.values_mut() {
+            if let RefOr::T(content) = content
+                && let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema
+                && let [body_schema @ RefOr::Ref(_), RefOr::T(Schema::Object(null))] = one_of.items.as_slice()
+                && null.schema_type == SchemaType::Type(Type::Null)
+            {
+                content.schema = Some(body_schema.clone());
+                body.required = Some(utoipa::openapi::Required::False);
+            }
+        }
+        for content in body.content.values_mut() {
+            if let RefOr::T(content) = content
+                && let Some(schema) = &mut content.schema
+            {
+                visit(schema, named_sets);
+            }
+        }
+    }
+    let responses = &mut operation.responses.responses;
+    for content in responses.values_mut().filter_map(|r| match r {
+        RefOr::T(response) => Some(response),
+        RefOr::Ref(_) => None,
+    }) {
+        for media in content.content.values_mut() {
+            if let RefOr::T(media) = media
+                && let Some(schema) = &mut media.schema
+            {
+                visit(schema, named_sets);
+            }
+        }
+    }
+    let mut shared = vec![("413", "PayloadTooLarge"), ("503", "Unavailable")];
+    if operation.request_body.is_some() {
+        shared.push(("415", "UnsupportedMediaType"));
+    }
+    if !UNLIMITED.contains(&path) {
+        shared.push(("429", "TooManyRequests"));
+    }
+    for (status, name) in shared {
+        responses
+            .entry(status.to_owned())
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
+    }
+}
+
+/// A parameter is a string in a URL or a header: never `null`, whatever the Rust type was.
+fn parameter_rules(parameter: &mut Parameter, named_sets: &[(String, Vec<serde_json::Value>)]) {
+    if let Some(schema) = &mut parameter.schema {
+        if let RefOr::T(Schema::Object(object)) = schema {
+            object.schema_type = without_null(&object.schema_type);
+        }
+        visit(schema, named_sets);
+    }
+    if parameter.parameter_in == ParameterIn::Header
+        && parameter.name == "Idempotency-Key"
+        && let Some(RefOr::T(Schema::Object(object))) = &mut parameter.schema
+    {
+        object.min_length = Some(1);
+        object.max_length = Some(255);
+        object.pattern = Some("^[\\x21-\\x7E]+$".to_owned());
+    }
+}
+
+fn without_null(schema_type: &SchemaType) -> SchemaType {
+    match schema_type {
+        SchemaType::Array(types) => {
+            let kept: Vec<Type> = types.iter().filter(|t| **t != Type::Null).cloned().collect();
+            match kept.as_slice() {
+                [one] => SchemaType::Type(one.clone()),
+                _ => SchemaType::Array(kept),
+            }
+        }
+        other => other.clone(),
+    }
+}
+
+/// The named string enums of the document (`Modality`, `SiteType`, ...) with their values.
+fn named_enums(schemas: &BTreeMap<String, RefOr<Schema>>) -> Vec<(String, Vec<serde_json::Value>)> {
+    schemas
+        .iter()
+        .filter_map(|(name, schema)| match schema {
+            RefOr::T(Schema::Object(object)) => object.enum_values.clone().map(|values| (name.clone(), values)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Walks a schema; a map keyed by a named code set (`propertyNames` an inline copy of its enum)
+/// becomes an object with one optional property per code, no others, and `propertyNames`
+/// referring to the set: typed clients then see a record keyed by the set.
+fn visit(schema: &mut RefOr<Schema>, named_sets: &[(String, Vec<serde_json::Value>)]) {
+    let RefOr::T(schema) = schema else { return };
+    match schema {
+        Schema::Object(object) => {
+            let key_set = object.property_names.as_deref().and_then(|names| match names {
+                Schema::Object(names) => names.enum_values.as_ref().and_then(|values| {
+                    named_sets
+                        .iter()
+                        .find(|(_, named)| named == values)
+                        .map(|(name, values)| (name.clone(), values.clone()))
+                }),
+                _ => None,
+            });
+            if let Some((set, codes)) = key_set {
+                let value = match object.additional_properties.as_deref() {
+                    Some(AdditionalProperties::RefOr(value)) => Some(value.clone()),
+                    _ => None,
+                };
+                if let Some(value) = value {
+                    for code in codes.iter().filter_map(|c| c.as_str()) {
+                        object
+                            .properties
+                            .entry(code.to_owned())
+                            .or_insert_with(|| value.clone());
+                    }
+                    object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+                    object.property_names = None;
+                    let extensions = object.extensions.get_or_insert_with(Default::default);
+                    extensions.insert(
+                        "propertyNames".to_owned(),
+                        serde_json::json!({"$ref": format!("#/components/schemas/{set}")}),
+                    );
+                }
+            }
+            for property in object.properties.values_mut() {
+                visit(property, named_sets);
+            }
+            if let Some(additional) = object.additional_properties.as_deref_mut()
+                && let AdditionalProperties::RefOr(value) = additional
+            {
+                visit(value, named_sets);
+            }
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                visit(items, named_sets);
+            }
+        }
+        Schema::OneOf(one_of) => one_of.items.iter_mut().for_each(|item| visit(item, named_sets)),
+        Schema::AllOf(all_of) => all_of.items.iter_mut().for_each(|item| visit(item, named_sets)),
+        Schema::AnyOf(any_of) => any_of.items.iter_mut().for_each(|item| visit(item, named_sets)),
+        _ => {}
+    }
+}

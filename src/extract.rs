@@ -92,6 +92,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             Vec::new(),
         )
     })?;
+    // Every body of this API is an object. (serde would also read a struct from an array of its
+    // fields in order, so `[]` must not get that far.)
+    if !document.is_object() {
+        return Err(ApiError::validation(vec![FieldError::new("", "must be a JSON object")]));
+    }
     serde_path_to_error::deserialize(document).map_err(|error| {
         let field = json_path(&error.path().to_string());
         let message = without_position(&error.inner().to_string());

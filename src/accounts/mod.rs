@@ -207,9 +207,19 @@ pub async fn update_me(
             .map_err(|e| errors.push(e))
             .ok()
     });
-    let current_password = body.current_password.value().cloned();
-    if password_sent && current_password.is_none() {
+    let current_sent = body.current_password.is_present();
+    let current_password = non_null("current_password", body.current_password, &mut errors);
+    if current_password.as_ref().is_some_and(|c| c.chars().count() > 256) {
+        errors.push(FieldError::new("current_password", "must be at most 256 characters"));
+    }
+    if password_sent && !current_sent {
         errors.push(FieldError::new("current_password", "is required to set a new password"));
+    }
+    if current_sent && !password_sent {
+        errors.push(FieldError::new(
+            "current_password",
+            "is only accepted with `password` (to set a new one)",
+        ));
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));

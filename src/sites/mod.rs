@@ -384,7 +384,6 @@ pub async fn update_site(
         .await?
         .ok_or_else(|| ApiError::not_found("no site has this id"))?;
     authorize_edit(&mut tx, &caller, site_id).await?;
-    check_if_match(&headers, version, true)?;
     if status == SiteStatus::Archived {
         return Err(ApiError::conflict(
             "the site is archived; an administrator can restore it first",
@@ -412,6 +411,9 @@ pub async fn update_site(
             return Err(ApiError::validation(errors));
         }
     };
+    // After the content is read: a patch that could never apply is a 422 whatever its `If-Match`
+    // (the precondition is about applying it, RFC 9110 13.2.1).
+    check_if_match(&headers, version, true)?;
     let npi = site.npi.as_ref().map(|npi| npi.as_str());
     let mut overridden = None;
     if site.name != current.name

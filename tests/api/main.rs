@@ -1,6 +1,7 @@
 //! The integration tests: one binary (link time), one module per concern, every test on its own
 //! freshly migrated database (see `support`).
 
+mod fuzz_findings;
 mod support;
 mod typescript;
 

@@ -1177,6 +1177,9 @@ async fn bad_input_is_a_400_naming_the_parameter() {
         ),
         ("cursor=garbage".to_owned(), "cursor", "not a cursor"),
         ("facets=colour".to_owned(), "facets", "modality"),
+        ("facets=&facets=".to_owned(), "facets", "not a facet"),
+        ("modality=ct,".to_owned(), "modality", "not a modality"),
+        ("state=".to_owned(), "state", "USPS"),
         ("max_fee_usd=-1".to_owned(), "max_fee_usd", "0 to 100000"),
         (
             "verifier_on_site=maybe".to_owned(),

@@ -259,7 +259,7 @@ pub fn parse(query: &str) -> Result<SearchParams, ApiError> {
             seen_single.push(name.to_owned());
         }
         // Repeated parameters also accept comma-separated values.
-        let values = || value.split(',').map(str::trim).filter(|v| !v.is_empty());
+        let values = || value.split(',').map(str::trim);
         match name {
             "modality" => {
                 for v in values() {

@@ -1,0 +1,83 @@
+//! What the schemathesis run (`.ci/schemathesis`) found, each kept as a test.
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::{TestApp, site_body};
+
+/// serde reads a struct from an array of its fields, so `[]` used to be an empty patch (200).
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_refused_everywhere() {
+    let app = TestApp::new().await;
+    let (admin_id, admin) = app.admin("root").await;
+    let (_, member) = app.member("ann").await;
+    for (method, uri, token) in [
+        (Method::PATCH, format!("/v1/accounts/{admin_id}"), &admin),
+        (Method::PATCH, "/v1/me".to_owned(), &member),
+        (Method::POST, "/v1/api-keys".to_owned(), &member),
+        (Method::POST, "/v1/sessions".to_owned(), &member),
+        (Method::POST, "/v1/accounts".to_owned(), &member),
+    ] {
+        for body in [json!([]), json!(["a", "b"]), json!(7), json!("text")] {
+            let response = app.call(method.clone(), &uri, Some(token), Some(&body)).await;
+            assert_eq!(
+                response.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{method} {uri} {body}"
+            );
+            assert_eq!(
+                response.problem().errors[0].message,
+                "must be a JSON object",
+                "{method} {uri}"
+            );
+        }
+    }
+}
+
+/// `current_password` alone used to be ignored, and any length accepted.
+#[tokio::test]
+async fn current_password_is_accepted_only_with_a_new_password_and_within_its_length() {
+    let app = TestApp::new().await;
+    let (_, token) = app.member("ann").await;
+    for body in [
+        json!({"display_name": "Ann", "current_password": "whatever it is"}),
+        json!({"current_password": null}),
+        json!({"password": "a brand new passphrase", "current_password": "x".repeat(257)}),
+    ] {
+        let response = app.call(Method::PATCH, "/v1/me", Some(&token), Some(&body)).await;
+        assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(
+            response.problem().errors.iter().any(|e| e.field == "current_password"),
+            "{body}"
+        );
+    }
+    let me = app.call(Method::GET, "/v1/me", Some(&token), None).await.json();
+    assert_ne!(me["display_name"], "Ann", "a refused patch changes nothing");
+}
+
+/// A patch that could never apply is a 422 whatever its `If-Match`; a valid one with a stale tag
+/// is still a 412, and one without any is a 428.
+#[tokio::test]
+async fn an_invalid_patch_is_a_422_even_with_a_stale_etag() {
+    let app = TestApp::new().await;
+    let (_, token) = app.member("ann").await;
+    let mut body = site_body("Riverside Imaging", "43210");
+    body["manage"] = json!(true);
+    let site = app.create_site(&token, &body).await;
+    let id = site["site_id"].as_str().unwrap();
+    let invalid = json!({"offers": {"ct": {"accepts": [""]}}});
+    let response = app.patch_site(&token, id, "\"999\"", &invalid).await;
+    assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let response = app.patch_site(&token, id, "\"999\"", &json!({"city": "Dublin"})).await;
+    assert_eq!(response.status, StatusCode::PRECONDITION_FAILED);
+    let response = app
+        .call_with(
+            Method::PATCH,
+            &format!("/v1/sites/{id}"),
+            Some(&token),
+            Some(&json!({"city": "Dublin"})),
+            &[],
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::PRECONDITION_REQUIRED);
+}

@@ -79,9 +79,21 @@ pub fn apply(document: &mut OpenApi) {
             .build();
         components.responses.insert((*name).to_owned(), RefOr::T(response));
     }
+    flatten_all_of(&mut components.schemas);
     let named_sets = named_enums(&components.schemas);
     for schema in components.schemas.values_mut() {
         visit(schema, &named_sets);
+    }
+
+    let bodies = request_bodies(document);
+    let components = document.components.get_or_insert_with(Default::default);
+    for name in bodies {
+        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(&name)
+            && object.additional_properties.is_none()
+        {
+            // Every body of this API refuses unknown fields (422 naming them).
+            object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+        }
     }
 
     for (path, item) in document.paths.paths.iter_mut() {
@@ -153,6 +165,80 @@ fn operation_rules(path: &str, operation: &mut Operation, named_sets: &[(String,
         responses
             .entry(status.to_owned())
             .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
+    }
+}
+
+/// The component schemas that are request bodies.
+fn request_bodies(document: &OpenApi) -> Vec<String> {
+    let mut names = Vec::new();
+    for item in document.paths.paths.values() {
+        let operations = [&item.get, &item.put, &item.post, &item.delete, &item.patch];
+        for operation in operations.into_iter().flatten() {
+            if let Some(RefOr::T(body)) = &operation.request_body {
+                for content in body.content.values() {
+                    if let RefOr::T(content) = content
+                        && let Some(RefOr::Ref(reference)) = &content.schema
+                    {
+                        names.push(
+                            reference
+                                .ref_location
+                                .trim_start_matches("#/components/schemas/")
+                                .to_owned(),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    names
+}
+
+/// A struct with a `#[serde(flatten)]` field is rendered as `allOf` of the flattened type and the
+/// rest; merged into one object it can say `additionalProperties: false` (which `allOf` parts
+/// cannot: each would refuse the other's properties) and reads as one shape.
+fn flatten_all_of(schemas: &mut BTreeMap<String, RefOr<Schema>>) {
+    let snapshot = schemas.clone();
+    let mut flattened: Vec<String> = Vec::new();
+    for schema in schemas.values_mut() {
+        let RefOr::T(Schema::AllOf(all_of)) = schema else {
+            continue;
+        };
+        let parts: Option<Vec<utoipa::openapi::schema::Object>> = all_of
+            .items
+            .iter()
+            .map(|item| match item {
+                RefOr::T(Schema::Object(object)) => Some(object.clone()),
+                RefOr::Ref(reference) => {
+                    let name = reference.ref_location.trim_start_matches("#/components/schemas/");
+                    flattened.push(name.to_owned());
+                    match snapshot.get(name) {
+                        Some(RefOr::T(Schema::Object(object))) => Some(object.clone()),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            })
+            .collect();
+        let Some(parts) = parts else { continue };
+        let mut merged = utoipa::openapi::schema::Object::with_type(Type::Object);
+        for part in parts {
+            merged.properties.extend(part.properties);
+            merged.required.extend(part.required);
+            if part.additional_properties.is_some() {
+                merged.additional_properties = part.additional_properties;
+            }
+        }
+        merged.description = all_of.description.clone();
+        merged.example = all_of.example.clone();
+        merged.examples = all_of.examples.clone();
+        *schema = RefOr::T(Schema::Object(merged));
+    }
+    // A schema that only ever was a flattened part (`SiteDetails`) is now in its wholes.
+    let json = serde_json::to_string(&*schemas).unwrap_or_default();
+    for name in flattened {
+        if !json.contains(&format!("\"#/components/schemas/{name}\"")) {
+            schemas.remove(&name);
+        }
     }
 }
 

@@ -223,7 +223,9 @@ pub fn read_site(document: &Value) -> Result<ValidSite, Vec<FieldError>> {
 
     // Rules across fields.
     let coordinates = match (latitude, longitude, object.get("latitude"), object.get("longitude")) {
-        (Some(lat), Some(lon), _, _) => Some((lat, lon)),
+        // Kept to 7 decimals (about a centimetre): finer is noise, and values as small as 5e-324
+        // made PostgreSQL's distance functions underflow.
+        (Some(lat), Some(lon), _, _) => Some((round_coordinate(lat), round_coordinate(lon))),
         (Some(_), None, _, None | Some(Value::Null)) => {
             r.fail("longitude", "is required with latitude");
             None
@@ -304,6 +306,10 @@ pub fn read_site(document: &Value) -> Result<ValidSite, Vec<FieldError>> {
         min_hours_per_week,
         offers: offers.expect("checked"),
     })
+}
+
+fn round_coordinate(degrees: f64) -> f64 {
+    (degrees * 1e7).round() / 1e7 + 0.0
 }
 
 fn read_offers(offers: &Map<String, Value>, errors: &mut Vec<FieldError>) -> Option<BTreeMap<Modality, ValidOffer>> {

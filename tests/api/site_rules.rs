@@ -659,6 +659,11 @@ async fn examples_and_real_responses_conform_to_the_contract() {
     read.sort();
     assert_eq!(documented, read);
     let offer = property_names(&document, &document["components"]["schemas"]["Offer"]);
+    assert_eq!(
+        offer,
+        property_names(&document, &document["components"]["schemas"]["OfferInput"]),
+        "a request's offer has the response's fields"
+    );
     let mut offer_read: Vec<String> = clinical_sites::sites::input::OFFER_FIELDS
         .iter()
         .map(|s| s.to_string())
@@ -669,8 +674,8 @@ async fn examples_and_real_responses_conform_to_the_contract() {
     // Every field of the site types is described for frontend developers.
     for name in [
         "Site",
-        "SiteDetails",
         "Offer",
+        "OfferInput",
         "NewSite",
         "SitePatch",
         "Claim",

@@ -12,6 +12,7 @@ mod errors;
 mod health;
 mod middleware;
 mod openapi;
+mod outage;
 mod paging;
 mod provisioning;
 mod search;

@@ -5,6 +5,7 @@ mod support;
 
 mod accounts;
 mod api_keys;
+mod connections;
 mod database;
 mod demo_data;
 mod duplicates;

@@ -11,6 +11,10 @@
 //! | `REQUEST_TIMEOUT_SECS` | `30` | a request still running after this many seconds gets a 503 problem (1 to 3600); its SQL is cancelled too (`statement_timeout`) |
 //! | `MAX_BODY_BYTES` | `1048576` | largest accepted request body; larger gets a 413 problem |
 //! | `SHUTDOWN_GRACE_SECS` | `20` | on SIGINT/SIGTERM, how long in-flight requests may take to finish |
+//! | `HEADER_READ_TIMEOUT_SECS` | `10` | a connection must send a request's whole head within this many seconds of opening, or of its first byte after an idle spell; else it is closed (1 to 600) |
+//! | `KEEP_ALIVE_TIMEOUT_SECS` | `60` | an idle keep-alive connection (no request under way, no byte of the next one) is closed after this many seconds (1 to 3600) |
+//! | `MAX_CONNECTIONS` | derived | most client connections open at once: three quarters of the open-file limit left after the pools, at most 10,000 (1 to 1000000); a new one past it closes the longest-open idle one |
+//! | `MAX_IN_FLIGHT` | `256` | most requests answered at once; one past it gets a 503 `unavailable` problem with `Retry-After: 1` at once (1 to 100000); probes are not counted |
 //! | `SESSION_TTL_DAYS` | `30` | days a session token stays valid (1 to 365) |
 //! | `RATE_LIMIT_PER_MINUTE` | `600` | requests per minute per client address, and per credential when one is sent; `0` turns it off (benchmarks) |
 //! | `SIGN_IN_ATTEMPTS_PER_MINUTE` | `10` | sign-in attempts per minute per email and per client address |
@@ -157,6 +161,28 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(0..=600))]
     pub shutdown_grace_secs: u64,
 
+    /// Seconds a connection has to send a request's head, from its opening or from the head's first
+    /// byte after an idle spell.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", value_name = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub header_read_timeout_secs: u64,
+
+    /// Seconds an idle keep-alive connection is kept open.
+    #[arg(long, env = "KEEP_ALIVE_TIMEOUT_SECS", value_name = "KEEP_ALIVE_TIMEOUT_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub keep_alive_timeout_secs: u64,
+
+    /// Most client connections open at once; unset: derived from the open-file limit
+    /// ([`crate::http::ServeOptions::new`]).
+    #[arg(long, env = "MAX_CONNECTIONS", value_name = "MAX_CONNECTIONS",
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: Option<u32>,
+
+    /// Most requests answered at once; more get a 503 problem at once.
+    #[arg(long, env = "MAX_IN_FLIGHT", value_name = "MAX_IN_FLIGHT", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_in_flight: u32,
+
     /// Days a session token stays valid after signing in.
     #[arg(long, env = "SESSION_TTL_DAYS", value_name = "SESSION_TTL_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(u32).range(1..=365))]
@@ -199,6 +225,10 @@ impl Config {
             request_timeout_secs: 30,
             max_body_bytes: 1024 * 1024,
             shutdown_grace_secs: 20,
+            header_read_timeout_secs: 10,
+            keep_alive_timeout_secs: 60,
+            max_connections: None,
+            max_in_flight: 256,
             session_ttl_days: 30,
             rate_limit_per_minute: 600,
             sign_in_attempts_per_minute: 10,

@@ -6,7 +6,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
 
 use crate::config::{Config, DatabaseUrl};
-use crate::postgres::{Binaries, ClusterOptions, LocalCluster, ProvisionError};
+use crate::postgres::{Binaries, ClusterOptions, LocalCluster, ProvisionError, WatchedCluster};
 
 /// The migrations in `migrations/`, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
@@ -19,15 +19,16 @@ pub const LOCAL_DATABASE: &str = "clinical_sites";
 pub enum Database {
     /// The server named by `DATABASE_URL`; nothing is started.
     External(Box<DatabaseUrl>),
-    /// A private cluster under `DATA_DIR`, started (or adopted) by this process and stopped with it.
+    /// A private cluster under `DATA_DIR`, started (or adopted) by this process, started again if
+    /// it dies, and stopped with the process.
     Local {
         /// The running cluster.
-        cluster: LocalCluster,
+        cluster: WatchedCluster,
         /// Held while we run: one service per `DATA_DIR` (released by the kernel even on a crash).
         _lock: std::fs::File,
     },
     /// The private cluster of the service running on `DATA_DIR`, used by a command beside it and
-    /// left running.
+    /// left running (and never restarted from here: its service watches it).
     Shared {
         /// The service's cluster.
         cluster: LocalCluster,
@@ -84,14 +85,18 @@ impl Database {
                 durable: true,
             },
         )?;
-        Ok(Self::Local { cluster, _lock: lock })
+        Ok(Self::Local {
+            cluster: WatchedCluster::watch(cluster)?,
+            _lock: lock,
+        })
     }
 
     /// Where the application's data lives.
     pub fn connect_options(&self) -> PgConnectOptions {
         match self {
             Self::External(url) => url.connect_options(),
-            Self::Local { cluster, .. } | Self::Shared { cluster } => cluster.connect_options(LOCAL_DATABASE),
+            Self::Local { cluster, .. } => cluster.connect_options(LOCAL_DATABASE),
+            Self::Shared { cluster } => cluster.connect_options(LOCAL_DATABASE),
         }
     }
 
@@ -99,24 +104,20 @@ impl Database {
     pub fn describe(&self) -> String {
         match self {
             Self::External(url) => url.redacted(),
-            Self::Local { cluster, .. } | Self::Shared { cluster } => match cluster.linked_from() {
-                Some(link) => format!(
-                    "private cluster in {} (linked from {})",
-                    cluster.data_dir().display(),
-                    link.display()
-                ),
-                None => format!("private cluster in {}", cluster.data_dir().display()),
-            },
+            Self::Local { cluster, .. } => describe_private(cluster.data_dir(), cluster.linked_from()),
+            Self::Shared { cluster } => describe_private(cluster.data_dir(), cluster.linked_from()),
         }
     }
 
     /// Creates the application database in a private cluster if it is missing. Safe when several
     /// instances start at once.
     pub async fn ensure_created(&self) -> Result<(), sqlx::Error> {
-        let (Self::Local { cluster, .. } | Self::Shared { cluster }) = self else {
-            return Ok(());
+        let admin = match self {
+            Self::External(_) => return Ok(()),
+            Self::Local { cluster, .. } => cluster.connect_options("postgres"),
+            Self::Shared { cluster } => cluster.connect_options("postgres"),
         };
-        let mut conn = PgConnection::connect_with(&cluster.connect_options("postgres")).await?;
+        let mut conn = PgConnection::connect_with(&admin).await?;
         let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
             .bind(LOCAL_DATABASE)
             .fetch_one(&mut conn)
@@ -137,6 +138,17 @@ impl Database {
         if let Self::Local { cluster, .. } = self {
             cluster.stop();
         }
+    }
+}
+
+fn describe_private(data_dir: &std::path::Path, linked_from: Option<&std::path::Path>) -> String {
+    match linked_from {
+        Some(link) => format!(
+            "private cluster in {} (linked from {})",
+            data_dir.display(),
+            link.display()
+        ),
+        None => format!("private cluster in {}", data_dir.display()),
     }
 }
 

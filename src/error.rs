@@ -284,6 +284,17 @@ impl ApiError {
         .with_header(header::RETRY_AFTER, HeaderValue::from_static("5"))
     }
 
+    /// 503: the server is answering as many requests as it takes at once (`MAX_IN_FLIGHT`).
+    pub fn overloaded() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            "the server is answering as many requests as it takes at once; try again in a second",
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+    }
+
     /// 500: something failed that the client cannot fix. `source` is logged, never shown.
     pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         let mut error = Self::new(

@@ -1,8 +1,8 @@
 //! The HTTP edge: middleware every request passes through, the fallbacks, and the server loop with
-//! graceful shutdown.
+//! its connection limits and graceful shutdown (`server.rs`).
 
-use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, Response, StatusCode, header};
 use axum::response::IntoResponse;
-use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -25,13 +25,18 @@ use crate::config::{Config, CorsOrigin};
 use crate::error::{ApiError, PROBLEM_JSON};
 use crate::extract::BodyLimit;
 
+mod server;
+
+pub use server::{ServeOptions, serve};
+
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Wraps `router` in the middleware every request passes through, outermost first: request id,
-/// tracing span, CORS, compression, problem+json for bare middleware errors, timeout, body limit,
-/// panic catching. Also installs the 404 and 405 fallbacks.
+/// tracing span, CORS, security headers, the in-flight bound, compression, problem+json for bare
+/// middleware errors, timeout, body limit, panic catching. Also installs the 404 and 405 fallbacks.
 pub fn with_middleware(router: Router, config: &Config) -> Router {
     let body_limit = config.max_body_bytes;
+    let in_flight = Arc::new(Semaphore::new(config.max_in_flight as usize));
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -50,6 +55,7 @@ pub fn with_middleware(router: Router, config: &Config) -> Router {
             problem_for_bare_errors(response, body_limit)
         }))
         .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(in_flight, limit_in_flight))
         // No MIME sniffing (a JSON body is never run as a script or page), no referrer leaving
         // the page, and the content security policy.
         .layer(security_header("content-security-policy", CONTENT_SECURITY_POLICY))
@@ -151,6 +157,26 @@ fn cors(origins: &[CorsOrigin]) -> CorsLayer {
         .max_age(Duration::from_secs(3600))
 }
 
+/// Bounds the requests being answered at once (`MAX_IN_FLIGHT`). One past the bound is answered
+/// at once with a 503 `unavailable` problem and `Retry-After: 1` rather than queued: an overload
+/// is shed where it costs least, the client learns to come back, and nothing waits in a queue
+/// longer than it would have taken to retry. Probes are not counted, so `/healthz` answers whatever
+/// the load.
+async fn limit_in_flight(
+    axum::extract::State(permits): axum::extract::State<Arc<Semaphore>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = request.uri().path();
+    if path == "/healthz" || path == "/readyz" {
+        return next.run(request).await;
+    }
+    let Ok(_permit) = permits.try_acquire() else {
+        return ApiError::overloaded().into_response();
+    };
+    next.run(request).await
+}
+
 /// Middleware (timeout, body limit) answers with bare statuses; give them the problem body every
 /// error of this API has. Responses that already are problems pass through untouched.
 async fn problem_for_bare_errors(response: Response<Body>, body_limit: usize) -> Response<Body> {
@@ -220,35 +246,6 @@ async fn not_found() -> ApiError {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::method_not_allowed("this URL does not support this method; see the Allow header")
-}
-
-/// Serves `app` on `listener` until `shutdown` completes, then stops accepting connections and lets
-/// in-flight requests finish for at most `grace`.
-pub async fn serve(
-    listener: TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
-) -> std::io::Result<()> {
-    let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(
-        async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new connections; waiting for in-flight requests");
-            let _ = stopping_tx.send(true);
-        },
-    );
-    let grace_elapsed = async move {
-        let _ = stopping_rx.wait_for(|stopping| *stopping).await;
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        result = server => result,
-        () = grace_elapsed => {
-            tracing::warn!(grace_secs = grace.as_secs(), "in-flight requests did not finish in time; closing them");
-            Ok(())
-        }
-    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -162,12 +162,12 @@ async fn run(listener: Option<std::net::TcpListener>, config: Config, database: 
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%installation, "listening on http://{address}");
 
-    let grace = config.shutdown_grace();
+    let serving = http::ServeOptions::new(&config);
     clinical_sites::auth::password::warm_up();
     let state = AppState::new(pool.clone(), config).with_cursor_key(cursor_key);
     let compaction = clinical_sites::sites::search::tally::spawn_compaction(pool.clone(), Duration::from_secs(5));
     let purge = clinical_sites::maintenance::spawn(pool.clone(), clinical_sites::maintenance::EVERY);
-    let served = http::serve(listener, app(state), http::shutdown_signal(), grace).await;
+    let served = http::serve(listener, app(state), serving, http::shutdown_signal()).await;
     compaction.abort();
     purge.abort();
     pool.close().await;

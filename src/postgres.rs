@@ -15,6 +15,8 @@
 //! - **Recovery**: a `postmaster.pid` whose process is gone (or is not PostgreSQL) is stale and
 //!   removed; a PostgreSQL still running on the folder is adopted (and stopped with ours), or stopped
 //!   and restarted when it does not become ready.
+//! - **Watch**: the service's cluster is watched and started again when its postmaster dies
+//!   ([`WatchedCluster`], `watch.rs`); a joined one never is.
 //!
 //! Everything here is blocking: call it before starting the async runtime, or from a blocking task.
 
@@ -28,6 +30,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::PgConnectOptions;
+
+mod watch;
+
+pub use watch::WatchedCluster;
 
 /// How long a cluster may take to start, and to stop, before we escalate.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -250,6 +256,30 @@ pub struct LocalCluster {
     exited: Option<mpsc::Receiver<Option<ExitStatus>>>,
     adopted: bool,
     stopped: bool,
+    /// How to start the postmaster again; `None` for a joined cluster (never ours to start).
+    launch: Option<Launch>,
+}
+
+/// What starting the postmaster takes, kept so that [`LocalCluster::restart`] starts it the same way.
+#[derive(Debug, Clone)]
+struct Launch {
+    binaries: Binaries,
+    options: ClusterOptions,
+    run_as: Option<RunAs>,
+}
+
+/// How a postmaster ended, as far as we know: the exit status when we started it (and so reaped
+/// it), `None` for an adopted one.
+#[derive(Debug, Clone, Copy)]
+pub struct Exit(pub Option<ExitStatus>);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(status) => write!(f, "{status}"),
+            None => f.write_str("exit status unknown: not our child"),
+        }
+    }
 }
 
 impl LocalCluster {
@@ -285,6 +315,7 @@ impl LocalCluster {
                     exited: None,
                     adopted: true,
                     stopped: false,
+                    launch: None,
                 };
                 if adopted.wait_ready(Duration::from_secs(15)).is_ok() && adopted.socket_dir == socket_dir {
                     tracing::info!(pid, data_dir = %data_dir.display(), "adopted a PostgreSQL already running on the data folder");
@@ -308,6 +339,14 @@ impl LocalCluster {
         }
         let mut cluster = cluster.expect("started or adopted");
         cluster.linked_from = linked_from;
+        cluster.launch = Some(Launch {
+            binaries: binaries.clone(),
+            options: ClusterOptions {
+                data_dir: data_dir.clone(),
+                ..options.clone()
+            },
+            run_as,
+        });
         Ok(cluster)
     }
 
@@ -339,6 +378,7 @@ impl LocalCluster {
             exited: None,
             adopted: true,
             stopped: false,
+            launch: None,
         };
         joined.wait_ready(Duration::from_secs(15)).map_err(|_| not_running())?;
         // Another process owns it: never stop it from here.
@@ -373,6 +413,57 @@ impl LocalCluster {
     /// Whether this cluster was already running when we started (and was adopted).
     pub fn was_adopted(&self) -> bool {
         self.adopted
+    }
+
+    /// `None` while the postmaster runs; once it has exited (killed, crashed, or stopped by someone
+    /// else), how. A cluster this process stopped, or joined, is never reported as exited.
+    pub fn exited(&mut self) -> Option<Exit> {
+        if self.stopped {
+            return None;
+        }
+        match &self.exited {
+            Some(exited) => match exited.try_recv() {
+                Err(mpsc::TryRecvError::Empty) => None,
+                Ok(status) => Some(Exit(status)),
+                Err(mpsc::TryRecvError::Disconnected) => Some(Exit(None)),
+            },
+            None => (!is_postgres_process(self.pid)).then_some(Exit(None)),
+        }
+    }
+
+    /// Starts the postmaster again, on the same folder, socket and settings, after it exited; waits
+    /// until it accepts connections (after its crash recovery). Fails while the dead server's
+    /// backends are still finishing (PostgreSQL refuses to start beside them): try again later.
+    /// A joined cluster is never started from here.
+    pub fn restart(&mut self) -> Result<(), ProvisionError> {
+        let Some(launch) = self.launch.clone() else {
+            return Err(io_context("restarting PostgreSQL")(io::Error::other(
+                "this cluster belongs to another process",
+            )));
+        };
+        match inspect_pid_file(&self.data_dir) {
+            PidFile::Running { pid, .. } if pid != self.pid => {
+                return Err(io_context("restarting PostgreSQL")(io::Error::other(format!(
+                    "another PostgreSQL (pid {pid}) runs on {}",
+                    self.data_dir.display()
+                ))));
+            }
+            PidFile::Running { .. } | PidFile::Absent => {}
+            PidFile::Stale => remove_stale_lock_files(&self.data_dir, &self.socket_dir)?,
+        }
+        let mut fresh = spawn_postmaster(
+            &launch.binaries,
+            &launch.options,
+            &self.data_dir,
+            &self.socket_dir,
+            launch.run_as.as_ref(),
+        )?;
+        self.pid = fresh.pid;
+        self.exited = fresh.exited.take();
+        self.adopted = false;
+        // `fresh` now only names the postmaster `self` owns: its drop must not stop it.
+        fresh.stopped = true;
+        Ok(())
     }
 
     /// Stops the cluster with a fast shutdown (open sessions are ended, data is flushed), escalating
@@ -812,6 +903,7 @@ fn spawn_postmaster(
         exited: Some(exited_rx),
         adopted: false,
         stopped: false,
+        launch: None,
     };
     match cluster.wait_ready(START_TIMEOUT) {
         Ok(()) => {

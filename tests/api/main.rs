@@ -7,6 +7,7 @@ mod typescript;
 
 mod accounts;
 mod api_keys;
+mod connections;
 mod database;
 mod demo_data;
 mod duplicates;
@@ -14,6 +15,7 @@ mod errors;
 mod health;
 mod middleware;
 mod openapi;
+mod outage;
 mod paging;
 mod provisioning;
 mod search;

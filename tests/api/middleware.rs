@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum::routing::get;
 use clinical_sites::config::{Config, CorsOrigin};
-use clinical_sites::http::{serve, with_middleware};
+use clinical_sites::http::{ServeOptions, serve, with_middleware};
 
 use crate::support::{TestApp, client};
 
@@ -218,14 +218,13 @@ async fn spawn_server(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(
-        listener,
-        router,
-        async move {
-            let _ = stop_rx.await;
-        },
+    let options = ServeOptions {
         grace,
-    ));
+        ..ServeOptions::new(&Config::defaults())
+    };
+    let server = tokio::spawn(serve(listener, router, options, async move {
+        let _ = stop_rx.await;
+    }));
     (addr, stop_tx, server)
 }
 

@@ -121,3 +121,19 @@ fn stopping_twice_or_dropping_is_harmless() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_joined_cluster_is_never_stopped_or_started_again_by_the_joiner() {
+    let dir = TempDir::new("join");
+    let owner = start(&dir);
+    let joined = LocalCluster::join(&dir.0.join("pg")).expect("joining the running cluster");
+    assert_eq!(joined.pid(), owner.pid());
+    drop(joined);
+    assert_eq!(select_one(&owner), 1, "the joiner left it running");
+
+    let mut joined = LocalCluster::join(&dir.0.join("pg")).unwrap();
+    owner.stop();
+    assert!(joined.exited().is_none(), "not the joiner's to watch");
+    assert!(joined.restart().is_err(), "not the joiner's to start");
+    assert!(postgres_processes(&data_dir_text(&dir)).is_empty());
+}

@@ -11,6 +11,7 @@ mod duplicates;
 mod errors;
 mod health;
 mod middleware;
+mod my_sessions;
 mod openapi;
 mod paging;
 mod provisioning;

@@ -110,10 +110,18 @@ impl FromRequestParts<AppState> for MaybeCaller {
 async fn lookup(pool: &sqlx::PgPool, kind: token::Kind, hash: &[u8]) -> Result<Option<Caller>, ApiError> {
     let row: Option<(Uuid, Role, Uuid)> = match kind {
         token::Kind::Session => {
+            // Records use like API keys below: at most once a minute per session.
             sqlx::query_as(
-                "select a.account_id, a.role, s.session_id
-                   from session s join account a on a.account_id = s.account_id
-                  where s.token_hash = $1 and s.revoked_at is null and s.expires_at > now() and not a.disabled",
+                "with live as (
+                     select a.account_id, a.role, s.session_id
+                       from session s join account a on a.account_id = s.account_id
+                      where s.token_hash = $1 and s.revoked_at is null and s.expires_at > now() and not a.disabled
+                 ), touched as (
+                     update session set last_used_at = now()
+                      where session_id = (select session_id from live)
+                        and last_used_at < now() - interval '1 minute'
+                 )
+                 select account_id, role, session_id from live",
             )
             .bind(hash)
             .fetch_optional(pool)

@@ -20,13 +20,25 @@ pub struct RateLimiter {
 struct Windows {
     counts: HashMap<[u8; 16], (Instant, u32)>,
     last_sweep: Option<Instant>,
+    /// Where live windows evicted from `counts` keep their counts, [`SPILL_CELLS`] cells indexed
+    /// by key hash; allocated on the first eviction.
+    spill: Vec<(Instant, u32)>,
 }
 
 /// Keys tracked before expired windows are swept (at most once a second).
 const SWEEP_AT: usize = 10_000;
-/// The most keys one limiter holds: past it, after a sweep, the older half of the windows is
-/// dropped (those keys start afresh). About 3 MB.
+/// The most keys one limiter holds (about 3 MB). Past it, after a sweep, the older half of the
+/// windows leaves the table for the spill cells, which keep each one's count until its window
+/// ends: flooding the table with fresh keys cannot reset a key's count (a password guesser's
+/// email would otherwise start afresh). Keys sharing a cell share its highest count, so a flood
+/// can only make the limit stricter for some keys, never looser.
 pub const MAX_KEYS: usize = 100_000;
+/// Spill cells: 65,536 of 24 bytes, 1.5 MB once allocated.
+const SPILL_CELLS: usize = 1 << 16;
+
+fn spill_cell(hash: &[u8; 16]) -> usize {
+    usize::from(u16::from_le_bytes([hash[0], hash[1]]))
+}
 
 fn key_hash(key: &str) -> [u8; 16] {
     use sha2::{Digest, Sha256};
@@ -62,7 +74,11 @@ impl RateLimiter {
         }
         let now = Instant::now();
         let mut windows = self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Windows { counts, last_sweep } = &mut *windows;
+        let Windows {
+            counts,
+            last_sweep,
+            spill,
+        } = &mut *windows;
         let due = last_sweep.is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1));
         if (counts.len() >= SWEEP_AT && due) || counts.len() >= MAX_KEYS {
             *last_sweep = Some(now);
@@ -71,10 +87,31 @@ impl RateLimiter {
                 let mut starts: Vec<Instant> = counts.values().map(|(start, _)| *start).collect();
                 let (_, median, _) = starts.select_nth_unstable(MAX_KEYS / 2);
                 let median = *median;
-                counts.retain(|_, (start, _)| *start > median);
+                if spill.is_empty() {
+                    spill.resize(SPILL_CELLS, (now, 0));
+                }
+                counts.retain(|hash, &mut (start, count)| {
+                    if start > median {
+                        return true;
+                    }
+                    let cell = &mut spill[spill_cell(hash)];
+                    let live = now.duration_since(cell.0) < self.window;
+                    // The later start and the higher count: never less than the evicted window.
+                    *cell = if live {
+                        (cell.0.max(start), cell.1.max(count))
+                    } else {
+                        (start, count)
+                    };
+                    false
+                });
             }
         }
-        let (start, count) = counts.entry(key_hash(key)).or_insert((now, 0));
+        let hash = key_hash(key);
+        let spilled = spill
+            .get(spill_cell(&hash))
+            .copied()
+            .filter(|(start, count)| *count > 0 && now.duration_since(*start) < self.window);
+        let (start, count) = counts.entry(hash).or_insert(spilled.unwrap_or((now, 0)));
         if now.duration_since(*start) >= self.window {
             *start = now;
             *count = 0;
@@ -134,11 +171,76 @@ mod tests {
             assert!(limiter.check(&key).is_ok());
         }
         assert!(limiter.keys() <= MAX_KEYS, "{}", limiter.keys());
-        // A key over its limit stays limited through sweeps of other keys.
+        // A fresh key gets its allowance (but for the one event of an evicted key whose spill
+        // cell it shares), then stays limited.
+        let allowed = (0..20).take_while(|_| limiter.check("victim").is_ok()).count();
+        assert!((9..=10).contains(&allowed), "{allowed}");
+        assert!(limiter.check("victim").is_err());
+    }
+
+    /// Counts one event for each of `keys` fresh keys; returns how many were refused (a fresh key
+    /// sharing a spill cell with a limited one).
+    fn flood(limiter: &RateLimiter, label: &str, keys: usize) -> usize {
+        (0..keys)
+            .filter(|i| limiter.check(&format!("{label}{i}")).is_err())
+            .count()
+    }
+
+    #[test]
+    fn clean_ups_keep_every_live_window_and_its_count() {
+        let limiter = RateLimiter::per_minute(10);
+        // An old key at its limit, and one part-way, tracked before a flood of fresh keys.
         for _ in 0..10 {
             limiter.check("victim").unwrap();
         }
-        assert!(limiter.check("victim").is_err());
+        for _ in 0..4 {
+            limiter.check("partway").unwrap();
+        }
+        // Past the sweep threshold (nothing has expired) and twice past the key bound.
+        assert_eq!(flood(&limiter, "a", MAX_KEYS + 10), 0);
+        assert!(
+            flood(&limiter, "b", MAX_KEYS) < 10,
+            "only keys sharing the victim's cell"
+        );
+        assert!(limiter.keys() <= MAX_KEYS, "{}", limiter.keys());
+        assert!(limiter.check("victim").is_err(), "still limited");
+        // Never more than the 6 left of its allowance (a flood key that shared its cell and was
+        // counted once more may have raised the cell's count by one).
+        let allowed = (0..20).take_while(|_| limiter.check("partway").is_ok()).count();
+        assert!((5..=6).contains(&allowed), "its count was kept: {allowed} more allowed");
+        // A flood key evicted early keeps its count too.
+        let evicted = (0..MAX_KEYS)
+            .map(|i| format!("a{i}"))
+            .find(|key| {
+                let hash = key_hash(key);
+                // Not sharing a cell with the two above (whose counts it would share).
+                let shared = ["victim", "partway"]
+                    .map(|k| spill_cell(&key_hash(k)))
+                    .contains(&spill_cell(&hash));
+                !shared && !limiter.windows.lock().unwrap().counts.contains_key(&hash)
+            })
+            .expect("evicted keys");
+        let allowed = (0..20).take_while(|_| limiter.check(&evicted).is_ok()).count();
+        assert!(
+            (8..=9).contains(&allowed),
+            "{evicted} was counted before: {allowed} more allowed"
+        );
+    }
+
+    #[test]
+    fn a_sweep_drops_expired_windows_only() {
+        let limiter = RateLimiter {
+            max: 2,
+            window: Duration::from_millis(300),
+            windows: Mutex::new(Windows::default()),
+        };
+        assert_eq!(flood(&limiter, "old", SWEEP_AT), 0);
+        std::thread::sleep(Duration::from_millis(350));
+        limiter.check("live").unwrap();
+        limiter.check("live").unwrap();
+        // The next check sweeps: the expired windows go, the live one stays at its limit.
+        assert!(limiter.check("live").is_err());
+        assert_eq!(limiter.keys(), 1);
     }
 
     #[test]

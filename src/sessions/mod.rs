@@ -1,4 +1,7 @@
-//! Sessions: signing in (a bearer token) and signing out.
+//! Sessions: signing in (a bearer token) and signing out; the caller's own sessions and API keys
+//! ([`mine`]).
+
+pub mod mine;
 
 use axum::Json as JsonResponse;
 use axum::extract::State;
@@ -24,6 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_session))
         .routes(routes!(delete_current_session))
+        .routes(routes!(mine::list_my_sessions))
+        .routes(routes!(mine::delete_my_session))
 }
 
 /// Email and password.

@@ -223,8 +223,8 @@ pub fn read_site(document: &Value) -> Result<ValidSite, Vec<FieldError>> {
 
     // Rules across fields.
     let coordinates = match (latitude, longitude, object.get("latitude"), object.get("longitude")) {
-        // Kept to 7 decimals (about a centimetre): finer is noise, and values as small as 5e-324
-        // made PostgreSQL's distance functions underflow.
+        // Within a nanodegree (0.1 mm) of 0 is 0: values as small as 5e-324 made PostgreSQL's
+        // distance functions underflow. Every other value is kept exactly.
         (Some(lat), Some(lon), _, _) => Some((round_coordinate(lat), round_coordinate(lon))),
         (Some(_), None, _, None | Some(Value::Null)) => {
             r.fail("longitude", "is required with latitude");
@@ -309,7 +309,7 @@ pub fn read_site(document: &Value) -> Result<ValidSite, Vec<FieldError>> {
 }
 
 fn round_coordinate(degrees: f64) -> f64 {
-    (degrees * 1e7).round() / 1e7 + 0.0
+    if degrees.abs() < 1e-9 { 0.0 } else { degrees }
 }
 
 fn read_offers(offers: &Map<String, Value>, errors: &mut Vec<FieldError>) -> Option<BTreeMap<Modality, ValidOffer>> {

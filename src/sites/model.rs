@@ -33,7 +33,7 @@ pub struct SiteDetails {
     /// Street address, e.g. "410 W 10th Ave".
     #[schema(example = "410 W 10th Ave", min_length = 1, max_length = 200)]
     pub street: Option<String>,
-    /// Latitude in degrees (WGS 84), kept to 7 decimals (about 1 cm). Give both coordinates or neither; with neither, they are
+    /// Latitude in degrees (WGS 84); within a nanodegree of 0 is stored as 0. Give both coordinates or neither; with neither, they are
     /// derived from the ZIP code when the ZIP reference data places it (`coordinates_source`).
     #[schema(example = 39.9946, minimum = -90, maximum = 90)]
     pub latitude: Option<f64>,

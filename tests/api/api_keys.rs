@@ -132,3 +132,54 @@ async fn key_names_are_validated() {
     let anonymous = app.json(Method::POST, "/v1/api-keys", &json!({"name": "x"})).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_disabled_accounts_keys_and_sessions_stop_working_until_it_is_enabled() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("root").await;
+    let (ann_id, token) = app.member("ann").await;
+    let created = create_key(&app, &token, "script").await;
+    let key = created["key"].as_str().unwrap();
+    let account = format!("/v1/accounts/{ann_id}");
+    let set_disabled = |disabled: bool| {
+        let (app, admin, account) = (&app, &admin, &account);
+        async move {
+            let body = json!({"disabled": disabled});
+            let response = app.call(Method::PATCH, account, Some(admin), Some(&body)).await;
+            assert_eq!(response.status, StatusCode::OK, "{response:?}");
+        }
+    };
+    set_disabled(true).await;
+    let me = app.call(Method::GET, "/v1/me", Some(key), None).await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED, "a disabled account's key: {me:?}");
+    me.problem();
+    let write = app
+        .call(
+            Method::POST,
+            "/v1/sites",
+            Some(key),
+            Some(&crate::support::site_body("Kelvandri Imaging", "43210")),
+        )
+        .await;
+    assert_eq!(write.status, StatusCode::UNAUTHORIZED);
+    // The key was not revoked: only the account's flag stops it, and enabling it brings it back.
+    set_disabled(false).await;
+    assert_eq!(
+        app.call(Method::GET, "/v1/me", Some(key), None).await.status,
+        StatusCode::OK
+    );
+
+    // Sessions likewise (the flag set directly this time).
+    let session = app.sign_in("ann@example.org", crate::support::PASSWORD).await;
+    sqlx::query("update account set disabled = true where account_id = $1::uuid")
+        .bind(&ann_id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    for credential in [session.as_str(), key] {
+        assert_eq!(
+            app.call(Method::GET, "/v1/me", Some(credential), None).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}

@@ -159,7 +159,7 @@ struct Facility {
 }
 
 /// A valid NPI: nine digits from `seed` and the Luhn check digit over the prefix 80840.
-fn npi(seed: u64) -> String {
+pub(crate) fn npi(seed: u64) -> String {
     let payload = format!("{:09}", seed % 1_000_000_000);
     let digits: Vec<u32> = format!("80840{payload}").bytes().map(|b| u32::from(b - b'0')).collect();
     // The check digit will be rightmost, so the payload's rightmost digit is doubled.

@@ -1204,3 +1204,50 @@ async fn bad_input_is_a_400_naming_the_parameter() {
     let next = search(&app, &format!("sort=name&limit=2&cursor={cursor}")).await;
     assert_eq!(next["items"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_cursor_of_one_sort_is_refused_with_another() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("admin").await;
+    for (name, zip) in [
+        ("Kelvandri Imaging", "43210"),
+        ("Kelvandri Imaging West", "43215"),
+        ("Kelvandri Imaging North", "43085"),
+    ] {
+        app.create_site(&admin, &site_body(name, zip)).await;
+    }
+    // `q` and `near` together allow every sort, so only the cursor tells the walks apart.
+    let base = "q=kelvandri&near=43210&limit=1";
+    let mut cursors = Vec::new();
+    for sort in ["distance", "relevance", "name", "-updated_at"] {
+        let page = search(&app, &format!("{base}&sort={sort}")).await;
+        let cursor = page["next_cursor"].as_str().expect("a next page").to_owned();
+        // Its own sort continues the walk.
+        let next = search(&app, &format!("{base}&sort={sort}&cursor={cursor}")).await;
+        assert_eq!(next["items"].as_array().unwrap().len(), 1, "{sort}");
+        cursors.push((sort, cursor));
+    }
+    for (issued_for, cursor) in &cursors {
+        for (sort, _) in &cursors {
+            if sort == issued_for {
+                continue;
+            }
+            let query = format!("{base}&sort={sort}&cursor={cursor}");
+            let response = app.get(&format!("/v1/sites?{query}")).await;
+            assert_eq!(response.status, StatusCode::BAD_REQUEST, "{issued_for} cursor, {query}");
+            assert_eq!(response.problem().errors[0].field, "cursor", "{issued_for} -> {sort}");
+        }
+    }
+    // Without `sort`, `q` sorts by relevance: a relevance cursor goes on, a distance one does not.
+    let (_, relevance) = &cursors[1];
+    assert_eq!(
+        search(&app, &format!("{base}&cursor={relevance}")).await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (_, distance) = &cursors[0];
+    let response = app.get(&format!("/v1/sites?{base}&cursor={distance}")).await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+}

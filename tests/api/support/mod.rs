@@ -336,20 +336,26 @@ impl TestApp {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> TestResponse {
-        let mut request = Request::builder().method(method).uri(uri);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let request = match body {
-            Some(body) => request
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(body.to_string())),
-            None => request.body(Body::empty()),
-        };
-        self.send(request.unwrap()).await
+        self.send(request(method, uri, token, body, headers)).await
+    }
+
+    /// Like [`TestApp::call`], as if sent from the client address `peer`: the server reads it from
+    /// `ConnectInfo`, which a real listener sets and `oneshot` does not (requests sent otherwise
+    /// come from no address, one shared "unknown" client to the rate limits).
+    #[allow(dead_code)] // used by some test modules only
+    pub async fn call_from(
+        &self,
+        peer: std::net::IpAddr,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> TestResponse {
+        let mut request = request(method, uri, token, body, &[]);
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::new(peer, 40_000)));
+        self.send(request).await
     }
 
     /// Signs up `email` with `password`; returns the created account.
@@ -385,6 +391,30 @@ impl TestApp {
         let token = self.sign_in(&email, &password).await;
         (account.account_id.to_string(), token)
     }
+}
+
+/// `method uri` as the holder of `token`, with an optional JSON body and extra headers.
+fn request(
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+    headers: &[(&str, &str)],
+) -> Request<Body> {
+    let mut request = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    match body {
+        Some(body) => request
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string())),
+        None => request.body(Body::empty()),
+    }
+    .unwrap()
 }
 
 /// A valid site body: `name` in `zip`, with a CT offer.

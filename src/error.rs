@@ -28,6 +28,7 @@ pub struct Problem {
     /// A URI reference naming the kind of problem (e.g. `/problems/validation`). Stable: clients may
     /// branch on it. The kinds are listed in `docs/problems.md`.
     #[serde(rename = "type")]
+    #[schema(value_type = ProblemType)]
     pub kind: String,
     /// A short, human-readable summary of the kind of problem. Stable for a given `type`.
     pub title: String,
@@ -42,7 +43,68 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
     /// For a conflict with an existing resource (e.g. a duplicate site): which one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub existing: Option<ExistingResource>,
+}
+
+/// The kinds of problem (`type` of a [`Problem`]), as `docs/problems.md` lists them.
+#[derive(ToSchema)]
+pub enum ProblemType {
+    /// 400: malformed JSON, query string or path parameter.
+    #[schema(rename = "/problems/bad-request")]
+    BadRequest,
+    /// 401: no valid credential.
+    #[schema(rename = "/problems/unauthorized")]
+    Unauthorized,
+    /// 403: signed in, but not allowed.
+    #[schema(rename = "/problems/forbidden")]
+    Forbidden,
+    /// 404: nothing at this URL.
+    #[schema(rename = "/problems/not-found")]
+    NotFound,
+    /// 405: the URL exists but not with this method.
+    #[schema(rename = "/problems/method-not-allowed")]
+    MethodNotAllowed,
+    /// 409: a conflict with the current state (a duplicate, a decided claim, ...).
+    #[schema(rename = "/problems/conflict")]
+    Conflict,
+    /// 412: `If-Match` names an older revision.
+    #[schema(rename = "/problems/precondition-failed")]
+    PreconditionFailed,
+    /// 413: the body is too large.
+    #[schema(rename = "/problems/payload-too-large")]
+    PayloadTooLarge,
+    /// 415: the body is not JSON.
+    #[schema(rename = "/problems/unsupported-media-type")]
+    UnsupportedMediaType,
+    /// 422: well-formed, but fields break rules.
+    #[schema(rename = "/problems/validation")]
+    Validation,
+    /// 428: a change needs `If-Match`.
+    #[schema(rename = "/problems/precondition-required")]
+    PreconditionRequired,
+    /// 429: over a rate limit.
+    #[schema(rename = "/problems/too-many-requests")]
+    TooManyRequests,
+    /// 500: a failure the client cannot fix.
+    #[schema(rename = "/problems/internal")]
+    Internal,
+    /// 503: the request took longer than allowed.
+    #[schema(rename = "/problems/timeout")]
+    Timeout,
+    /// 503: the database is not answering, or too many requests are in flight.
+    #[schema(rename = "/problems/unavailable")]
+    Unavailable,
+}
+
+/// What made the duplicate guard take a new site for a listed one.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum DuplicateMatch {
+    /// The same NPI, in any ZIP code: the same facility.
+    Npi,
+    /// In the same ZIP code, the same facility name however it is written.
+    Name,
 }
 
 /// The resource a request conflicts with. For a duplicate site, also its name and address (so a
@@ -56,28 +118,28 @@ pub struct ExistingResource {
     pub href: String,
     /// A site's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "Riverside Imaging Center")]
+    #[schema(nullable = false, example = "Riverside Imaging Center")]
     pub name: Option<String>,
     /// A site's street address (absent when the listing has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "410 W 10th Ave")]
+    #[schema(nullable = false, example = "410 W 10th Ave")]
     pub street: Option<String>,
     /// A site's city.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "Columbus")]
+    #[schema(nullable = false, example = "Columbus")]
     pub city: Option<String>,
     /// A site's state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "OH")]
+    #[schema(nullable = false, value_type = Option<crate::sites::fields::UsStateCode>)]
     pub state: Option<String>,
     /// A site's ZIP code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "43210")]
+    #[schema(nullable = false, example = "43210")]
     pub postal_code: Option<String>,
     /// For a duplicate site, what matched: `npi` (the same NPI, in any ZIP code: the same
     /// facility) or `name` (in the same ZIP code, the same facility name however it is written).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "name")]
+    #[schema(nullable = false, value_type = Option<DuplicateMatch>)]
     pub matched_on: Option<String>,
 }
 

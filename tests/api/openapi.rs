@@ -163,3 +163,22 @@ fn every_reference_resolves() {
     walk(&json, &json, "", &mut missing);
     assert!(missing.is_empty(), "unresolved references:\n{}", missing.join("\n"));
 }
+
+/// The problem types of the contract are those `docs/problems.md` lists, in its order.
+#[test]
+fn the_problem_types_are_the_documented_ones() {
+    let json = serde_json::to_value(document()).unwrap();
+    let schema: Vec<String> = json["components"]["schemas"]["ProblemType"]["enum"]
+        .as_array()
+        .expect("ProblemType is an enum")
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/problems.md")).unwrap();
+    let documented: Vec<String> = docs
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `/problems/"))
+        .map(|rest| format!("/problems/{}", rest.split('`').next().unwrap()))
+        .collect();
+    assert_eq!(schema, documented);
+}

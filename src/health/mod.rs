@@ -27,8 +27,18 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProbeStatus {
     /// `ok` for liveness, `ready` for readiness.
-    #[schema(example = "ok")]
+    #[schema(value_type = ProbeState)]
     pub status: &'static str,
+}
+
+/// What a probe that succeeded says.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum ProbeState {
+    /// The process is up (`/healthz`).
+    Ok,
+    /// The database answers (`/readyz`).
+    Ready,
 }
 
 /// Liveness: the process is up and serving HTTP. Does not touch the database.

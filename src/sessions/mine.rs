@@ -58,6 +58,7 @@ pub struct ActiveCredentialPage {
     /// The credentials on this page.
     pub items: Vec<ActiveCredential>,
     /// Pass as `cursor` for the next page; `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 

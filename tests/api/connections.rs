@@ -173,7 +173,9 @@ async fn thousands_of_half_sent_requests_are_closed_on_time_and_healthz_keeps_an
     for (i, held) in waiting.into_iter().enumerate() {
         let held = held.await.unwrap();
         assert!(
-            held.is_some_and(|held| held <= header_timeout + Duration::from_secs(2)),
+            // Generous margins: this must hold on a loaded 2-core CI machine; without the
+            // timeout a connection is held forever (`None`).
+            held.is_some_and(|held| held <= header_timeout + Duration::from_secs(5)),
             "half-sent connection {i} of {count} was held {held:?}, past the 2 s header-read timeout"
         );
     }
@@ -185,7 +187,7 @@ async fn thousands_of_half_sent_requests_are_closed_on_time_and_healthz_keeps_an
     let held = closed.map(|at| at - opened);
     assert!(
         held.is_some_and(|held| held >= header_timeout - Duration::from_millis(300)
-            && held <= header_timeout + Duration::from_secs(1)),
+            && held <= header_timeout + Duration::from_secs(3)),
         "a half-sent connection was held {held:?} for a 2 s header-read timeout"
     );
 
@@ -193,7 +195,7 @@ async fn thousands_of_half_sent_requests_are_closed_on_time_and_healthz_keeps_an
     let (answered, slowest) = probe.await.unwrap();
     assert!(answered >= 10, "the probe ran ({answered} answers)");
     assert!(
-        slowest < Duration::from_secs(1),
+        slowest < Duration::from_secs(5),
         "/healthz took {slowest:?} during the flood of {count} connections (opened in {opened_in:?})"
     );
     eprintln!(
@@ -230,7 +232,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let closed = closed_within(&mut stream, Duration::from_secs(10)).await;
     let idle = closed.map(|at| at - answered);
     assert!(
-        idle.is_some_and(|idle| idle >= Duration::from_millis(2700) && idle <= Duration::from_secs(4)),
+        idle.is_some_and(|idle| idle >= Duration::from_millis(2700) && idle <= Duration::from_secs(6)),
         "an idle connection was kept {idle:?} for a 3 s idle timeout"
     );
 
@@ -240,7 +242,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let closed = closed_within(&mut silent, Duration::from_secs(10)).await;
     let held = closed.map(|at| at - opened);
     assert!(
-        held.is_some_and(|held| held >= Duration::from_millis(700) && held <= Duration::from_secs(2)),
+        held.is_some_and(|held| held >= Duration::from_millis(700) && held <= Duration::from_secs(4)),
         "a silent connection was held {held:?} for a 1 s header-read timeout"
     );
     stop(service).await;
@@ -266,7 +268,8 @@ async fn requests_past_the_in_flight_bound_get_a_fast_503_and_probes_still_answe
     let started = Instant::now();
     let answer = get(addr, "/v1/vocabulary").await;
     assert_eq!(answer.status, 503, "{}", answer.body);
-    assert!(started.elapsed() < Duration::from_secs(1), "shed at once, not queued");
+    // Queued, it would wait for a held request to end: they never do.
+    assert!(started.elapsed() < Duration::from_secs(3), "shed at once, not queued");
     assert!(
         answer.head.contains("content-type: application/problem+json"),
         "{}",

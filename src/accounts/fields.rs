@@ -180,4 +180,61 @@ mod tests {
         assert!(DisplayName::parse("n", &"x".repeat(101)).is_err());
         assert!(DisplayName::parse("n", "a\u{0}b").is_err());
     }
+
+    #[test]
+    fn email_lengths_and_domain_labels_at_their_limits() {
+        // At most 254 characters in all, and at most 64 before the `@`.
+        let email = |total: usize| format!("{}@{}.org", "a".repeat(64), "d".repeat(total - 69));
+        assert_eq!(email(254).len(), 254);
+        assert!(Email::parse("email", &email(254)).is_ok(), "254 characters");
+        assert!(Email::parse("email", &email(255)).is_err(), "255 characters");
+        assert!(Email::parse("email", &email(300)).is_err(), "300 characters");
+        assert!(
+            Email::parse("email", &format!("{}@example.org", "a".repeat(64))).is_ok(),
+            "a 64-character local part"
+        );
+        assert!(
+            Email::parse("email", &format!("{}@example.org", "a".repeat(65))).is_err(),
+            "a 65-character local part"
+        );
+        // Letters, digits and inner hyphens in each label; nothing else, no empty label.
+        assert!(Email::parse("email", "ann@st-mary-clinic.example.org").is_ok());
+        for bad in [
+            "ann@ex_ample.org",
+            "ann@x-.org",
+            "ann@example..org",
+            "ann@.example.org",
+            "ann@ex+ample.org",
+        ] {
+            assert!(Email::parse("email", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_password_scored_exactly_the_minimum_is_accepted() {
+        let candidates = [
+            "Tr0ub4dor&3xy",
+            "blue house 1990",
+            "summer garden 77",
+            "marmalade42!",
+            "kettle orange",
+            "violet canyon",
+            "mountain lake",
+            "Sunflower#2024",
+            "green paper cup",
+            "pinecone river",
+            "harbor12lights",
+            "jazzpiano1988",
+        ];
+        let at_minimum = candidates
+            .iter()
+            .find(|p| u8::from(zxcvbn::zxcvbn(p, &[]).score()) == Password::MIN_SCORE)
+            .expect("a candidate scored exactly the minimum");
+        assert!(Password::parse("p", (*at_minimum).into(), &[]).is_ok(), "{at_minimum}");
+        let below = candidates
+            .iter()
+            .find(|p| u8::from(zxcvbn::zxcvbn(p, &[]).score()) < Password::MIN_SCORE && p.len() >= Password::MIN)
+            .expect("a candidate scored below the minimum");
+        assert!(Password::parse("p", (*below).into(), &[]).is_err(), "{below}");
+    }
 }

@@ -255,4 +255,104 @@ mod tests {
         std::thread::sleep(Duration::from_millis(25));
         assert!(limiter.check("a").is_ok());
     }
+
+    #[test]
+    fn keys_counts_every_tracked_key_and_expired_ones_stay_until_a_sweep() {
+        let limiter = RateLimiter {
+            max: 2,
+            window: Duration::from_millis(20),
+            windows: Mutex::new(Windows::default()),
+        };
+        for key in ["a", "b", "c"] {
+            limiter.check(key).unwrap();
+        }
+        assert_eq!(limiter.keys(), 3);
+        // Their windows end, but below the sweep threshold nothing is swept (a sweep walks the
+        // whole table): expired windows restart when their key comes back.
+        std::thread::sleep(Duration::from_millis(1100));
+        limiter.check("d").unwrap();
+        assert_eq!(limiter.keys(), 4);
+    }
+
+    #[test]
+    fn sweeps_recur_once_a_second_at_most() {
+        let limiter = RateLimiter {
+            max: 2,
+            window: Duration::from_millis(100),
+            windows: Mutex::new(Windows::default()),
+        };
+        // A first sweep at the threshold drops the expired windows.
+        assert_eq!(flood(&limiter, "old", SWEEP_AT), 0);
+        std::thread::sleep(Duration::from_millis(150));
+        limiter.check("first").unwrap();
+        assert_eq!(limiter.keys(), 1);
+        // Back at the threshold within the second: no sweep yet.
+        assert_eq!(flood(&limiter, "again", SWEEP_AT), 0);
+        assert_eq!(limiter.keys(), SWEEP_AT + 1);
+        // A second later, the next check sweeps again.
+        std::thread::sleep(Duration::from_millis(1100));
+        limiter.check("second").unwrap();
+        assert_eq!(limiter.keys(), 1);
+    }
+
+    /// A limiter of `max` per `window` that has just evicted: `MAX_KEYS` live keys `k0`, `k1`, …
+    /// (oldest first), then one more.
+    fn evicted(max: u32, window: Duration) -> RateLimiter {
+        let limiter = RateLimiter {
+            max,
+            window,
+            windows: Mutex::new(Windows::default()),
+        };
+        assert_eq!(flood(&limiter, "k", MAX_KEYS), 0);
+        limiter.check("trigger").unwrap();
+        assert!(
+            !limiter.windows.lock().unwrap().spill.is_empty(),
+            "an eviction happened"
+        );
+        limiter
+    }
+
+    #[test]
+    fn an_eviction_moves_the_older_half_to_the_spill_cells() {
+        let limiter = evicted(10, Duration::from_secs(60));
+        let windows = limiter.windows.lock().unwrap();
+        let kept = windows.counts.len();
+        assert!(
+            (MAX_KEYS / 2 - 10..=MAX_KEYS / 2 + 10).contains(&kept),
+            "about half kept: {kept}"
+        );
+        for i in [MAX_KEYS - 1, MAX_KEYS - 2, MAX_KEYS / 2 + 100] {
+            assert!(
+                windows.counts.contains_key(&key_hash(&format!("k{i}"))),
+                "newer k{i} kept"
+            );
+        }
+        for i in [0, 1, MAX_KEYS / 2 - 100] {
+            assert!(
+                !windows.counts.contains_key(&key_hash(&format!("k{i}"))),
+                "older k{i} spilled"
+            );
+        }
+    }
+
+    #[test]
+    fn a_fresh_key_in_an_unused_spill_cell_starts_its_own_window() {
+        let window = Duration::from_secs(10);
+        let limiter = evicted(2, window);
+        std::thread::sleep(Duration::from_secs(2));
+        // A key never seen, whose spill cell no evicted window went to (the cell still holds its
+        // initial empty value, stamped at the eviction).
+        let fresh = (0..)
+            .map(|i| format!("fresh{i}"))
+            .find(|key| {
+                let windows = limiter.windows.lock().unwrap();
+                windows.spill[spill_cell(&key_hash(key))].1 == 0
+            })
+            .unwrap();
+        limiter.check(&fresh).unwrap();
+        limiter.check(&fresh).unwrap();
+        let retry = limiter.check(&fresh).unwrap_err();
+        // Its window began with its first event, not at the eviction two seconds before.
+        assert!(retry > window - Duration::from_secs(1), "{retry:?}");
+    }
 }

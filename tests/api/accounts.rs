@@ -392,3 +392,36 @@ async fn easily_guessed_passwords_are_refused() {
     // The password is unchanged: it still signs in.
     app.sign_in("ann@example.org", PASSWORD).await;
 }
+
+#[tokio::test]
+async fn current_password_is_at_most_256_characters_and_only_sent_with_a_new_one() {
+    let app = TestApp::new().await;
+    let (_, token) = app.member("ann").await;
+    let change = |current: String| json!({"password": "a brand new password", "current_password": current});
+    // 256 characters is a wrong password like any other; 257 is refused before any check.
+    let response = app
+        .call(Method::PATCH, "/v1/me", Some(&token), Some(&change("x".repeat(256))))
+        .await;
+    assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let problem = response.problem();
+    assert_eq!(problem.errors[0].field, "current_password");
+    assert_eq!(problem.errors[0].message, "is not the current password");
+    let response = app
+        .call(Method::PATCH, "/v1/me", Some(&token), Some(&change("x".repeat(257))))
+        .await;
+    assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(response.problem().errors[0].message, "must be at most 256 characters");
+    // Without a new password, a current one is refused rather than ignored.
+    let alone = app
+        .call(
+            Method::PATCH,
+            "/v1/me",
+            Some(&token),
+            Some(&json!({"display_name": "Ann", "current_password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(alone.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(alone.problem().errors[0].field, "current_password");
+    let me = app.call(Method::GET, "/v1/me", Some(&token), None).await.json();
+    assert_eq!(me["display_name"], "Test Member", "nothing changed");
+}

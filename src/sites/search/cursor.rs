@@ -178,4 +178,44 @@ mod tests {
         // Page size and facets do not change the walk.
         assert_eq!(id(&format!("{base}&sort=name&limit=5&facets=modality")), sorts[2]);
     }
+
+    #[test]
+    fn hmac_hashes_only_keys_longer_than_one_block() {
+        // RFC 4231 test case 6: a 131-byte key is hashed first.
+        let tag = hmac(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First");
+        assert_eq!(
+            crate::auth::token::hex(&tag),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+        // A key of exactly one block (64 bytes) is used as it is (Python's `hmac` module).
+        let key: Vec<u8> = (0..64).collect();
+        assert_eq!(
+            crate::auth::token::hex(&hmac(&key, b"a key of exactly one block")),
+            "4160934932697efcd68b6416b5ef5d5f636b1117cf3e740649df906895cd9186"
+        );
+    }
+
+    #[test]
+    fn a_forged_tag_is_refused_however_it_differs() {
+        let key = [7u8; 32];
+        let position = Position {
+            search: "abc".into(),
+            key: Key::Name("Riverside".into()),
+            id: uuid::Uuid::now_v7(),
+            total: 12,
+            exact: true,
+            text: None,
+        };
+        let bytes = URL_SAFE_NO_PAD.decode(encode(&key, &position)).unwrap();
+        let tag_at = bytes.len() - TAG_LEN;
+        // The payload intact, the tag wrong: in one byte, in its last byte, and in the same bit
+        // of two bytes (differences that would cancel out if they were combined by xor).
+        for flips in [vec![(0, 0x01)], vec![(TAG_LEN - 1, 0x80)], vec![(0, 0x01), (1, 0x01)]] {
+            let mut forged = bytes.clone();
+            for (at, bit) in flips {
+                forged[tag_at + at] ^= bit;
+            }
+            assert_eq!(decode(&key, &URL_SAFE_NO_PAD.encode(&forged), "abc"), None);
+        }
+    }
 }

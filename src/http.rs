@@ -157,6 +157,14 @@ fn cors(origins: &[CorsOrigin]) -> CorsLayer {
         .max_age(Duration::from_secs(3600))
 }
 
+/// The probes: exempt from the rate limit and the in-flight bound, since load balancers poll them
+/// and they must answer whatever the load.
+pub const PROBES: &[&str] = &["/healthz", "/readyz"];
+
+fn is_probe(path: &str) -> bool {
+    PROBES.contains(&path)
+}
+
 /// Bounds the requests being answered at once (`MAX_IN_FLIGHT`). One past the bound is answered
 /// at once with a 503 `unavailable` problem and `Retry-After: 1` rather than queued: an overload
 /// is shed where it costs least, the client learns to come back, and nothing waits in a queue
@@ -167,8 +175,7 @@ async fn limit_in_flight(
     request: Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let path = request.uri().path();
-    if path == "/healthz" || path == "/readyz" {
+    if is_probe(request.uri().path()) {
         return next.run(request).await;
     }
     let Ok(_permit) = permits.try_acquire() else {
@@ -221,8 +228,7 @@ pub async fn rate_limit(
     request: Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let path = request.uri().path();
-    if path == "/healthz" || path == "/readyz" {
+    if is_probe(request.uri().path()) {
         return next.run(request).await;
     }
     let address = client_ip(request.extensions()).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());

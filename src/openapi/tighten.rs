@@ -42,9 +42,6 @@ const SHARED: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Operations exempt from the general rate limit (load balancers poll them).
-const UNLIMITED: &[&str] = &["/healthz", "/readyz"];
-
 /// Applies every rule to `document`.
 pub fn apply(document: &mut OpenApi) {
     if document.servers.is_none() {
@@ -158,7 +155,7 @@ fn operation_rules(path: &str, operation: &mut Operation, named_sets: &[(String,
     if operation.request_body.is_some() {
         shared.push(("415", "UnsupportedMediaType"));
     }
-    if !UNLIMITED.contains(&path) {
+    if !crate::http::PROBES.contains(&path) {
         shared.push(("429", "TooManyRequests"));
     }
     for (status, name) in shared {

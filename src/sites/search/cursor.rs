@@ -98,6 +98,18 @@ pub fn decode(key: &[u8], cursor: &str, search: &str) -> Option<Position> {
 mod tests {
     use super::*;
 
+    /// A name-sorted position of search `abc`.
+    fn sample_position() -> Position {
+        Position {
+            search: "abc".into(),
+            key: Key::Name("Riverside".into()),
+            id: uuid::Uuid::now_v7(),
+            total: 12,
+            exact: true,
+            text: None,
+        }
+    }
+
     #[test]
     fn hmac_matches_rfc_4231_test_case_2() {
         let tag = hmac(b"Jefe", b"what do ya want for nothing?");
@@ -110,14 +122,7 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_refuse_tampering_and_other_searches() {
         let key = [7u8; 32];
-        let position = Position {
-            search: "abc".into(),
-            key: Key::Name("Riverside".into()),
-            id: uuid::Uuid::now_v7(),
-            total: 12,
-            exact: true,
-            text: None,
-        };
+        let position = sample_position();
         let cursor = encode(&key, &position);
         assert_eq!(decode(&key, &cursor, "abc"), Some(position));
         assert_eq!(decode(&key, &cursor, "other search"), None);
@@ -198,14 +203,7 @@ mod tests {
     #[test]
     fn a_forged_tag_is_refused_however_it_differs() {
         let key = [7u8; 32];
-        let position = Position {
-            search: "abc".into(),
-            key: Key::Name("Riverside".into()),
-            id: uuid::Uuid::now_v7(),
-            total: 12,
-            exact: true,
-            text: None,
-        };
+        let position = sample_position();
         let bytes = URL_SAFE_NO_PAD.decode(encode(&key, &position)).unwrap();
         let tag_at = bytes.len() - TAG_LEN;
         // The payload intact, the tag wrong: in one byte, in its last byte, and in the same bit

@@ -84,6 +84,27 @@ pub fn apply(document: &mut OpenApi) {
 
     let bodies = request_bodies(document);
     let components = document.components.get_or_insert_with(Default::default);
+    for name in ["NewSite", "SitePatch"] {
+        // A site's lists and offers are read like its other optional fields: `null` is "none"
+        // when creating and clears them in a patch (a response always carries them).
+        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) {
+            let required = object.required.clone();
+            for (field, property) in object.properties.iter_mut() {
+                if let RefOr::T(Schema::Array(array)) = property
+                    && !required.contains(field)
+                    && array.schema_type == SchemaType::Type(Type::Array)
+                {
+                    array.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
+                }
+                if let RefOr::T(Schema::Object(offers)) = property
+                    && field == "offers"
+                    && offers.schema_type == SchemaType::Type(Type::Object)
+                {
+                    offers.schema_type = SchemaType::from_iter([Type::Object, Type::Null]);
+                }
+            }
+        }
+    }
     for name in bodies {
         if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(&name)
             && object.additional_properties.is_none()

@@ -107,3 +107,45 @@ async fn vanishingly_small_coordinates_are_zero_and_others_kept_exactly() {
     let near = app.get("/v1/sites?near=0,0&radius=10mi").await;
     assert_eq!(near.status, StatusCode::OK);
 }
+
+/// A site's lists (and offers) take `null` like its other optional fields: none when creating,
+/// cleared in a patch. The contract said they could not be null.
+#[tokio::test]
+async fn a_sites_lists_accept_null_as_the_contract_now_says() {
+    let app = TestApp::new().await;
+    let (_, token) = app.member("ann").await;
+    let mut body = site_body("Riverside Imaging", "43210");
+    body["manage"] = json!(true);
+    body["schedule"] = json!(null);
+    body["aliases"] = json!(null);
+    body["offers"] = json!(null);
+    let site = app.create_site(&token, &body).await;
+    assert_eq!(site["schedule"], json!([]));
+    assert_eq!(site["offers"], json!({}));
+    let id = site["site_id"].as_str().unwrap();
+    let etag = app.etag(id).await;
+    let patched = app
+        .patch_site(
+            &token,
+            id,
+            &etag,
+            &json!({"schedule": ["evening"], "immunizations": ["tb"]}),
+        )
+        .await
+        .json();
+    assert_eq!(patched["schedule"], json!(["evening"]));
+    let etag = app.etag(id).await;
+    let cleared = app.patch_site(&token, id, &etag, &json!({"schedule": null})).await;
+    assert_eq!(cleared.status, StatusCode::OK);
+    let cleared = cleared.json();
+    assert_eq!(cleared["schedule"], json!([]));
+    assert_eq!(cleared["immunizations"], json!(["tb"]));
+    let document = serde_json::to_value(clinical_sites::openapi::document()).unwrap();
+    for schema in ["NewSite", "SitePatch"] {
+        assert_eq!(
+            document["components"]["schemas"][schema]["properties"]["schedule"]["type"],
+            json!(["array", "null"]),
+            "{schema}"
+        );
+    }
+}

@@ -136,7 +136,7 @@ pub struct Config {
     #[arg(long, env = "POSTGRES_BIN_DIR", value_name = "POSTGRES_BIN_DIR")]
     pub postgres_bin_dir: Option<PathBuf>,
 
-    /// Size of each of the two database connection pools (see [`crate::db::generic_plan_pool`]).
+    /// Size of each of the two database connection pools (see [`crate::db::search_pool`]).
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", value_name = "DATABASE_MAX_CONNECTIONS",
           default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_max_connections: u32,

@@ -237,15 +237,9 @@ pub fn pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
     pool_options(max_connections).connect_lazy_with(
         options
             .application_name("clinical-sites")
-            // Search statements are prepared; a search whose best plan depends on its values (which
-            // index is most selective) is planned for them at every execution. Those with one
-            // plan for all values use the pool of `generic_plan_pool` (docs/performance.md, "Plans").
-            .options([
-                ("plan_cache_mode", "force_custom_plan"),
-                // Requests are short and many: parallel workers cost more to start than they
-                // save, and take cores from the other requests.
-                ("max_parallel_workers_per_gather", "0"),
-            ]),
+            // Requests are short and many: parallel workers cost more to start than they save,
+            // and take cores from the other requests.
+            .options([("max_parallel_workers_per_gather", "0")]),
     )
 }
 
@@ -257,16 +251,12 @@ pub fn with_statement_timeout(options: PgConnectOptions, timeout: Duration) -> P
     options.options([("statement_timeout", format!("{}ms", timeout.as_millis()))])
 }
 
-/// A second pool to the same database, of the same size, whose connections reuse each prepared
-/// statement's generic plan instead of planning every execution. For statements whose best plan
-/// does not depend on their values (the ordered searches the tally counts, nearest-first ones
-/// filtered only on what the earth index carries, and the lookup of `q`'s words; docs/performance.md,
-/// "Plans"), planning was most of the cost it adds. Connects lazily, like [`pool`].
-pub fn generic_plan_pool(pool: &PgPool) -> PgPool {
+/// A second pool to the same database, of the same size, for searches (their words and their
+/// pages' sites): writes have connections of their own however many searches run
+/// (docs/performance.md, "Writes under searches"). Connects lazily, like [`pool`].
+pub fn search_pool(pool: &PgPool) -> PgPool {
     let options = (*pool.connect_options()).clone();
-    pool_options(pool.options().get_max_connections())
-        // Later settings win: this overrides the pool's `force_custom_plan`.
-        .connect_lazy_with(options.options([("plan_cache_mode", "force_generic_plan")]))
+    pool_options(pool.options().get_max_connections()).connect_lazy_with(options)
 }
 
 fn pool_options(max_connections: u32) -> PgPoolOptions {

@@ -25,6 +25,7 @@ use crate::config::{Config, CorsOrigin};
 use crate::error::{ApiError, PROBLEM_JSON};
 use crate::extract::BodyLimit;
 
+pub mod conditional;
 mod server;
 
 pub use server::{ServeOptions, serve};

@@ -53,8 +53,10 @@ use crate::config::Config;
 pub struct AppState {
     /// The application database.
     pub pool: PgPool,
-    /// The same database, for statements that reuse generic plans ([`db::generic_plan_pool`]).
-    pub generic_plan_pool: PgPool,
+    /// The same database, for searches ([`db::search_pool`]), so writes never wait behind them.
+    pub search_pool: PgPool,
+    /// The search index ([`sites::search::index`]).
+    pub search: Arc<sites::search::index::SearchIndex>,
     /// The configuration the service started with.
     pub config: Arc<Config>,
     /// The in-process rate limits.
@@ -83,7 +85,8 @@ impl AppState {
         let mut cursor_key = [0u8; 32];
         getrandom::fill(&mut cursor_key).expect("the operating system's random source");
         Self {
-            generic_plan_pool: db::generic_plan_pool(&pool),
+            search_pool: db::search_pool(&pool),
+            search: Arc::default(),
             pool,
             config: Arc::new(config),
             limits: Arc::new(limits),
@@ -114,6 +117,10 @@ pub fn app(state: AppState) -> Router {
     let (routes, document) = api().split_for_parts();
     let config = state.config.clone();
     let router = routes
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            sites::search::catch_up_after_writes,
+        ))
         .with_state(state.clone())
         .merge(openapi::docs_router(document))
         .layer(axum::middleware::from_fn_with_state(state, http::rate_limit));

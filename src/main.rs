@@ -2,7 +2,6 @@
 //! PostgreSQL when `DATABASE_URL` is unset), migrates it, and serves the API until SIGINT/SIGTERM.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clinical_sites::config::{AdminCommand, Cli, Command, Config};
 use clinical_sites::db::{self, Database, Usage};
@@ -165,10 +164,15 @@ async fn run(listener: Option<std::net::TcpListener>, config: Config, database: 
     let serving = http::ServeOptions::new(&config);
     clinical_sites::auth::password::warm_up();
     let state = AppState::new(pool.clone(), config).with_cursor_key(cursor_key);
-    let compaction = clinical_sites::sites::search::tally::spawn_compaction(pool.clone(), Duration::from_secs(5));
+    // The search index is built now rather than by the first search (which waits for it).
+    let index = state.clone();
+    tokio::spawn(async move {
+        if let Err(error) = index.search.ready(&index.search_pool).await {
+            tracing::warn!(%error, "building the search index failed; the first search tries again");
+        }
+    });
     let purge = clinical_sites::maintenance::spawn(pool.clone(), clinical_sites::maintenance::EVERY);
     let served = http::serve(listener, app(state), serving, http::shutdown_signal()).await;
-    compaction.abort();
     purge.abort();
     pool.close().await;
     served.map_err(|e| format!("serving HTTP: {e}"))

@@ -52,6 +52,7 @@ mod tighten;
         crate::sites::fields::UsStateCode,
         crate::sites::search::params::Sort,
         crate::sites::search::params::Facet,
+        crate::sites::search::params::View,
         crate::sites::search::query::ModalityFilter,
         crate::sites::search::query::AcceptsFilter,
         crate::sites::search::query::HipaaTrainingFilter,

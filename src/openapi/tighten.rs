@@ -77,6 +77,8 @@ pub fn apply(document: &mut OpenApi) {
         components.responses.insert((*name).to_owned(), RefOr::T(response));
     }
     flatten_all_of(&mut components.schemas);
+    widen(&mut components.schemas, "SiteHit", "Site");
+    widen(&mut components.schemas, "OfferSummary", "Offer");
     let named_sets = named_enums(&components.schemas);
     for schema in components.schemas.values_mut() {
         visit(schema, &named_sets);
@@ -214,6 +216,22 @@ fn request_bodies(document: &OpenApi) -> Vec<String> {
 /// A struct with a `#[serde(flatten)]` field is rendered as `allOf` of the flattened type and the
 /// rest; merged into one object it can say `additionalProperties: false` (which `allOf` parts
 /// cannot: each would refuse the other's properties) and reads as one shape.
+/// Search hits are summaries unless `view=full` asks for whole sites: `narrow` keeps its required
+/// fields and gains every other field of `whole`, optional (present with `view=full`).
+fn widen(schemas: &mut BTreeMap<String, RefOr<Schema>>, narrow: &str, whole: &str) {
+    let Some(RefOr::T(Schema::Object(whole))) = schemas.get(whole).cloned() else {
+        return;
+    };
+    if let Some(RefOr::T(Schema::Object(narrow))) = schemas.get_mut(narrow) {
+        for (name, property) in whole.properties {
+            // Notices are only on responses to writes.
+            if name != "notices" {
+                narrow.properties.entry(name).or_insert(property);
+            }
+        }
+    }
+}
+
 fn flatten_all_of(schemas: &mut BTreeMap<String, RefOr<Schema>>) {
     let snapshot = schemas.clone();
     let mut flattened: Vec<String> = Vec::new();

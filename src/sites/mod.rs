@@ -11,7 +11,6 @@ pub mod queries;
 pub mod search;
 
 use axum::Json as JsonResponse;
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -297,22 +296,12 @@ pub async fn get_site(
     Path(site_id): Path<Uuid>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let mut conn = state.pool.acquire().await?;
+    // Reads share the searches' pool: writes keep the main pool to themselves.
+    let mut conn = state.search_pool.acquire().await?;
     let site = queries::load(&mut conn, site_id)
         .await?
         .ok_or_else(|| ApiError::not_found("no site has this id"))?;
-    let etag = site.etag();
-    if let Some(tags) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok())
-        && tags
-            .split(',')
-            .map(|t| t.trim().trim_start_matches("W/"))
-            .any(|t| t == "*" || t == etag)
-    {
-        let mut response = Response::new(Body::empty());
-        *response.status_mut() = StatusCode::NOT_MODIFIED;
-        if let Ok(value) = HeaderValue::from_str(&etag) {
-            response.headers_mut().insert(header::ETAG, value);
-        }
+    if let Some(response) = crate::http::conditional::not_modified(&headers, &site.etag()) {
         return Ok(response);
     }
     Ok(site_response(StatusCode::OK, &site))

@@ -9,10 +9,10 @@ mod code_set;
 
 pub use code_set::CodeSet;
 
-use axum::Json;
 use axum::http::{HeaderValue, header};
 use axum::response::IntoResponse;
 use serde::Serialize;
+use sha2::Digest;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -530,19 +530,50 @@ pub fn vocabulary() -> Vocabulary {
     }
 }
 
+/// The vocabulary's JSON and its entity tag (a digest of it), built once: it changes only with
+/// the binary.
+fn encoded() -> &'static (Vec<u8>, String) {
+    static ENCODED: std::sync::LazyLock<(Vec<u8>, String)> = std::sync::LazyLock::new(|| {
+        let body = serde_json::to_vec(&vocabulary()).expect("the vocabulary serializes");
+        let digest = sha2::Sha256::digest(&body);
+        let etag = format!("\"{}\"", crate::auth::token::hex(&digest[..12]));
+        (body, etag)
+    });
+    &ENCODED
+}
+
 /// Every closed set with codes and display names, so clients never hard-code them. Public and
-/// cacheable.
+/// cacheable; answers `304 Not Modified` when `If-None-Match` names its `ETag`.
 #[utoipa::path(
     get,
     path = "/v1/vocabulary",
     tag = "vocabulary",
-    responses((status = OK, description = "The vocabulary.", body = Vocabulary))
-)]
-pub async fn get_vocabulary() -> impl IntoResponse {
-    (
-        [(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"))],
-        Json(vocabulary()),
+    params(("If-None-Match" = Option<String>, Header, description = "An `ETag` of the vocabulary the client has; 304 if still current.")),
+    responses(
+        (status = OK, description = "The vocabulary.", body = Vocabulary,
+         headers(("ETag" = String, description = "Its revision (it changes only with a new release)."))),
+        (status = NOT_MODIFIED, description = "The client's copy is current."),
     )
+)]
+pub async fn get_vocabulary(headers: axum::http::HeaderMap) -> axum::response::Response {
+    let (body, etag) = encoded();
+    let cache = (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    if let Some(mut response) = crate::http::conditional::not_modified(&headers, etag) {
+        response.headers_mut().insert(cache.0, cache.1);
+        return response;
+    }
+    (
+        [
+            cache,
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                header::ETAG,
+                HeaderValue::from_str(etag).expect("a hex tag is a header value"),
+            ),
+        ],
+        body.clone(),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

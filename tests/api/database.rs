@@ -45,31 +45,30 @@ async fn concurrent_migrations_on_an_empty_database_all_succeed() {
         .unwrap();
 }
 
+/// Searches have a pool of their own: with every one of its connections taken, the main pool
+/// (writes) still has all of its own, on the same database with the same settings.
 #[tokio::test]
-async fn the_pools_plan_as_documented() {
+async fn searches_have_a_pool_of_their_own() {
     let app = crate::support::TestApp::new().await;
     let state = clinical_sites::AppState::new(app.pool.clone(), clinical_sites::config::Config::defaults());
-    let custom: String = sqlx::query_scalar("show plan_cache_mode")
-        .fetch_one(&state.pool)
-        .await
-        .unwrap();
-    assert_eq!(custom, "force_custom_plan");
-    let generic: String = sqlx::query_scalar("show plan_cache_mode")
-        .fetch_one(&state.generic_plan_pool)
-        .await
-        .unwrap();
-    assert_eq!(generic, "force_generic_plan");
-    // The same database, with the pool's other settings.
+    let size = state.search_pool.options().get_max_connections();
+    let mut held = Vec::new();
+    for _ in 0..size {
+        held.push(state.search_pool.acquire().await.unwrap());
+    }
     let (database, workers): (String, String) =
         sqlx::query_as("select current_database(), current_setting('max_parallel_workers_per_gather')")
-            .fetch_one(&state.generic_plan_pool)
+            .fetch_one(&state.pool)
             .await
             .unwrap();
-    let expected: String = sqlx::query_scalar("select current_database()")
-        .fetch_one(&state.pool)
-        .await
-        .unwrap();
-    assert_eq!((database, workers.as_str()), (expected, "0"));
+    let (search_database, search_workers): (String, String) =
+        sqlx::query_as("select current_database(), current_setting('max_parallel_workers_per_gather')")
+            .fetch_one(&mut *held[0])
+            .await
+            .unwrap();
+    assert_eq!((database.as_str(), workers.as_str()), (search_database.as_str(), "0"));
+    assert_eq!(search_workers, "0");
+    assert_eq!(state.pool.options().get_max_connections(), size);
 }
 
 /// Runs blocking cluster work (start, stop) off the test's runtime.
@@ -98,6 +97,14 @@ async fn with_the_database_down_requests_get_503_with_retry_after_and_recover_wh
     admin.close().await.unwrap();
     let pool = db::pool(cluster.connect_options("outage"), 2);
     db::migrate(&pool).await.unwrap();
+    // A site, so that a page of results has a row to read.
+    sqlx::query(
+        "insert into site (site_id, name, site_type, city, state, postal_code, source, latitude, longitude, coordinates_source)
+         values (gen_random_uuid(), 'Outage Imaging', 'clinic', 'Columbus', 'OH', '43210', 'import', 39.99, -83.01, 'zip_centroid')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let app = clinical_sites::app(clinical_sites::AppState::new(
         pool,
         clinical_sites::config::Config::defaults(),
@@ -116,7 +123,8 @@ async fn with_the_database_down_requests_get_503_with_retry_after_and_recover_wh
         assert_eq!(get(uri).await.status, 200, "{uri} while the database is up");
     }
 
-    // Pooled connections break under the requests: every one is a 503 problem, never a 500.
+    // Pooled connections break under the requests: every one is a 503 problem, never a 500 (the
+    // search index answers from memory, but a page's sites are read from the database).
     blocking(move || cluster.stop()).await;
     for uri in [
         "/v1/sites",

@@ -21,6 +21,8 @@ async fn demo_sites_are_searchable_replaced_by_a_second_run_and_removed_exactly(
     let real = app.create_site(&token, &site_body("Riverside Imaging", "43210")).await;
 
     let loaded = demo_data::load(&app.pool, 400).await.unwrap();
+
+    app.sync_search().await;
     assert_eq!(
         loaded,
         demo_data::Loaded {
@@ -43,7 +45,7 @@ async fn demo_sites_are_searchable_replaced_by_a_second_run_and_removed_exactly(
         .unwrap();
     assert_eq!(unnamed, 0, "every demo site says it is one");
 
-    // Search, totals from the tally and facets see them like any other site.
+    // Search, totals and facets see them like any other site.
     let page = app.get("/v1/sites?limit=1").await.json();
     assert_eq!(page["total"], json!({"value": 401, "relation": "eq"}));
     let counted: i64 = sqlx::query_scalar(
@@ -88,6 +90,7 @@ async fn demo_sites_are_searchable_replaced_by_a_second_run_and_removed_exactly(
 
     // A second run replaces them: the same sites, never twice.
     let loaded = demo_data::load(&app.pool, 400).await.unwrap();
+    app.sync_search().await;
     assert_eq!(
         loaded,
         demo_data::Loaded {
@@ -99,11 +102,13 @@ async fn demo_sites_are_searchable_replaced_by_a_second_run_and_removed_exactly(
     let again = app.get(&format!("/v1/sites/{id}")).await;
     assert_eq!(again.status, StatusCode::OK, "the same ids come back");
     let loaded = demo_data::load(&app.pool, 150).await.unwrap();
+    app.sync_search().await;
     assert_eq!(loaded.sites, 150);
     assert_eq!(demo_count(&app).await, 150);
 
     // Removing takes exactly the demo sites and demo accounts.
     assert_eq!(demo_data::remove(&app.pool).await.unwrap(), 150);
+    app.sync_search().await;
     assert_eq!(demo_count(&app).await, 0);
     let page = app.get("/v1/sites").await.json();
     assert_eq!(page["total"], json!({"value": 1, "relation": "eq"}));

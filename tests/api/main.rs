@@ -23,6 +23,7 @@ mod outage;
 mod paging;
 mod provisioning;
 mod search;
+mod search_index;
 mod secrets;
 mod service;
 mod sessions;

@@ -747,7 +747,7 @@ async fn assert_facets_match(app: &TestApp, bases: &[&str]) {
                 let query = format!("{}&{facet}={value}&limit=100", others.join("&"));
                 let filtered = search(app, &query).await;
                 assert_eq!(filtered["total"]["relation"], "eq");
-                // The total (read from the tally for some filters) is the sites listed.
+                // The total is the sites listed.
                 assert_eq!(
                     filtered["total"]["value"],
                     filtered["items"].as_array().unwrap().len(),
@@ -811,7 +811,7 @@ async fn facet_counts_equal_the_counts_of_the_filtered_searches() {
 }
 
 #[tokio::test]
-async fn counted_facets_stay_exact_through_edits_archiving_and_compaction() {
+async fn facets_stay_exact_through_edits_archiving_and_restoring() {
     let app = TestApp::new().await;
     let admin = directory(&app).await;
     let bases = [
@@ -849,17 +849,6 @@ async fn counted_facets_stay_exact_through_edits_archiving_and_compaction() {
         .await;
     assert!(response.status.is_success(), "{response:?}");
     assert_facets_match(&app, &bases).await;
-    let folded: i64 = sqlx::query_scalar("select site_tally_compact()")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert!(folded > 0);
-    let pending: i64 = sqlx::query_scalar("select count(*) from site_tally_delta")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(pending, 0);
-    assert_facets_match(&app, &bases).await;
     let response = app
         .call(Method::POST, &format!("/v1/sites/{alpha}/restore"), Some(&admin), None)
         .await;
@@ -867,34 +856,19 @@ async fn counted_facets_stay_exact_through_edits_archiving_and_compaction() {
     assert_facets_match(&app, &bases).await;
 }
 
-/// The words and the tally as the triggers keep them (pending deltas folded in), in one order.
-async fn derived(
-    app: &TestApp,
-) -> (
-    Vec<(String, String, bool)>,
-    Vec<(String, String, String, String, String, i64)>,
-) {
-    let words = sqlx::query_as("select word, site_id::text, listed from site_word order by 1, 2")
+/// The words as the triggers keep them, in one order.
+async fn derived(app: &TestApp) -> Vec<(String, String, bool)> {
+    sqlx::query_as("select word, site_id::text, listed from site_word order by 1, 2")
         .fetch_all(&app.pool)
         .await
-        .unwrap();
-    let tally = sqlx::query_as(
-        "select state, status, site_type, payment, modality, sum(sites)::bigint
-           from (select state, status, site_type, payment, modality, sites from site_tally
-                 union all
-                 select state, status, site_type, payment, modality, sites from site_tally_delta) t
-          group by 1, 2, 3, 4, 5 having sum(sites) <> 0 order by 1, 2, 3, 4, 5",
-    )
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
-    (words, tally)
+        .unwrap()
 }
 
 /// `site_derived_rebuild()`, for bulk loads that write sites with triggers off: it rebuilds the
-/// words and the tally exactly as the triggers keep them, including sites the triggers never saw.
+/// words exactly as the triggers keep them, including sites the triggers never saw, and running
+/// search indexes reload.
 #[tokio::test]
-async fn a_rebuild_of_words_and_tally_equals_what_the_triggers_keep() {
+async fn a_rebuild_of_words_equals_what_the_triggers_keep_and_the_index_reloads() {
     let app = TestApp::new().await;
     let admin = directory(&app).await;
     let beta = search(&app, "q=beta").await["items"][0]["site_id"]
@@ -908,22 +882,14 @@ async fn a_rebuild_of_words_and_tally_equals_what_the_triggers_keep() {
         StatusCode::OK
     );
     let kept = derived(&app).await;
-    assert!(!kept.0.is_empty() && !kept.1.is_empty());
+    assert!(!kept.is_empty());
 
-    sqlx::query("truncate site_word, site_tally, site_tally_delta")
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    sqlx::query("truncate site_word").execute(&app.pool).await.unwrap();
     sqlx::query("select site_derived_rebuild()")
         .execute(&app.pool)
         .await
         .unwrap();
     assert_eq!(derived(&app).await, kept);
-    let pending: i64 = sqlx::query_scalar("select count(*) from site_tally_delta")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(pending, 0);
 
     // A site written with the triggers off, as a bulk load writes it, is found and counted once
     // the rebuild has run.
@@ -947,11 +913,13 @@ async fn a_rebuild_of_words_and_tally_equals_what_the_triggers_keep() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
+    app.sync_search().await;
     assert_eq!(search(&app, "q=omicron").await["total"]["value"], 0);
     sqlx::query("select site_derived_rebuild()")
         .execute(&app.pool)
         .await
         .unwrap();
+    app.sync_search().await;
     assert_eq!(names(&app, "q=omicron").await, set(&["Omicron Sonography"]));
     assert_facets_match(&app, &["", "state=OH", "modality=sonography"]).await;
 }
@@ -1054,6 +1022,7 @@ async fn seed_at(app: &TestApp, first: u32, count: u32, point: (f64, f64)) {
     .execute(&app.pool)
     .await
     .unwrap();
+    app.sync_search().await;
 }
 
 #[tokio::test]
@@ -1072,30 +1041,29 @@ async fn a_distance_walk_is_exact_through_ties_larger_than_its_window() {
         let paged = walk(&app, "near=43210", limit, async |_| {}).await;
         assert_eq!(paged, unpaged, "pages of {limit}");
     }
-    // A radius search's total is the size of its first window: exact up to the bound, then a
-    // lower bound.
+    // A radius search's total is exact, however many match.
     let page = search(&app, "near=43210&radius=5mi&limit=1").await;
     assert_eq!(page["total"], json!({"value": 60, "relation": "eq"}));
     let page = search(&app, "near=43210&radius=50mi&limit=1").await;
     assert_eq!(page["total"], json!({"value": 65, "relation": "eq"}));
     seed_at(&app, 3000, 40, centre).await;
     let page = search(&app, "near=43210&radius=50mi&limit=1").await;
-    assert_eq!(page["total"], json!({"value": 100, "relation": "gte"}));
+    assert_eq!(page["total"], json!({"value": 105, "relation": "eq"}));
     let page = search(&app, "near=43210&radius=50mi&limit=100").await;
-    assert_eq!(page["total"], json!({"value": 100, "relation": "gte"}));
+    assert_eq!(page["total"], json!({"value": 105, "relation": "eq"}));
     assert_eq!(page["items"].as_array().unwrap().len(), 100);
     let page = search(&app, "near=43210&radius=5mi&limit=1").await;
     assert_eq!(page["total"], json!({"value": 100, "relation": "eq"}));
 }
 
 #[tokio::test]
-async fn totals_are_exact_then_a_lower_bound() {
+async fn totals_are_exact_whatever_the_filters() {
     let app = TestApp::new().await;
     directory(&app).await;
     let page = search(&app, "state=OH&limit=1").await;
     assert_eq!(page["total"], json!({"value": 3, "relation": "eq"}));
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
-    // Past the bound (100) the count stops: seed rows directly, 100 in Sparks and 1001 in Reno.
+    // Seed rows directly, 100 in Sparks and 1001 in Reno.
     sqlx::query(
         "insert into site (site_id, name, site_type, city, state, postal_code, source, status)
          select gen_random_uuid(), 'Bulk ' || i, 'clinic', case when i <= 100 then 'Sparks' else 'Reno' end,
@@ -1105,21 +1073,19 @@ async fn totals_are_exact_then_a_lower_bound() {
     .execute(&app.pool)
     .await
     .unwrap();
-    // Filters the tally answers (state, status, site type, payment, one modality): exact however
-    // many.
-    let page = search(&app, "state=NV&limit=1").await;
-    assert_eq!(page["total"], json!({"value": 1101, "relation": "eq"}));
-    let page = search(&app, "state=NV&site_type=clinic&status=verified&limit=1").await;
-    assert_eq!(page["total"], json!({"value": 1101, "relation": "eq"}));
-    // Any other filter: counted, exact up to the bound, then a lower bound.
-    let page = search(&app, "state=NV&city=sparks&limit=1").await;
-    assert_eq!(page["total"], json!({"value": 100, "relation": "eq"}));
-    let page = search(&app, "state=NV&city=reno&limit=1").await;
-    assert_eq!(page["total"], json!({"value": 100, "relation": "gte"}));
-    let page = search(&app, "q=bulk&limit=1").await;
-    assert_eq!(page["total"], json!({"value": 100, "relation": "gte"}));
-    let page = search(&app, "q=bulk%20sparks&limit=1").await;
-    assert_eq!(page["total"], json!({"value": 100, "relation": "eq"}));
+    app.sync_search().await;
+    for (query, total) in [
+        ("state=NV&limit=1", 1101),
+        ("state=NV&site_type=clinic&status=verified&limit=1", 1101),
+        ("state=NV&city=sparks&limit=1", 100),
+        ("state=NV&city=reno&limit=1", 1001),
+        ("q=bulk&limit=1", 1101),
+        ("q=bulk%20sparks&limit=1", 100),
+        ("q=bulk&city=reno&facets=state&limit=1", 1001),
+    ] {
+        let page = search(&app, query).await;
+        assert_eq!(page["total"], json!({"value": total, "relation": "eq"}), "{query}");
+    }
     // The total is counted with the first page; the walk's later pages report it too.
     let first = search(&app, "state=OH&limit=1").await;
     sqlx::query(
@@ -1129,6 +1095,7 @@ async fn totals_are_exact_then_a_lower_bound() {
     .execute(&app.pool)
     .await
     .unwrap();
+    app.sync_search().await;
     let cursor = first["next_cursor"].as_str().unwrap();
     let second = search(&app, &format!("state=OH&limit=1&cursor={cursor}")).await;
     assert_eq!(second["total"], json!({"value": 3, "relation": "eq"}));
@@ -1250,4 +1217,160 @@ async fn a_cursor_of_one_sort_is_refused_with_another() {
     let (_, distance) = &cursors[0];
     let response = app.get(&format!("/v1/sites?{base}&cursor={distance}")).await;
     assert_eq!(response.status, StatusCode::BAD_REQUEST);
+}
+
+/// A small seeded generator (the test must be the same every run).
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % n
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+/// Any combination of filters, on a directory of random sites: every facet count equals the total
+/// of the search with that value, every total equals the number of sites a walk through its pages
+/// shows, and every walk is in its sort's order without repeats.
+#[tokio::test]
+async fn random_combinations_of_filters_facets_and_sorts_agree() {
+    // Thousands of searches: no rate limit.
+    let app = TestApp::with_config(clinical_sites::config::Config {
+        rate_limit_per_minute: 0,
+        ..clinical_sites::config::Config::defaults()
+    })
+    .await;
+    let (_, admin) = app.admin("admin").await;
+    let mut rng = Lcg(15);
+    let places = [
+        ("43210", "OH", "Columbus"),
+        ("44114", "OH", "Cleveland"),
+        ("48104", "MI", "Ann Arbor"),
+        ("46202", "IN", "Indianapolis"),
+        ("45402", "OH", "Dayton"),
+        ("60601", "IL", "Chicago"),
+    ];
+    let words = ["Riverside", "Mercy", "Lakeview", "Summit", "Valley", "Harbor"];
+    let kinds = ["Imaging", "Radiology", "Medical Center", "Clinic"];
+    let mut ids = Vec::new();
+    for i in 0..90 {
+        let (zip, state, city) = *rng.pick(&places);
+        let name = format!("{} {} {i}", rng.pick(&words), rng.pick(&kinds));
+        let mut offers = serde_json::Map::new();
+        for modality in ["ct", "mri", "mammography", "sonography"] {
+            if rng.below(2) == 0 {
+                continue;
+            }
+            let mut offer = serde_json::Map::new();
+            let accepts: Vec<&str> = ["employees", "program_students", "independent"]
+                .into_iter()
+                .filter(|_| rng.below(2) == 0)
+                .collect();
+            offer.insert("accepts".into(), json!(accepts));
+            match rng.below(3) {
+                0 => {}
+                1 => {
+                    offer.insert("verifier_on_site".into(), json!(true));
+                }
+                _ => {
+                    offer.insert("verifier_on_site".into(), json!(false));
+                }
+            }
+            offer.insert("accepting".into(), json!(rng.below(4) != 0));
+            offers.insert(modality.into(), Value::Object(offer));
+        }
+        let payment = *rng.pick(&["free", "fee", "program_tuition", "unknown"]);
+        let schedule: Vec<&str> = ["weekday", "evening", "night", "weekend"]
+            .into_iter()
+            .filter(|_| rng.below(3) == 0)
+            .collect();
+        let mut overrides = json!({
+            "state": state, "city": city, "site_type": rng.pick(&["hospital", "clinic", "imaging_center"]),
+            "payment": payment, "offers": offers,
+            "schedule": schedule,
+        });
+        if payment == "fee" {
+            overrides["fee_usd"] = json!(rng.pick(&[100, 400, 900]));
+        }
+        if let Some(v) = [None, Some("required"), Some("not_required")][rng.below(3)] {
+            overrides["liability_insurance"] = json!(v);
+        }
+        if let Some(v) = [
+            None,
+            Some("provided_by_site"),
+            Some("bring_own_certificate"),
+            Some("either"),
+        ][rng.below(4)]
+        {
+            overrides["hipaa_training"] = json!(v);
+        }
+        if let Some(v) = [None, Some("none"), Some("free"), Some("paid"), Some("help_finding")][rng.below(5)] {
+            overrides["housing"] = json!(v);
+        }
+        let site = add(&app, &admin, &name, zip, overrides).await;
+        ids.push(site["site_id"].as_str().unwrap().to_owned());
+    }
+    for id in ids.iter().step_by(9) {
+        let response = app
+            .call(Method::DELETE, &format!("/v1/sites/{id}"), Some(&admin), None)
+            .await;
+        assert!(response.status.is_success(), "{response:?}");
+    }
+    let filters = [
+        "modality=CT",
+        "modality=MR&modality=mammography",
+        "state=OH",
+        "state=MI&state=IL",
+        "city=columbus",
+        "postal_code=43210",
+        "near=43210&radius=100mi",
+        "near=60601&radius=250mi",
+        "site_type=clinic",
+        "payment=free",
+        "payment=fee&payment=unknown",
+        "max_fee_usd=500",
+        "insurance_required=false",
+        "insurance_required=unknown",
+        "accepts=independent",
+        "accepts=unknown",
+        "verifier_on_site=true",
+        "verifier_on_site=unknown",
+        "accepting=false",
+        "hipaa_training=provided_by_site",
+        "hipaa_training=unknown",
+        "housing=true",
+        "housing=false",
+        "schedule=evening&schedule=weekend",
+        "schedule=unknown",
+        "status=verified&status=archived",
+        "q=riverside",
+        "q=radiolgy%20mercy",
+    ];
+    let sorts = ["", "&sort=name", "&sort=-updated_at"];
+    for _ in 0..30 {
+        let mut chosen: Vec<&str> = Vec::new();
+        for _ in 0..1 + rng.below(3) {
+            let filter = *rng.pick(&filters);
+            let name = filter.split('=').next().unwrap();
+            if !chosen.iter().any(|c| c.split('=').next() == Some(name)) {
+                chosen.push(filter);
+            }
+        }
+        let base = chosen.join("&");
+        assert_facets_match(&app, &[base.as_str()]).await;
+        let sort = *rng.pick(&sorts);
+        let query = format!("{base}{sort}");
+        let total = search(&app, &query).await["total"]["value"].as_u64().unwrap();
+        let walked = walk(&app, &query, 1 + rng.below(7) as u32, async |_| {}).await;
+        assert_eq!(walked.len() as u64, total, "{query}");
+        let unique: BTreeSet<&String> = walked.iter().collect();
+        assert_eq!(unique.len(), walked.len(), "{query}: no repeats");
+    }
 }

@@ -457,10 +457,19 @@ async fn admin_create_beside_a_running_service_uses_its_cluster() {
 fn demo_data_beside_a_running_service_fills_then_removes_exactly_the_demo_sites() {
     let dir = TempDir::new("demo");
     let service = Service::start(service_command(&dir.0));
-    let total = |service: &Service| -> serde_json::Value {
-        let (status, body) = service.get("/v1/sites?limit=1");
-        assert_eq!(status, 200, "{body}");
-        serde_json::from_str::<serde_json::Value>(&body).unwrap()["total"].clone()
+    // The total a search shows once the service's index has read the command's writes from the
+    // change feed (within about a second; give up after ten).
+    let total_becomes = |service: &Service, expected: i64| -> serde_json::Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let (status, body) = service.get("/v1/sites?limit=1");
+            assert_eq!(status, 200, "{body}");
+            let total = serde_json::from_str::<serde_json::Value>(&body).unwrap()["total"].clone();
+            if total["value"] == expected || std::time::Instant::now() > deadline {
+                return total;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     };
     let demo = |args: &[&str]| {
         let mut command = service_command(&dir.0);
@@ -476,17 +485,24 @@ fn demo_data_beside_a_running_service_fills_then_removes_exactly_the_demo_sites(
     };
     let printed = demo(&["--count", "150"]);
     assert!(printed.contains("150 demo sites in place"), "{printed}");
-    assert_eq!(total(&service), serde_json::json!({"value": 150, "relation": "eq"}));
+    assert_eq!(
+        total_becomes(&service, 150),
+        serde_json::json!({"value": 150, "relation": "eq"})
+    );
     let printed = demo(&["--count", "150"]);
     assert!(printed.contains("replacing the 150"), "{printed}");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
     assert_eq!(
-        total(&service),
+        total_becomes(&service, 150),
         serde_json::json!({"value": 150, "relation": "eq"}),
         "not doubled"
     );
     let printed = demo(&["--remove"]);
     assert!(printed.contains("removed 150 demo sites"), "{printed}");
-    assert_eq!(total(&service), serde_json::json!({"value": 0, "relation": "eq"}));
+    assert_eq!(
+        total_becomes(&service, 0),
+        serde_json::json!({"value": 0, "relation": "eq"})
+    );
     // Bad arguments are refused before anything runs.
     for args in [
         &["--count", "0"][..],
@@ -506,7 +522,10 @@ fn demo_data_beside_a_running_service_fills_then_removes_exactly_the_demo_sites(
     assert!(printed.contains("20 demo sites in place"), "{printed}");
     wait_until_no_postgres(&dir.0.join("postgres").display().to_string());
     let service = Service::start(service_command(&dir.0));
-    assert_eq!(total(&service), serde_json::json!({"value": 20, "relation": "eq"}));
+    assert_eq!(
+        total_becomes(&service, 20),
+        serde_json::json!({"value": 20, "relation": "eq"})
+    );
     let (code, output) = service.stop(libc::SIGTERM);
     assert_eq!(code, Some(0), "{output}");
 }

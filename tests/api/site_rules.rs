@@ -616,12 +616,16 @@ async fn examples_and_real_responses_conform_to_the_contract() {
     let patched = app.patch_site(&admin, id, "\"1\"", &patch_example).await;
     assert_eq!(patched.status, StatusCode::OK, "{patched:?}");
     assert!(validate_component(&document, "Site", &patched.json()).is_empty());
-    // Search pages fit SitePage, and the offers they pass through as PostgreSQL keeps them (never
-    // decoded) are exactly what the typed `Offer` would give.
+    // Search pages fit SitePage in both views; with `view=full` the offers they pass through as
+    // PostgreSQL keeps them (never decoded) are exactly what the typed `Offer` would give, and in
+    // summaries what `OfferSummary` would.
     for query in [
         "modality=CT&facets=modality,payment",
         "q=riverside",
         "near=43210&radius=60mi",
+        "modality=CT&facets=modality,payment&view=full",
+        "q=riverside&view=full",
+        "near=43210&radius=60mi&view=full",
     ] {
         let page = app.get(&format!("/v1/sites?{query}")).await.json();
         let problems = validate_component(&document, "SitePage", &page);
@@ -630,9 +634,18 @@ async fn examples_and_real_responses_conform_to_the_contract() {
         assert_eq!(items.len(), 1, "{query}: {page}");
         for item in items {
             let offers = &item["offers"];
-            let typed: BTreeMap<Modality, Offer> = serde_json::from_value(offers.clone()).unwrap();
-            assert!(typed.contains_key(&Modality::Ct), "{offers}");
-            assert_eq!(&serde_json::to_value(typed).unwrap(), offers, "{query}");
+            let typed = if query.ends_with("view=full") {
+                assert!(item["street"].is_string(), "{item}");
+                let typed: BTreeMap<Modality, Offer> = serde_json::from_value(offers.clone()).unwrap();
+                serde_json::to_value(typed).unwrap()
+            } else {
+                assert!(item.get("street").is_none(), "a summary: {item}");
+                let typed: BTreeMap<Modality, clinical_sites::sites::search::OfferSummary> =
+                    serde_json::from_value(offers.clone()).unwrap();
+                serde_json::to_value(typed).unwrap()
+            };
+            assert!(typed.get("ct").is_some(), "{offers}");
+            assert_eq!(&typed, offers, "{query}");
         }
     }
     let history = app

@@ -169,7 +169,8 @@ mod tests {
 
     #[test]
     fn the_search_a_cursor_belongs_to_includes_its_sort() {
-        use super::super::{params, search_id};
+        use super::super::params;
+        use super::super::plan::search_id;
         let id = |query: &str| search_id(&params::parse(query).unwrap());
         let base = "q=riverside&near=40.0,-83.0";
         let sorts = ["distance", "relevance", "name", "-updated_at"].map(|sort| id(&format!("{base}&sort={sort}")));
@@ -180,8 +181,8 @@ mod tests {
         }
         // The sort is the effective one: `q` sorts by relevance unless told otherwise.
         assert_eq!(id(base), sorts[1]);
-        // Page size and facets do not change the walk.
-        assert_eq!(id(&format!("{base}&sort=name&limit=5&facets=modality")), sorts[2]);
+        // Page size, facets and view do not change the walk.
+        assert_eq!(id(&format!("{base}&sort=name&limit=5&facets=modality&view=full")), sorts[2]);
     }
 
     #[test]

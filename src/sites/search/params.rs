@@ -81,6 +81,17 @@ impl Sort {
     }
 }
 
+/// How much of each site a page of results carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum View {
+    /// What a results list shows (`SiteHit`'s required fields).
+    #[default]
+    Summary,
+    /// The whole site, as `GET /v1/sites/{site_id}` returns it.
+    Full,
+}
+
 /// A facet: a field whose value counts are returned beside the results.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
@@ -177,6 +188,7 @@ pub struct SearchParams {
     pub limit: u32,
     pub cursor: Option<String>,
     pub facets: Vec<Facet>,
+    pub view: View,
 }
 
 impl SearchParams {
@@ -232,6 +244,7 @@ pub(crate) const KNOWN: &[&str] = &[
     "limit",
     "cursor",
     "facets",
+    "view",
 ];
 
 /// Parses a query string; every bad parameter is reported in one 400.
@@ -362,6 +375,11 @@ pub fn parse(query: &str) -> Result<SearchParams, ApiError> {
                 _ => err(name, "must be a whole number from 1 to 100".to_owned()),
             },
             "cursor" => params.cursor = Some(value.to_owned()),
+            "view" => match value {
+                "summary" => params.view = View::Summary,
+                "full" => params.view = View::Full,
+                _ => err(name, "must be summary or full".to_owned()),
+            },
             "facets" => {
                 for v in values() {
                     match Facet::ALL.iter().find(|f| f.code() == v) {

@@ -7,7 +7,7 @@ use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 
-use super::params::{Facet, Sort};
+use super::params::{Facet, Sort, View};
 use crate::sites::fields::UsStateCode;
 use crate::vocabulary::{Accepts, HipaaTraining, Payment, Schedule, SiteStatus, SiteType};
 
@@ -95,6 +95,10 @@ pub struct SearchQuery {
     /// Facets to count beside the results (repeatable).
     #[param(value_type = Option<Vec<Facet>>, explode = true)]
     facets: Option<Vec<String>>,
+    /// `summary` (default): each hit is what a results list shows; `full`: each hit is the whole
+    /// site, as `GET /v1/sites/{site_id}` returns it.
+    #[param(value_type = Option<View>)]
+    view: Option<String>,
 }
 
 /// The parameter names, in order, for the test that compares them with the parser's.

@@ -8,11 +8,11 @@
 //! words (`of`, `the`, ...) and words like nothing in the dictionary (no site could have them) are
 //! left out; when no word is left, nothing matches.
 //!
-//! The sites that have one particular choice of expansions (a [`Combo`]) all share a relevance, and
-//! the `site_word` primary key lists them in id order: a page in `(relevance desc, id)` order reads
-//! a few index entries of each combination instead of scoring every match.
+//! The sites that have one particular choice of expansions (a [`Combo`]) all share a relevance:
+//! the search index intersects the chosen words' sets of sites, and a page in `(relevance desc,
+//! id)` order takes each combination's sites in id order.
 
-use sqlx::{PgConnection, Postgres, QueryBuilder};
+use sqlx::PgConnection;
 
 /// How similar (pg_trgm `similarity`, 0 to 1) a dictionary word must be to a query word to count
 /// as the same word: `radiolgy` ~ `radiology` is 0.58, `wexnr` ~ `wexner` 0.44.
@@ -159,30 +159,6 @@ impl TextQuery {
             .collect();
         combos.sort_by(|(ra, a), (rb, b)| b.score.total_cmp(&a.score).then_with(|| ra.cmp(rb)));
         combos.into_iter().map(|(_, combo)| combo).collect()
-    }
-}
-
-/// `select w0.site_id, <score> as score from site_word w0 join ...` for one combination: the ids of
-/// its sites (only listed ones with `listed_only`), in id order when the caller orders by
-/// `w0.site_id`. Leaves the `where` clause open.
-pub fn push_combo(qb: &mut QueryBuilder<Postgres>, combo: &Combo, listed_only: bool) {
-    qb.push("select w0.site_id, ")
-        .push_bind(combo.score)
-        .push("::float4 as score from site_word w0");
-    for (i, word) in combo.words.iter().enumerate().skip(1) {
-        qb.push(format!(
-            " join site_word w{i} on w{i}.site_id = w0.site_id and w{i}.word = "
-        ))
-        .push_bind(word.clone());
-    }
-    qb.push(" where w0.word = ").push_bind(combo.words[0].clone());
-    if listed_only {
-        qb.push(" and w0.listed");
-    }
-    for better in combo.better.iter().filter(|b| !b.is_empty()) {
-        qb.push(" and not exists (select 1 from site_word x where x.site_id = w0.site_id and x.word = any(")
-            .push_bind(better.clone())
-            .push("))");
     }
 }
 

@@ -280,9 +280,23 @@ pub struct TestApp {
     /// Keeps the database alive for the test.
     #[allow(dead_code)] // held for its `Drop`
     pub db: TestDb,
+    /// The router's state.
+    #[allow(dead_code)] // tests that write rows directly make its search index catch up
+    pub state: AppState,
 }
 
 impl TestApp {
+    /// Makes the search index read the change feed now, as its background sync does every
+    /// second: for tests that write rows directly rather than through the API.
+    #[allow(dead_code)]
+    pub async fn sync_search(&self) {
+        self.state
+            .search
+            .catch_up(&self.pool)
+            .await
+            .expect("reading the change feed");
+    }
+
     /// The application with default configuration.
     pub async fn new() -> Self {
         Self::with_config(Config::defaults()).await
@@ -292,8 +306,14 @@ impl TestApp {
     pub async fn with_config(config: Config) -> Self {
         let db = TestDb::new().await;
         let pool = db.pool();
-        let router = app(AppState::new(pool.clone(), config));
-        Self { router, pool, db }
+        let state = AppState::new(pool.clone(), config);
+        let router = app(state.clone());
+        Self {
+            router,
+            pool,
+            db,
+            state,
+        }
     }
 
     /// Sends `request` through the router.

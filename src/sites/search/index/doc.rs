@@ -1,0 +1,207 @@
+//! What the index keeps of a site, and the row it reads it from.
+
+use sqlx::types::Json;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+use super::grid::{self, Point};
+use crate::geo;
+use crate::vocabulary::{
+    Accepts, CodeSet, HipaaTraining, Housing, LiabilityInsurance, Modality, Payment, Schedule, SiteStatus, SiteType,
+};
+
+/// The columns of an [`IndexRow`], of `site s`.
+pub(super) const INDEX_COLUMNS: &str = "s.site_id, s.name, s.site_type, s.city, s.state, s.postal_code,
+    s.latitude, s.longitude, s.payment, s.fee_usd, s.hipaa_training, s.liability_insurance, s.housing,
+    s.schedule, s.status, s.updated_at, s.search_text, s.index_xid, s.offers";
+
+/// A site's searchable values, as PostgreSQL has them.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct IndexRow {
+    pub site_id: Uuid,
+    pub name: String,
+    pub site_type: SiteType,
+    pub city: String,
+    pub state: String,
+    pub postal_code: String,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub payment: Option<Payment>,
+    pub fee_usd: Option<i32>,
+    pub hipaa_training: Option<HipaaTraining>,
+    pub liability_insurance: Option<LiabilityInsurance>,
+    pub housing: Option<Housing>,
+    pub schedule: Vec<Schedule>,
+    pub status: SiteStatus,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub search_text: Option<String>,
+    pub index_xid: i64,
+    pub offers: Json<BTreeMap<Modality, OfferKeys>>,
+}
+
+/// What search filters on in an offer.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct OfferKeys {
+    #[serde(default = "yes")]
+    accepting: bool,
+    #[serde(default)]
+    verifier_on_site: Option<bool>,
+    #[serde(default)]
+    accepts: Vec<Accepts>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The position of a code in its set (0 is kept for "not stated" where a value may be missing).
+pub(super) fn position<T: CodeSet + PartialEq>(value: T) -> u8 {
+    T::ALL.iter().position(|v| *v == value).unwrap_or(0) as u8
+}
+
+/// 1 + the position of a stated code, 0 when none is stated.
+pub(super) fn stated<T: CodeSet + PartialEq>(value: Option<T>) -> u8 {
+    value.map_or(0, |v| position(v) + 1)
+}
+
+/// An offer packed in 16 bits: modality (4 bits), accepting (1), verifier on site (2: unknown,
+/// no, yes), accepts (one bit per [`Accepts`] value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct PackedOffer(u16);
+
+impl PackedOffer {
+    fn new(modality: Modality, keys: &OfferKeys) -> Self {
+        let verifier = match keys.verifier_on_site {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        };
+        let accepts = keys.accepts.iter().fold(0u16, |bits, a| bits | (1 << position(*a)));
+        Self(u16::from(position(modality)) | (u16::from(keys.accepting) << 4) | (verifier << 5) | (accepts << 7))
+    }
+
+    pub fn modality(self) -> usize {
+        usize::from(self.0 & 0xF)
+    }
+
+    pub fn accepting(self) -> bool {
+        self.0 & (1 << 4) != 0
+    }
+
+    /// 0 unknown, 1 no, 2 yes.
+    pub fn verifier(self) -> usize {
+        usize::from((self.0 >> 5) & 0b11)
+    }
+
+    /// The positions of the accepted candidates, in [`Accepts::ALL`].
+    pub fn accepts(self) -> impl Iterator<Item = usize> {
+        let bits = self.0 >> 7;
+        (0..Accepts::ALL.len()).filter(move |i| bits & (1 << i) != 0)
+    }
+}
+
+/// A site in the index.
+#[derive(Debug)]
+pub(super) struct Doc {
+    pub site_id: Uuid,
+    pub name: Box<str>,
+    /// The site's words (name, city, aliases), as ids of the index's dictionary.
+    pub words: Box<[u32]>,
+    pub offers: Box<[PackedOffer]>,
+    /// Where it is, and its cell, when it has coordinates.
+    pub point: Option<(Point, (i32, i32))>,
+    /// Microseconds since the epoch, as PostgreSQL keeps them.
+    pub updated_at: i64,
+    /// The transaction that wrote this state of the row (`site.index_xid`).
+    pub xid: i64,
+    /// The stated fee of a site that charges one.
+    pub fee: Option<i32>,
+    pub zip5: u32,
+    /// The ZIP+4 extension, when stated.
+    pub zip4: Option<u16>,
+    /// Ids of the index's city and state tables.
+    pub city: u32,
+    pub state: u8,
+    pub site_type: u8,
+    pub status: u8,
+    /// [`stated`] positions: 0 when not stated.
+    pub payment: u8,
+    pub insurance: u8,
+    pub hipaa: u8,
+    pub housing: u8,
+    /// One bit per [`Schedule`] value.
+    pub schedule: u8,
+}
+
+/// What a doc refers to by id: interned words, cities and states.
+pub(super) trait Interner {
+    fn word(&mut self, word: &str) -> u32;
+    fn city(&mut self, lowered: &str) -> u32;
+    fn state(&mut self, state: &str) -> u8;
+}
+
+/// Lower case, one character for one, as PostgreSQL's `lower()`.
+pub(super) fn lower(text: &str) -> String {
+    text.chars().filter_map(|c| c.to_lowercase().next()).collect()
+}
+
+impl Doc {
+    pub fn new(row: IndexRow, interner: &mut impl Interner) -> Self {
+        let mut words: Vec<u32> = row
+            .search_text
+            .as_deref()
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(|w| interner.word(w))
+            .collect();
+        words.sort_unstable();
+        words.dedup();
+        let point = row
+            .latitude
+            .zip(row.longitude)
+            .map(|(lat, lon)| (geo::earth_point(lat, lon), grid::fine_cell(lat, lon)));
+        let (zip5, zip4) = match row.postal_code.split_once('-') {
+            Some((five, four)) => (five.parse().unwrap_or(0), four.parse().ok()),
+            None => (row.postal_code.parse().unwrap_or(0), None),
+        };
+        let micros = row.updated_at.timestamp_micros();
+        Self {
+            site_id: row.site_id,
+            words: words.into_boxed_slice(),
+            offers: row
+                .offers
+                .0
+                .iter()
+                .map(|(m, keys)| PackedOffer::new(*m, keys))
+                .collect(),
+            point,
+            updated_at: micros,
+            xid: row.index_xid,
+            fee: row.fee_usd.filter(|_| row.payment == Some(Payment::Fee)),
+            zip5,
+            zip4,
+            city: interner.city(&lower(&row.city)),
+            state: interner.state(&row.state),
+            site_type: position(row.site_type),
+            status: position(row.status),
+            payment: stated(row.payment),
+            insurance: stated(row.liability_insurance),
+            hipaa: stated(row.hipaa_training),
+            housing: stated(row.housing),
+            schedule: row.schedule.iter().fold(0, |bits, s| bits | (1 << position(*s))),
+            name: row.name.into_boxed_str(),
+        }
+    }
+}
+
+/// A's order against b in `sort=name`: A to Z ignoring case, then as written, then by id.
+pub(super) fn name_order(a: (&str, Uuid), b: (&str, Uuid)) -> std::cmp::Ordering {
+    fn folded(s: &str) -> impl Iterator<Item = char> + '_ {
+        s.chars().flat_map(char::to_lowercase)
+    }
+    folded(a.0)
+        .cmp(folded(b.0))
+        .then_with(|| a.0.cmp(b.0))
+        .then_with(|| a.1.cmp(&b.1))
+}

@@ -1,0 +1,589 @@
+//! Answering a search from the index: the matching set (an intersection of one set per filter),
+//! its total (a count), each facet (a count per value under every other filter) and one page in
+//! the sort's order.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use roaring::{MultiOps, RoaringBitmap};
+use uuid::Uuid;
+
+use super::Inner;
+use super::doc::{lower, name_order, position, stated};
+use super::grid::{self, Point};
+use crate::geo;
+use crate::sites::search::cursor::Key;
+use crate::sites::search::params::{Facet, SearchParams, Sort, Wanted};
+use crate::sites::search::text::TextQuery;
+use crate::vocabulary::{
+    Accepts, CodeSet, HipaaTraining, Housing, LiabilityInsurance, Modality, Payment, Schedule, SiteStatus, SiteType,
+};
+
+/// Where the previous page ended: its last site's sort key and id.
+#[derive(Debug, Clone)]
+pub enum After {
+    Name(String, Uuid),
+    Updated(DateTime<Utc>, Uuid),
+    Distance(f64, Uuid),
+    Score(f32, Uuid),
+}
+
+/// A search to answer.
+pub struct Query<'a> {
+    pub params: &'a SearchParams,
+    /// With `q`: its words, resolved.
+    pub text: Option<&'a TextQuery>,
+    pub after: Option<&'a After>,
+    /// How many sites to return (a page and one more, to tell whether there is a next page).
+    pub fetch: usize,
+}
+
+/// A site on the page.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub site_id: Uuid,
+    /// Metres from `near`, when given.
+    pub distance_m: Option<f64>,
+    /// Text match, 0 to 1, when `q` is given.
+    pub score: Option<f32>,
+    /// Its key in the sort's order, for the cursor.
+    pub key: Key,
+}
+
+/// Counts per value of each facet asked for.
+pub type FacetCounts = BTreeMap<Facet, BTreeMap<String, u64>>;
+
+/// The answer: a page, the exact total, the facets.
+#[derive(Debug)]
+pub struct Outcome {
+    pub hits: Vec<Hit>,
+    pub total: u64,
+    pub facets: FacetCounts,
+}
+
+/// A filter's set: borrowed from the index when it is one value's, else computed.
+type Set<'a> = Cow<'a, RoaringBitmap>;
+
+fn union<'a>(sets: impl IntoIterator<Item = &'a RoaringBitmap>) -> Set<'a> {
+    let mut sets: Vec<&RoaringBitmap> = sets.into_iter().collect();
+    match sets.len() {
+        0 => Cow::Owned(RoaringBitmap::new()),
+        1 => Cow::Borrowed(sets.remove(0)),
+        _ => Cow::Owned(sets.into_iter().union()),
+    }
+}
+
+/// The intersection of `sets` (of `universe` when there are none), smallest first.
+fn intersection(universe: &RoaringBitmap, sets: &[&RoaringBitmap]) -> RoaringBitmap {
+    let mut sets: Vec<&RoaringBitmap> = sets.to_vec();
+    sets.sort_by_key(|set| set.len());
+    let Some((first, rest)) = sets.split_first() else {
+        return universe.clone();
+    };
+    let mut result = (*first).clone();
+    for set in rest {
+        if result.is_empty() {
+            break;
+        }
+        result &= *set;
+    }
+    result
+}
+
+/// The filters of a search as sets: those no facet drops, and those a facet drops.
+struct Filters<'a> {
+    /// The intersection of every filter no facet drops (text, place, requirements, ...).
+    common: RoaringBitmap,
+    /// Filters a facet counts over, with that facet.
+    own: Vec<(Facet, Set<'a>)>,
+    /// The offer filters (`accepts`, `verifier_on_site`, `accepting`, of a requested modality),
+    /// which the modality and accepts facets change.
+    offer: Option<RoaringBitmap>,
+}
+
+impl Inner {
+    /// Answers `query`.
+    pub fn run(&self, query: &Query) -> Outcome {
+        let p = query.params;
+        let centre = p.near.map(|near| geo::earth_point(near.latitude, near.longitude));
+        let groups = query.text.map(|text| self.text_groups(text));
+        let filters = self.filters(p, centre.as_ref(), groups.as_deref());
+        let matching = self.matching(p, &filters, None);
+        let facets = p
+            .facets
+            .iter()
+            .map(|facet| (*facet, self.facet(p, &filters, *facet)))
+            .collect();
+        let slots = match p.effective_sort() {
+            Sort::Relevance => self.ranked(&matching, groups.as_deref().unwrap_or_default(), query),
+            Sort::Name => self.by_name(&matching, query),
+            Sort::UpdatedDesc => self.by_updated(&matching, query),
+            Sort::Distance => self.nearest(&matching, centre.as_ref(), query),
+        };
+        let hits = slots
+            .into_iter()
+            .map(|(slot, key)| {
+                let doc = self.doc(slot);
+                Hit {
+                    site_id: doc.site_id,
+                    distance_m: centre
+                        .zip(doc.point)
+                        .map(|(c, (point, _))| grid::distance_m(&c, &point)),
+                    score: groups.as_deref().map(|groups| {
+                        groups
+                            .iter()
+                            .find(|(_, set)| set.contains(slot))
+                            .map_or(0.0, |(s, _)| *s)
+                    }),
+                    key,
+                }
+            })
+            .collect();
+        Outcome {
+            hits,
+            total: matching.len(),
+            facets,
+        }
+    }
+
+    /// The text's matches as groups of one relevance each, best first (each site in one group).
+    fn text_groups(&self, text: &TextQuery) -> Vec<(f32, RoaringBitmap)> {
+        let word = |w: &str| {
+            self.dictionary
+                .words
+                .get(w)
+                .map_or(Cow::Owned(RoaringBitmap::new()), |id| {
+                    Cow::Borrowed(self.sets.word.get(*id as usize))
+                })
+        };
+        let mut groups: Vec<(f32, RoaringBitmap)> = Vec::new();
+        for combo in text.combos() {
+            let words: Vec<Set> = combo.words.iter().map(|w| word(w)).collect();
+            let refs: Vec<&RoaringBitmap> = words.iter().map(AsRef::as_ref).collect();
+            let mut set = intersection(&self.sets.live, &refs);
+            for better in combo.better.iter().flatten() {
+                set -= word(better).as_ref();
+            }
+            match groups.last_mut() {
+                Some((score, group)) if *score == combo.score => *group |= set,
+                _ => groups.push((combo.score, set)),
+            }
+        }
+        groups
+    }
+
+    fn filters<'a>(
+        &'a self,
+        p: &SearchParams,
+        centre: Option<&Point>,
+        text: Option<&[(f32, RoaringBitmap)]>,
+    ) -> Filters<'a> {
+        let s = &self.sets;
+        let mut common: Vec<Set> = Vec::new();
+        if let Some(groups) = text {
+            common.push(union(groups.iter().map(|(_, set)| set)));
+        }
+        if let Some(city) = &p.city {
+            common.push(self.city(city));
+        }
+        if let Some(postal_code) = &p.postal_code {
+            common.push(self.postal_code(postal_code));
+        }
+        if let Some(max_fee) = p.max_fee_usd {
+            let free = [Payment::Free, Payment::ProgramTuition].map(|v| s.payment.get(stated(Some(v)).into()));
+            common.push(union(
+                free.into_iter().chain(s.fee.range(..=max_fee).map(|(_, set)| set)),
+            ));
+        }
+        match p.insurance_required {
+            Some(Wanted::Value(required)) => {
+                let wanted = if required {
+                    LiabilityInsurance::Required
+                } else {
+                    LiabilityInsurance::NotRequired
+                };
+                common.push(Cow::Borrowed(s.insurance.get(stated(Some(wanted)).into())));
+            }
+            Some(Wanted::Unknown) => common.push(Cow::Borrowed(s.insurance.get(0))),
+            None => {}
+        }
+        match p.housing {
+            Some(Wanted::Value(true)) => common.push(union(
+                [Housing::Free, Housing::Paid, Housing::HelpFinding].map(|h| s.housing.get(stated(Some(h)).into())),
+            )),
+            Some(Wanted::Value(false)) => common.push(Cow::Borrowed(s.housing.get(stated(Some(Housing::None)).into()))),
+            Some(Wanted::Unknown) => common.push(Cow::Borrowed(s.housing.get(0))),
+            None => {}
+        }
+        if let Some(since) = p.updated_since {
+            let since = since.timestamp_micros();
+            let from = self
+                .by_updated
+                .partition_point(|slot| self.doc(*slot).updated_at < since);
+            let mut recent: Vec<u32> = self.by_updated[from..].to_vec();
+            recent.sort_unstable();
+            common.push(Cow::Owned(RoaringBitmap::from_sorted_iter(recent).unwrap_or_default()));
+        }
+        if p.near.is_some() {
+            common.push(Cow::Borrowed(&s.located));
+        }
+        let refs: Vec<&RoaringBitmap> = common.iter().map(AsRef::as_ref).collect();
+        let mut common = intersection(&s.live, &refs);
+        if let (Some(centre), Some(radius_m)) = (centre, p.radius_m) {
+            common = self.grid.within(centre, radius_m, &common, |slot| {
+                self.doc(slot)
+                    .point
+                    .map_or(f64::INFINITY, |(point, _)| grid::distance_m(centre, &point))
+            });
+        }
+
+        let mut own: Vec<(Facet, Set)> = Vec::new();
+        own.push((
+            Facet::Status,
+            if p.statuses.is_empty() {
+                Cow::Borrowed(&s.listed)
+            } else {
+                union(p.statuses.iter().map(|v| s.status.get(position(*v).into())))
+            },
+        ));
+        if !p.modalities.is_empty() {
+            own.push((
+                Facet::Modality,
+                union(p.modalities.iter().map(|m| s.modality.get(position(*m).into()))),
+            ));
+        }
+        if !p.states.is_empty() {
+            own.push((Facet::State, self.states(&p.states)));
+        }
+        if !p.site_types.is_empty() {
+            own.push((
+                Facet::SiteType,
+                union(p.site_types.iter().map(|v| s.site_type.get(position(*v).into()))),
+            ));
+        }
+        if !p.payments.is_empty() {
+            own.push((
+                Facet::Payment,
+                union(p.payments.iter().map(|v| s.payment.get(stated(Some(*v)).into()))),
+            ));
+        }
+        if !p.schedules.is_empty() {
+            let sets = p.schedules.iter().map(|wanted| match wanted {
+                Wanted::Value(v) => s.schedule.get(position(*v).into()),
+                Wanted::Unknown => &s.no_schedule,
+            });
+            own.push((Facet::Schedule, union(sets)));
+        }
+        match p.hipaa_training {
+            Some(Wanted::Value(h)) => own.push((Facet::HipaaTraining, self.hipaa(h))),
+            Some(Wanted::Unknown) => own.push((Facet::HipaaTraining, Cow::Borrowed(s.hipaa.get(0)))),
+            None => {}
+        }
+        Filters {
+            common,
+            own,
+            offer: self.offer(&modality_positions(&p.modalities), p.accepts, p),
+        }
+    }
+
+    /// The sites matching every filter but the one `except` counts over.
+    fn matching(&self, p: &SearchParams, filters: &Filters, except: Option<Facet>) -> RoaringBitmap {
+        let variant;
+        let offer = match except {
+            Some(Facet::Modality) => {
+                variant = self.offer(&modality_positions(&[]), p.accepts, p);
+                variant.as_ref()
+            }
+            Some(Facet::Accepts) => {
+                variant = self.offer(&modality_positions(&p.modalities), None, p);
+                variant.as_ref()
+            }
+            _ => filters.offer.as_ref(),
+        };
+        let mut sets: Vec<&RoaringBitmap> = vec![&filters.common];
+        sets.extend(
+            filters
+                .own
+                .iter()
+                .filter(|(facet, _)| Some(*facet) != except)
+                .map(|(_, set)| set.as_ref()),
+        );
+        sets.extend(offer);
+        intersection(&self.sets.live, &sets)
+    }
+
+    /// Sites with an offer of one of `modalities` that meets every offer filter (`accepts` given
+    /// apart, as its facet drops it); `None` without offer filters.
+    fn offer(&self, modalities: &[usize], accepts: Option<Wanted<Accepts>>, p: &SearchParams) -> Option<RoaringBitmap> {
+        if accepts.is_none() && p.verifier_on_site.is_none() && p.accepting.is_none() {
+            return None;
+        }
+        let s = &self.sets;
+        let per_modality = modalities.iter().map(|&m| {
+            let mut sets: Vec<&RoaringBitmap> = vec![s.modality.get(m)];
+            match accepts {
+                Some(Wanted::Value(a)) => sets.push(s.accepts[m].get(usize::from(position(a)) + 1)),
+                Some(Wanted::Unknown) => sets.push(s.accepts[m].get(0)),
+                None => {}
+            }
+            match p.verifier_on_site {
+                Some(Wanted::Value(v)) => sets.push(s.verifier[m].get(if v { 2 } else { 1 })),
+                Some(Wanted::Unknown) => sets.push(s.verifier[m].get(0)),
+                None => {}
+            }
+            if let Some(accepting) = p.accepting {
+                sets.push(s.accepting[m].get(usize::from(accepting)));
+            }
+            intersection(&s.live, &sets)
+        });
+        Some(per_modality.union())
+    }
+
+    /// Counts per value of `facet` under every other filter; values no matching site has are
+    /// left out.
+    fn facet(&self, p: &SearchParams, filters: &Filters, facet: Facet) -> BTreeMap<String, u64> {
+        let base = self.matching(p, filters, Some(facet));
+        let s = &self.sets;
+        let count = |set: &RoaringBitmap| base.intersection_len(set);
+        let mut counts: Vec<(String, u64)> = Vec::new();
+        match facet {
+            Facet::Modality => {
+                for (i, m) in Modality::ALL.iter().enumerate() {
+                    let n = if p.has_offer_filters() {
+                        self.offer(&[i], p.accepts, p).map_or(0, |set| count(&set))
+                    } else {
+                        count(s.modality.get(i))
+                    };
+                    counts.push((m.code().to_owned(), n));
+                }
+            }
+            Facet::Accepts => {
+                let modalities = modality_positions(&p.modalities);
+                for a in Accepts::ALL {
+                    let n = self
+                        .offer(&modalities, Some(Wanted::Value(*a)), p)
+                        .map_or(0, |set| count(&set));
+                    counts.push((a.code().to_owned(), n));
+                }
+            }
+            Facet::Schedule => {
+                for (i, v) in Schedule::ALL.iter().enumerate() {
+                    counts.push((v.code().to_owned(), count(s.schedule.get(i))));
+                }
+            }
+            Facet::HipaaTraining => {
+                for h in HipaaTraining::ALL {
+                    counts.push((h.code().to_owned(), count(&self.hipaa(*h))));
+                }
+            }
+            Facet::SiteType => {
+                for (i, v) in SiteType::ALL.iter().enumerate() {
+                    counts.push((v.code().to_owned(), count(s.site_type.get(i))));
+                }
+            }
+            Facet::Payment => {
+                for v in Payment::ALL {
+                    counts.push((v.code().to_owned(), count(s.payment.get(stated(Some(*v)).into()))));
+                }
+            }
+            Facet::Status => {
+                for (i, v) in SiteStatus::ALL.iter().enumerate() {
+                    counts.push((v.code().to_owned(), count(s.status.get(i))));
+                }
+            }
+            Facet::State => {
+                for (state, id) in &self.dictionary.states {
+                    counts.push((state.to_string(), count(s.state.get((*id).into()))));
+                }
+            }
+        }
+        counts.into_iter().filter(|(_, n)| *n > 0).collect()
+    }
+
+    /// Sites matching a HIPAA training wish: a site accepting either way matches both specific
+    /// wishes.
+    fn hipaa(&self, wanted: HipaaTraining) -> Set<'_> {
+        let s = &self.sets.hipaa;
+        let either = s.get(stated(Some(HipaaTraining::Either)).into());
+        match wanted {
+            HipaaTraining::Either => Cow::Borrowed(either),
+            specific => union([s.get(stated(Some(specific)).into()), either]),
+        }
+    }
+
+    fn states(&self, states: &[String]) -> Set<'_> {
+        union(
+            states
+                .iter()
+                .filter_map(|state| self.dictionary.states.get(state.as_str()))
+                .map(|id| self.sets.state.get((*id).into())),
+        )
+    }
+
+    fn city(&self, city: &str) -> Set<'_> {
+        match self.dictionary.cities.get(lower(city).as_str()) {
+            Some(id) => Cow::Borrowed(self.sets.city.get(*id as usize)),
+            None => Cow::Owned(RoaringBitmap::new()),
+        }
+    }
+
+    fn postal_code(&self, code: &str) -> Set<'_> {
+        let (five, four) = match code.split_once('-') {
+            Some((five, four)) => (five, Some(four)),
+            None => (code, None),
+        };
+        let Some(set) = five.parse().ok().and_then(|zip: u32| self.sets.zip5.get(&zip)) else {
+            return Cow::Owned(RoaringBitmap::new());
+        };
+        match four.and_then(|four| four.parse::<u16>().ok()) {
+            None => Cow::Borrowed(set),
+            Some(four) => Cow::Owned(set.iter().filter(|slot| self.doc(*slot).zip4 == Some(four)).collect()),
+        }
+    }
+
+    /// Relevance order: groups best first, each in id order.
+    fn ranked(&self, matching: &RoaringBitmap, groups: &[(f32, RoaringBitmap)], query: &Query) -> Vec<(u32, Key)> {
+        let mut page = Vec::new();
+        for (score, group) in groups {
+            let after = match query.after {
+                Some(After::Score(after, id)) => match score.total_cmp(after) {
+                    std::cmp::Ordering::Greater => continue,
+                    std::cmp::Ordering::Equal => Some(*id),
+                    std::cmp::Ordering::Less => None,
+                },
+                _ => None,
+            };
+            let set = group & matching;
+            let wanted = query.fetch - page.len();
+            let start = after.map_or(0, |id| self.by_id.partition_point(|slot| self.doc(*slot).site_id <= id));
+            let slots = self.first_in_order(
+                &set,
+                &self.by_id[start..],
+                false,
+                wanted,
+                |slot| after.is_none_or(|id| self.doc(slot).site_id > id),
+                |a, b| self.doc(a).site_id.cmp(&self.doc(b).site_id),
+            );
+            page.extend(slots.into_iter().map(|slot| (slot, Key::Score(score.to_bits()))));
+            if page.len() >= query.fetch {
+                break;
+            }
+        }
+        page
+    }
+
+    fn by_name(&self, matching: &RoaringBitmap, query: &Query) -> Vec<(u32, Key)> {
+        let after = match query.after {
+            Some(After::Name(name, id)) => Some((name.as_str(), *id)),
+            _ => None,
+        };
+        let doc_key = |slot: u32| {
+            let doc = self.doc(slot);
+            (&*doc.name, doc.site_id)
+        };
+        let start = after.map_or(0, |after| {
+            self.by_name
+                .partition_point(|slot| name_order(doc_key(*slot), after).is_le())
+        });
+        let slots = self.first_in_order(
+            matching,
+            &self.by_name[start..],
+            false,
+            query.fetch,
+            |slot| after.is_none_or(|after| name_order(doc_key(slot), after).is_gt()),
+            |a, b| name_order(doc_key(a), doc_key(b)),
+        );
+        slots
+            .into_iter()
+            .map(|slot| (slot, Key::Name(self.doc(slot).name.to_string())))
+            .collect()
+    }
+
+    fn by_updated(&self, matching: &RoaringBitmap, query: &Query) -> Vec<(u32, Key)> {
+        let after = match query.after {
+            Some(After::Updated(at, id)) => Some((at.timestamp_micros(), *id)),
+            _ => None,
+        };
+        let end = after.map_or(self.by_updated.len(), |after| {
+            self.by_updated.partition_point(|slot| self.updated_key(*slot) < after)
+        });
+        let slots = self.first_in_order(
+            matching,
+            &self.by_updated[..end],
+            true,
+            query.fetch,
+            |slot| after.is_none_or(|after| self.updated_key(slot) < after),
+            |a, b| self.updated_key(b).cmp(&self.updated_key(a)),
+        );
+        slots
+            .into_iter()
+            .map(|slot| {
+                let at = DateTime::from_timestamp_micros(self.doc(slot).updated_at).unwrap_or_default();
+                (slot, Key::UpdatedAt(at))
+            })
+            .collect()
+    }
+
+    fn nearest(&self, matching: &RoaringBitmap, centre: Option<&Point>, query: &Query) -> Vec<(u32, Key)> {
+        let Some(centre) = centre else { return Vec::new() };
+        let after = match query.after {
+            Some(After::Distance(distance, id)) => Some((*distance, *id)),
+            _ => None,
+        };
+        self.grid
+            .nearest(centre, matching, query.fetch, after, |slot| {
+                let doc = self.doc(slot);
+                let distance = doc
+                    .point
+                    .map_or(f64::INFINITY, |(point, _)| grid::distance_m(centre, &point));
+                (distance, doc.site_id)
+            })
+            .into_iter()
+            .map(|((distance, _), slot)| (slot, Key::Distance(distance.to_bits())))
+            .collect()
+    }
+
+    /// The first `want` members of `set` in an order: by walking `order` (the slots after the
+    /// cursor in that order, backwards when `reverse`) when `set` is dense enough that a member
+    /// comes up every few steps, else by sorting the members `after` admits with `cmp`.
+    fn first_in_order(
+        &self,
+        set: &RoaringBitmap,
+        order: &[u32],
+        reverse: bool,
+        want: usize,
+        after: impl Fn(u32) -> bool,
+        cmp: impl Fn(u32, u32) -> std::cmp::Ordering,
+    ) -> Vec<u32> {
+        let members = set.len() as usize;
+        if want == 0 || members == 0 {
+            return Vec::new();
+        }
+        // Walking visits about want * order / members slots; sorting touches every member.
+        if members.saturating_mul(members) >= want.saturating_mul(order.len().max(1)).saturating_mul(4) {
+            let walk: Box<dyn Iterator<Item = &u32>> = if reverse {
+                Box::new(order.iter().rev())
+            } else {
+                Box::new(order.iter())
+            };
+            return walk.filter(|slot| set.contains(**slot)).take(want).copied().collect();
+        }
+        let mut candidates: Vec<u32> = set.iter().filter(|slot| after(*slot)).collect();
+        if candidates.len() > want {
+            candidates.select_nth_unstable_by(want - 1, |a, b| cmp(*a, *b));
+            candidates.truncate(want);
+        }
+        candidates.sort_unstable_by(|a, b| cmp(*a, *b));
+        candidates
+    }
+}
+
+/// Positions of `modalities` in [`Modality::ALL`]; every modality when none is given.
+fn modality_positions(modalities: &[Modality]) -> Vec<usize> {
+    if modalities.is_empty() {
+        (0..Modality::ALL.len()).collect()
+    } else {
+        modalities.iter().map(|m| usize::from(position(*m))).collect()
+    }
+}

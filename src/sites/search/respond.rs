@@ -1,0 +1,295 @@
+//! A search's answer: the page's sites read by primary key (a summary, or whole with `view=full`),
+//! with distances and relevance from the index, the cursor, the total and the facets.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::types::Json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::index::run::Outcome;
+use super::params::{SearchParams, Unit, View};
+use super::plan::Plan;
+use super::{FacetCount, Relation, SitePage, Total, cursor};
+use crate::AppState;
+use crate::error::ApiError;
+use crate::sites::fields::UsStateCode;
+use crate::sites::model::Site;
+use crate::sites::queries::SITE_COLUMNS;
+use crate::vocabulary::{Accepts, HipaaTraining, LiabilityInsurance, Modality, Payment, SiteStatus, SiteType};
+
+/// What a results list shows of an offer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OfferSummary {
+    /// Whether the site takes candidates for this modality now.
+    #[serde(default = "yes")]
+    pub accepting: bool,
+    /// Whom it accepts for this modality.
+    #[serde(default)]
+    pub accepts: Vec<Accepts>,
+    /// Whether an eligible verifier is on site; `null` when the site has not said.
+    #[schema(required = true)]
+    #[serde(default)]
+    pub verifier_on_site: Option<bool>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The columns of a [`SiteSummary`], of `site s`.
+const SUMMARY_COLUMNS: &str = "s.site_id, s.name, s.site_type, s.city, s.state, s.postal_code, s.latitude,
+    s.longitude, s.status, s.payment, s.fee_usd, s.liability_insurance, s.hipaa_training, s.offers";
+
+/// What a results list shows of a site: where it is, what it is, whether it is verified, and what
+/// each offer and the site ask of a candidate. `GET /v1/sites/{site_id}` has the rest.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct SiteSummary {
+    /// Stable identifier.
+    pub site_id: Uuid,
+    /// The facility's name.
+    #[schema(example = "Riverside Imaging Center")]
+    pub name: String,
+    /// The kind of facility.
+    pub site_type: SiteType,
+    /// City.
+    #[schema(example = "Columbus")]
+    pub city: String,
+    /// USPS state or territory code.
+    #[schema(value_type = UsStateCode)]
+    pub state: String,
+    /// ZIP code, `12345` or `12345-6789`.
+    #[schema(example = "43210", pattern = "^[0-9]{5}(-[0-9]{4})?$")]
+    pub postal_code: String,
+    /// Latitude in degrees (WGS 84); `null` when the site has no coordinates.
+    #[schema(required = true, minimum = -90, maximum = 90)]
+    pub latitude: Option<f64>,
+    /// Longitude in degrees (WGS 84); `null` when the site has no coordinates.
+    #[schema(required = true, minimum = -180, maximum = 180)]
+    pub longitude: Option<f64>,
+    /// `unverified`, `verified` (checked by an administrator) or `archived`.
+    pub status: SiteStatus,
+    /// Whether the site charges.
+    #[schema(required = true)]
+    pub payment: Option<Payment>,
+    /// The fee in US dollars, when it charges one.
+    #[schema(required = true, minimum = 0, maximum = 100000)]
+    pub fee_usd: Option<i32>,
+    /// Whether the candidate needs liability insurance.
+    #[schema(required = true)]
+    pub liability_insurance: Option<LiabilityInsurance>,
+    /// How HIPAA training is handled.
+    #[schema(required = true)]
+    pub hipaa_training: Option<HipaaTraining>,
+    /// The offers, keyed by modality code.
+    #[schema(value_type = BTreeMap<Modality, OfferSummary>)]
+    pub offers: Json<BTreeMap<Modality, OfferSummary>>,
+}
+
+/// A site in search results: the summary ([`SiteSummary`], always), with `view=full` every other
+/// field of the site as `GET /v1/sites/{site_id}` has it, and its distance and relevance.
+#[derive(ToSchema)]
+#[allow(dead_code)] // describes `Item` for the contract; never built
+pub struct SiteHit {
+    #[serde(flatten)]
+    summary: SiteSummary,
+    /// Great-circle distance from `near` on the mean Earth radius, as maps show it, in
+    /// `distance_unit`; present when `near` is given.
+    #[schema(example = 12.4, nullable = false, minimum = 0)]
+    distance: Option<f64>,
+    /// The unit of `distance`: that of `radius` (miles by default); present when `near` is given.
+    #[schema(nullable = false)]
+    distance_unit: Option<Unit>,
+    /// How well the site matches `q`, 0 to 1; present when `q` is given.
+    #[schema(example = 0.73, nullable = false, minimum = 0, maximum = 1)]
+    relevance: Option<f32>,
+}
+
+/// A site on a page, with what the index measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit<T> {
+    #[serde(flatten)]
+    site: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    distance: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    distance_unit: Option<Unit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    relevance: Option<f32>,
+}
+
+/// A site on a page, in the view asked for.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Item {
+    Summary(Hit<SiteSummary>),
+    Full(Hit<Box<Site>>),
+}
+
+trait Identified {
+    fn id(&self) -> Uuid;
+}
+
+impl Identified for SiteSummary {
+    fn id(&self) -> Uuid {
+        self.site_id
+    }
+}
+
+impl Identified for Site {
+    fn id(&self) -> Uuid {
+        self.site_id
+    }
+}
+
+/// The sites of `ids`, in that order (a site deleted since the index answered is left out).
+async fn rows<T>(state: &AppState, columns: &str, ids: &[Uuid]) -> Result<Vec<T>, ApiError>
+where
+    T: Identified + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<T> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {columns} from site s where s.site_id = any($1)"
+    )))
+    .bind(ids)
+    .fetch_all(&state.search_pool)
+    .await?;
+    let mut by_id: HashMap<Uuid, T> = rows.into_iter().map(|row| (row.id(), row)).collect();
+    Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+}
+
+/// The page of `outcome`.
+pub(super) async fn page(
+    state: &AppState,
+    params: &SearchParams,
+    plan: &Plan,
+    outcome: Outcome,
+) -> Result<SitePage, ApiError> {
+    let mut hits = outcome.hits;
+    let more = hits.len() > params.limit as usize;
+    hits.truncate(params.limit as usize);
+    let total = plan.after.as_ref().map_or(outcome.total as i64, |(_, total)| *total);
+    let next_cursor = hits.last().filter(|_| more).map(|last| {
+        let position = cursor::Position {
+            search: plan.search.clone(),
+            key: last.key.clone(),
+            id: last.site_id,
+            total,
+            exact: true,
+            text: plan.text.clone(),
+        };
+        cursor::encode(&state.cursor_key[..], &position)
+    });
+    let unit = params.near.map(|_| params.unit.unwrap_or(Unit::Miles));
+    let measured: HashMap<Uuid, (Option<f64>, Option<f32>)> = hits
+        .iter()
+        .map(|hit| {
+            (
+                hit.site_id,
+                (hit.distance_m.zip(unit).map(|(m, unit)| m / unit.meters()), hit.score),
+            )
+        })
+        .collect();
+    let ids: Vec<Uuid> = hits.iter().map(|hit| hit.site_id).collect();
+    fn hit<T>(site: T, measured: Option<&(Option<f64>, Option<f32>)>, unit: Option<Unit>) -> Hit<T> {
+        let (distance, relevance) = measured.copied().unwrap_or_default();
+        Hit {
+            site,
+            distance,
+            distance_unit: unit,
+            relevance,
+        }
+    }
+    let items: Vec<Item> = match params.view {
+        View::Summary => rows::<SiteSummary>(state, SUMMARY_COLUMNS, &ids)
+            .await?
+            .into_iter()
+            .map(|site| {
+                let measured = measured.get(&site.site_id);
+                Item::Summary(hit(site, measured, unit))
+            })
+            .collect(),
+        View::Full => rows::<Site>(state, SITE_COLUMNS, &ids)
+            .await?
+            .into_iter()
+            .map(|site| {
+                let measured = measured.get(&site.site_id);
+                Item::Full(hit(Box::new(site), measured, unit))
+            })
+            .collect(),
+    };
+    let facets = (!params.facets.is_empty()).then(|| {
+        outcome
+            .facets
+            .into_iter()
+            .map(|(facet, counts)| {
+                let counts = counts
+                    .into_iter()
+                    .map(|(value, count)| FacetCount {
+                        value,
+                        count: count as i64,
+                    })
+                    .collect();
+                (facet, counts)
+            })
+            .collect()
+    });
+    Ok(SitePage {
+        items,
+        next_cursor,
+        total: Total {
+            value: total,
+            relation: Relation::Eq,
+        },
+        sort: plan.sort,
+        facets,
+    })
+}
+
+/// The weak entity tag of a page: the index's state and the query (its parameters in a canonical
+/// order), so a page is revalidated without running its search.
+pub(super) fn etag(state: &str, query: &str) -> String {
+    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    pairs.sort();
+    let digest = Sha256::digest(format!("{pairs:?}").as_bytes());
+    format!("W/\"{state}-{}\"", crate::auth::token::hex(&digest[..8]))
+}
+
+/// The page as JSON, with its `ETag` and, when there is a next page, its `Link`.
+pub(super) fn response(page: SitePage, query: &str, etag: &str) -> Result<Response, ApiError> {
+    // Sized for the page up front (a summary is ~500 bytes of JSON), so encoding never grows the
+    // buffer by copying it.
+    let mut body = Vec::with_capacity(1024 + 1024 * page.items.len());
+    serde_json::to_writer(&mut body, &page).map_err(ApiError::internal)?;
+    let mut response = (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(etag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    if let Some(next) = &page.next_cursor {
+        let link = format!("</v1/sites?{}>; rel=\"next\"", with_cursor(query, next));
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+/// The query string with `cursor` set to `cursor`.
+fn with_cursor(query: &str, cursor: &str) -> String {
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in form_urlencoded::parse(query.as_bytes()).filter(|(name, _)| name != "cursor") {
+        serializer.append_pair(&name, &value);
+    }
+    serializer.append_pair("cursor", cursor);
+    serializer.finish()
+}

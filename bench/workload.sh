@@ -118,7 +118,7 @@ for SIZE in "${SIZES[@]}"; do
       >"$DIR/writes-$CLASS.txt" 2>&1 &
     WRITER_PID=$!
     sleep 0.5
-    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/workload.lua "$BASE" \
+    wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s --latency -s bench/workload.lua "$BASE" \
       -- "$DIR/$CLASS.urls" "$SEED" >"$DIR/wrk-$CLASS.txt"
     kill -TERM "$WRITER_PID" 2>/dev/null || true
     wait "$WRITER_PID" || { echo "the write stream failed:"; cat "$DIR/writes-$CLASS.txt"; exit 1; }
@@ -156,7 +156,7 @@ done
 
 {
   echo
-  echo "Each class: wrk -t2 -c$CONNECTIONS -d${DURATION}s over $URLS URLs drawn from the data (seed $SEED), beside a write stream of $WRITE_RATE writes/s (creates, patches, archives) through the API; writes p50 / p99 over the writes during that class. Errors: non-2xx responses and socket errors."
+  echo "Each class: wrk -t2 -c$CONNECTIONS -d${DURATION}s --timeout 10s over $URLS URLs drawn from the data (seed $SEED), beside a write stream of $WRITE_RATE writes/s (creates, patches, archives) through the API; writes p50 / p99 over the writes during that class. Errors: non-2xx responses and socket errors."
 } >>"$TABLE"
 echo
 cat "$TABLE"

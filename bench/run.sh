@@ -23,6 +23,8 @@ mkdir -p "$RESULTS"
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
 # shellcheck source=bench/cluster.sh
 source "$ROOT/bench/cluster.sh"
+# shellcheck source=bench/common.sh
+source "$ROOT/bench/common.sh"
 
 echo "== building (release)"
 cargo build --release --quiet --bin clinical-sites --example generate
@@ -57,23 +59,14 @@ CALIBRATION_BEFORE=$(calibrate)
 echo "calibration: pgbench select 1 at $CONNECTIONS connections: $CALIBRATION_BEFORE tps"
 
 for SIZE in "${SIZES[@]}"; do
-  DB="bench_$SIZE"
-  URL="postgres://postgres@localhost/$DB?host=$CLUSTER"
   OUT=$RESULTS/$SIZE.txt
   : >"$OUT"
   echo "== $SIZE sites"
-  $PSQL -c "drop database if exists $DB" -c "create database $DB"
-  DATABASE_URL=$URL ./target/release/clinical-sites migrate >/dev/null
-  LOAD=$( { /usr/bin/time -f "%e" env DATABASE_URL="$URL" ./target/release/examples/generate "$SIZE" >/dev/null; } 2>&1 | tail -1)
+  load_database "$SIZE"
   echo "load_seconds $LOAD" | tee -a "$OUT"
-  $PSQL -d "$DB" -c "vacuum analyze"
 
-  # Pools of 4: about twice the database's cores, PostgreSQL's own rule of thumb. With 8, the p99 of
-  # every query was 10-40% higher in interleaved runs (more backends time-sliced on 2 cores).
-  DATABASE_URL=$URL BIND_ADDR=127.0.0.1:$PORT RATE_LIMIT_PER_MINUTE=0 DATABASE_MAX_CONNECTIONS=4 RUST_LOG=warn \
-    ./target/release/clinical-sites serve >"$RESULTS/server-$SIZE.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+  : >"$RESULTS/server-$SIZE.log"
+  start_server "$RESULTS/server-$SIZE.log"
 
   # (e): follow next_cursor 50 times (or to the last page, on small data).
   NEXT="/v1/sites?${QUERY[a]}&sort=name"
@@ -88,10 +81,7 @@ for SIZE in "${SIZES[@]}"; do
     TARGET="http://127.0.0.1:$PORT/v1/sites?${QUERY[$KEY]}"
     curl -sf "$TARGET" >/dev/null || { echo "query $KEY fails: $TARGET"; exit 1; }
     wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$TARGET" >"$RESULTS/wrk-$SIZE-$KEY.txt"
-    RPS=$(awk '/Requests\/sec/ {print $2}' "$RESULTS/wrk-$SIZE-$KEY.txt")
-    P50=$(python3 bench/latency.py 50 <"$RESULTS/wrk-$SIZE-$KEY.txt")
-    P99=$(python3 bench/latency.py 99 <"$RESULTS/wrk-$SIZE-$KEY.txt")
-    ERRORS=$(awk '/Non-2xx/ {n+=$NF} /Socket errors/ {gsub(",",""); n+=$4+$6+$8+$10} END {print n+0}' "$RESULTS/wrk-$SIZE-$KEY.txt")
+    read -r RPS P50 P99 ERRORS < <(wrk_figures "$RESULTS/wrk-$SIZE-$KEY.txt")
     echo "query_$KEY rps=$RPS p50_ms=$P50 p99_ms=$P99 errors=$ERRORS" | tee -a "$OUT"
     eval "RPS_$KEY=$RPS P50_$KEY=$P50 P99_$KEY=$P99 ERR_$KEY=$ERRORS"
   done
@@ -104,11 +94,8 @@ for SIZE in "${SIZES[@]}"; do
     sleep 0.2
     MARK=$(wc -l <"$CLUSTER/postgres.log")
     # New connections pick up the setting: restart the pool by asking the server on a fresh one.
-    kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
-    DATABASE_URL=$URL BIND_ADDR=127.0.0.1:$PORT RATE_LIMIT_PER_MINUTE=0 DATABASE_MAX_CONNECTIONS=1 RUST_LOG=warn \
-      ./target/release/clinical-sites serve >>"$RESULTS/server-$SIZE.log" 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+    stop_server
+    start_server "$RESULTS/server-$SIZE.log" DATABASE_MAX_CONNECTIONS=1
     # Planned as the API plans both: on the pool that reuses generic plans (src/db.rs).
     export PGOPTIONS="-c plan_cache_mode=force_generic_plan -c max_parallel_workers_per_gather=0"
     # PostgreSQL writes a log line longer than a pipe's atomic write in pieces, so another backend's
@@ -134,8 +121,7 @@ for SIZE in "${SIZES[@]}"; do
     echo "pgbench_$KEY tps=$TPS" | tee -a "$OUT"
     eval "TPS_$KEY=$TPS"
   done
-  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=
+  stop_server
 
   for KEY in a b c d e; do
     eval "RPS=\$RPS_$KEY P50=\$P50_$KEY P99=\$P99_$KEY ERR=\$ERR_$KEY"

@@ -57,6 +57,9 @@ pub struct AppState {
     pub search_pool: PgPool,
     /// The search index ([`sites::search::index`]).
     pub search: Arc<sites::search::index::SearchIndex>,
+    /// Searches running at once: about one per core, so that however many are waiting, a write
+    /// finds a core free (docs/performance.md, "Writes under searches").
+    pub searching: Arc<tokio::sync::Semaphore>,
     /// The configuration the service started with.
     pub config: Arc<Config>,
     /// The in-process rate limits.
@@ -87,6 +90,9 @@ impl AppState {
         Self {
             search_pool: db::search_pool(&pool),
             search: Arc::default(),
+            searching: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            )),
             pool,
             config: Arc::new(config),
             limits: Arc::new(limits),

@@ -224,9 +224,14 @@ fn widen(schemas: &mut BTreeMap<String, RefOr<Schema>>, narrow: &str, whole: &st
     };
     if let Some(RefOr::T(Schema::Object(narrow))) = schemas.get_mut(narrow) {
         for (name, property) in whole.properties {
-            // Notices are only on responses to writes.
-            if name != "notices" {
-                narrow.properties.entry(name).or_insert(property);
+            match name.as_str() {
+                // Notices are only on responses to writes; offers are widened on their own.
+                "notices" | "offers" => {}
+                // The whole's schema of a shared field admits what both views send (a summary
+                // leaves out what a whole site has as `null`).
+                _ => {
+                    narrow.properties.insert(name, property);
+                }
             }
         }
     }

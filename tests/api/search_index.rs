@@ -148,7 +148,6 @@ async fn summary_pages_are_at_least_three_times_lighter_than_full_ones() {
         "name",
         "city",
         "state",
-        "postal_code",
         "site_type",
         "status",
         "payment",
@@ -164,6 +163,11 @@ async fn summary_pages_are_at_least_three_times_lighter_than_full_ones() {
         json!({"accepting": true, "accepts": ["program_students", "independent"], "verifier_on_site": true})
     );
     assert!(hit.get("fee_covers").is_none() && hit.get("immunizations").is_none());
+    // With `modality`, a summary's offers are those searched for.
+    assert!(hit["offers"].get("mri").is_none(), "{hit}");
+    assert!(full_page["items"][0]["offers"]["mri"].is_object());
+    let all = app.get("/v1/sites?near=43210").await.json();
+    assert!(all["items"][0]["offers"]["mri"].is_object());
     assert_eq!(
         full_page["items"][0]["fee_covers"],
         "badge, parking and twelve weeks of supervision"

@@ -1,8 +1,10 @@
 //! Opaque, tamper-evident keyset cursors.
 //!
 //! A cursor is base64url(JSON payload ‖ HMAC-SHA256 tag) with the installation's secret key. The
-//! payload names the search it belongs to (a fingerprint of its filters and sort), so a cursor
-//! edited by hand, or reused with another search, is refused with a 400.
+//! tag covers the search it belongs to (a fingerprint of its filters and sort) besides the payload,
+//! without carrying it, so a cursor edited by hand, or reused with another search, is refused with
+//! a 400. The payload's names are one letter each: a cursor is in every page twice (body and
+//! `Link`).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -15,18 +17,20 @@ const TAG_LEN: usize = 16;
 /// Where the previous page ended, in the order of the search's sort.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Position {
-    /// The search this cursor belongs to.
+    /// The search this cursor belongs to (covered by the tag, not carried).
+    #[serde(skip)]
     pub search: String,
-    /// The sort key of the last item, exactly as the database returned it.
+    /// The sort key of the last item, exactly as the index ordered by it.
+    #[serde(rename = "k")]
     pub key: Key,
     /// The id of the last item (the tie-breaker).
+    #[serde(rename = "i")]
     pub id: uuid::Uuid,
     /// The walk's total, counted with its first page.
+    #[serde(rename = "t")]
     pub total: i64,
-    /// Whether `total` is exact (else a lower bound).
-    pub exact: bool,
     /// With `q`: the words the walk's first page resolved it to, so every page uses the same.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "q", default, skip_serializing_if = "Option::is_none")]
     pub text: Option<super::text::TextQuery>,
 }
 
@@ -36,15 +40,18 @@ pub struct Position {
 /// as their bit patterns (a decimal rendering need not parse back to the same bits), times with
 /// every digit they have (PostgreSQL keeps microseconds).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Key {
     /// `sort=name`.
+    #[serde(rename = "n")]
     Name(String),
-    /// `sort=-updated_at`.
-    UpdatedAt(chrono::DateTime<chrono::Utc>),
+    /// `sort=-updated_at`, in microseconds since the epoch (as PostgreSQL keeps it).
+    #[serde(rename = "u")]
+    UpdatedAt(#[serde(with = "chrono::serde::ts_microseconds")] chrono::DateTime<chrono::Utc>),
     /// `sort=distance`: the distance in metres, as `f64::to_bits`.
+    #[serde(rename = "d")]
     Distance(u64),
     /// `sort=relevance`: the score, as `f32::to_bits`.
+    #[serde(rename = "s")]
     Score(u32),
 }
 
@@ -66,10 +73,19 @@ fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
     outer.finalize().into()
 }
 
+/// What the tag covers: the search, then the payload.
+fn signed(search: &str, payload: &[u8]) -> Vec<u8> {
+    let mut message = Vec::with_capacity(search.len() + 1 + payload.len());
+    message.extend_from_slice(search.as_bytes());
+    message.push(0);
+    message.extend_from_slice(payload);
+    message
+}
+
 /// Encodes a position.
 pub fn encode(key: &[u8], position: &Position) -> String {
     let mut bytes = serde_json::to_vec(position).expect("a position serializes");
-    let tag = hmac(key, &bytes);
+    let tag = hmac(key, &signed(&position.search, &bytes));
     bytes.extend_from_slice(&tag[..TAG_LEN]);
     URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -81,7 +97,7 @@ pub fn decode(key: &[u8], cursor: &str, search: &str) -> Option<Position> {
         return None;
     }
     let (payload, tag) = bytes.split_at(bytes.len() - TAG_LEN);
-    let expected = hmac(key, payload);
+    let expected = hmac(key, &signed(search, payload));
     // Constant-time comparison: do not leak how much of a forged tag was right.
     let difference = expected[..TAG_LEN]
         .iter()
@@ -90,8 +106,9 @@ pub fn decode(key: &[u8], cursor: &str, search: &str) -> Option<Position> {
     if difference != 0 {
         return None;
     }
-    let position: Position = serde_json::from_slice(payload).ok()?;
-    (position.search == search).then_some(position)
+    let mut position: Position = serde_json::from_slice(payload).ok()?;
+    position.search = search.to_owned();
+    Some(position)
 }
 
 #[cfg(test)]
@@ -105,7 +122,6 @@ mod tests {
             key: Key::Name("Riverside".into()),
             id: uuid::Uuid::now_v7(),
             total: 12,
-            exact: true,
             text: None,
         }
     }
@@ -160,7 +176,6 @@ mod tests {
                 key: sort_key,
                 id: uuid::Uuid::nil(),
                 total: 1,
-                exact: true,
                 text: None,
             };
             assert_eq!(decode(&key, &encode(&key, &position), "s"), Some(position));
@@ -182,7 +197,10 @@ mod tests {
         // The sort is the effective one: `q` sorts by relevance unless told otherwise.
         assert_eq!(id(base), sorts[1]);
         // Page size, facets and view do not change the walk.
-        assert_eq!(id(&format!("{base}&sort=name&limit=5&facets=modality&view=full")), sorts[2]);
+        assert_eq!(
+            id(&format!("{base}&sort=name&limit=5&facets=modality&view=full")),
+            sorts[2]
+        );
     }
 
     #[test]

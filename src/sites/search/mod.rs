@@ -153,6 +153,7 @@ pub async fn search_sites(
 ) -> Result<Response, ApiError> {
     let query = query.unwrap_or_default();
     let params = params::parse(&query)?;
+    let _turn = state.searching.acquire().await.map_err(ApiError::internal)?;
     state.search.ready(&state.search_pool).await?;
     let etag = respond::etag(&state.search.state_tag(), &query);
     if let Some(response) = crate::http::conditional::not_modified(&headers, &etag) {

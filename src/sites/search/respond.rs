@@ -31,9 +31,9 @@ pub struct OfferSummary {
     /// Whom it accepts for this modality.
     #[serde(default)]
     pub accepts: Vec<Accepts>,
-    /// Whether an eligible verifier is on site; `null` when the site has not said.
-    #[schema(required = true)]
-    #[serde(default)]
+    /// Whether an eligible verifier is on site; absent when the site has not said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub verifier_on_site: Option<bool>,
 }
 
@@ -42,11 +42,11 @@ fn yes() -> bool {
 }
 
 /// The columns of a [`SiteSummary`], of `site s`.
-const SUMMARY_COLUMNS: &str = "s.site_id, s.name, s.site_type, s.city, s.state, s.postal_code, s.latitude,
-    s.longitude, s.status, s.payment, s.fee_usd, s.liability_insurance, s.hipaa_training, s.offers";
+const SUMMARY_COLUMNS: &str = "s.site_id, s.name, s.site_type, s.city, s.state, s.status, s.payment, s.liability_insurance, s.hipaa_training, s.offers";
 
-/// What a results list shows of a site: where it is, what it is, whether it is verified, and what
-/// each offer and the site ask of a candidate. `GET /v1/sites/{site_id}` has the rest.
+/// What a results list shows of a site: where it is (with `distance` beside it), what it is,
+/// whether it is verified, and what each offer and the site ask of a candidate; a value the site
+/// has not stated is left out. `GET /v1/sites/{site_id}` (or `view=full`) has the rest.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct SiteSummary {
     /// Stable identifier.
@@ -62,30 +62,22 @@ pub struct SiteSummary {
     /// USPS state or territory code.
     #[schema(value_type = UsStateCode)]
     pub state: String,
-    /// ZIP code, `12345` or `12345-6789`.
-    #[schema(example = "43210", pattern = "^[0-9]{5}(-[0-9]{4})?$")]
-    pub postal_code: String,
-    /// Latitude in degrees (WGS 84); `null` when the site has no coordinates.
-    #[schema(required = true, minimum = -90, maximum = 90)]
-    pub latitude: Option<f64>,
-    /// Longitude in degrees (WGS 84); `null` when the site has no coordinates.
-    #[schema(required = true, minimum = -180, maximum = 180)]
-    pub longitude: Option<f64>,
     /// `unverified`, `verified` (checked by an administrator) or `archived`.
     pub status: SiteStatus,
-    /// Whether the site charges.
-    #[schema(required = true)]
+    /// Whether the site charges (`unknown` when it has not said).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub payment: Option<Payment>,
-    /// The fee in US dollars, when it charges one.
-    #[schema(required = true, minimum = 0, maximum = 100000)]
-    pub fee_usd: Option<i32>,
-    /// Whether the candidate needs liability insurance.
-    #[schema(required = true)]
+    /// Whether the candidate needs liability insurance; absent when the site has not said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub liability_insurance: Option<LiabilityInsurance>,
-    /// How HIPAA training is handled.
-    #[schema(required = true)]
+    /// How HIPAA training is handled; absent when the site has not said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub hipaa_training: Option<HipaaTraining>,
-    /// The offers, keyed by modality code.
+    /// The offers, keyed by modality code: with `modality`, those of the modalities searched for
+    /// (the site's page, or `view=full`, has the others).
     #[schema(value_type = BTreeMap<Modality, OfferSummary>)]
     pub offers: Json<BTreeMap<Modality, OfferSummary>>,
 }
@@ -181,7 +173,6 @@ pub(super) async fn page(
             key: last.key.clone(),
             id: last.site_id,
             total,
-            exact: true,
             text: plan.text.clone(),
         };
         cursor::encode(&state.cursor_key[..], &position)
@@ -210,7 +201,10 @@ pub(super) async fn page(
         View::Summary => rows::<SiteSummary>(state, SUMMARY_COLUMNS, &ids)
             .await?
             .into_iter()
-            .map(|site| {
+            .map(|mut site| {
+                if !params.modalities.is_empty() {
+                    site.offers.0.retain(|modality, _| params.modalities.contains(modality));
+                }
                 let measured = measured.get(&site.site_id);
                 Item::Summary(hit(site, measured, unit))
             })

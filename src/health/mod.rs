@@ -37,7 +37,7 @@ pub struct ProbeStatus {
 pub enum ProbeState {
     /// The process is up (`/healthz`).
     Ok,
-    /// The database answers (`/readyz`).
+    /// The search index is built and the database answers (`/readyz`).
     Ready,
 }
 
@@ -52,18 +52,22 @@ pub async fn get_healthz() -> impl IntoResponse {
     no_store(ProbeStatus { status: "ok" })
 }
 
-/// Readiness: the database answers within two seconds. Route traffic here only while this is 200.
+/// Readiness: the search index is built and the database answers within two seconds. Route
+/// traffic here only while this is 200.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "health",
     responses(
         (status = OK, description = "Ready to serve requests.", body = ProbeStatus),
-        (status = SERVICE_UNAVAILABLE, description = "The database did not answer in time.",
+        (status = SERVICE_UNAVAILABLE, description = "The search index is still being built, or the database did not answer in time.",
          body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    if state.search.is_building() {
+        return Err(ApiError::unavailable("the search index is still being built"));
+    }
     let ping = sqlx::query_scalar::<_, i32>("select 1").fetch_one(&state.pool);
     match tokio::time::timeout(READINESS_TIMEOUT, ping).await {
         Ok(Ok(_)) => Ok(no_store(ProbeStatus { status: "ready" })),

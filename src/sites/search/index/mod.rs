@@ -13,6 +13,7 @@
 
 mod doc;
 pub(crate) mod grid;
+mod order;
 pub(crate) mod run;
 
 use std::collections::{BTreeMap, HashMap};
@@ -27,6 +28,7 @@ use uuid::Uuid;
 use crate::vocabulary::{Accepts, CodeSet, Modality, Schedule, SiteStatus};
 use doc::{Doc, INDEX_COLUMNS, IndexRow, Interner, name_order};
 use grid::Grid;
+use order::Order;
 
 /// How often the index reads the change feed when no write through this instance made it.
 pub const SYNC_EVERY: Duration = Duration::from_secs(1);
@@ -38,6 +40,8 @@ const LOAD_BATCH: i64 = 20_000;
 pub struct SearchIndex {
     inner: RwLock<Inner>,
     built: tokio::sync::OnceCell<()>,
+    /// Whether a build has begun.
+    started: std::sync::atomic::AtomicBool,
     /// Held while reading the change feed; the oldest transaction id that had not finished when
     /// it was last read (every change of an older transaction is in the index).
     feed: tokio::sync::Mutex<i64>,
@@ -61,6 +65,7 @@ impl Default for SearchIndex {
         Self {
             inner: RwLock::new(Inner::default()),
             built: tokio::sync::OnceCell::new(),
+            started: std::sync::atomic::AtomicBool::new(false),
             feed: tokio::sync::Mutex::new(0),
             version: AtomicU64::new(0),
             nonce: u64::from_le_bytes(nonce),
@@ -75,6 +80,7 @@ impl SearchIndex {
     /// The index, built from `pool` on first use (later callers wait for the build), with a
     /// background task that keeps it in step for as long as the index lives.
     pub async fn ready(self: &Arc<Self>, pool: &PgPool) -> Result<(), SyncError> {
+        self.started.store(true, Ordering::Release);
         self.built
             .get_or_try_init(|| async {
                 self.build(pool).await?;
@@ -88,6 +94,11 @@ impl SearchIndex {
     /// Whether the index has been built.
     pub fn is_built(&self) -> bool {
         self.built.initialized()
+    }
+
+    /// Whether a build has begun and not finished (the service is not ready yet).
+    pub fn is_building(&self) -> bool {
+        self.started.load(Ordering::Acquire) && !self.is_built()
     }
 
     /// The contents, to answer a search (never held across an `.await`).
@@ -115,7 +126,13 @@ impl SearchIndex {
         // read below; the next catch-up reads again what younger ones wrote.
         let next = snapshot_xmin(&mut conn).await?;
         let mut loaded = Inner::default();
-        let mut docs = Vec::new();
+        // Sized for the sites PostgreSQL counts (an estimate), so the sites are not copied while
+        // they are read.
+        let estimate: f32 =
+            sqlx::query_scalar("select greatest(reltuples, 0)::float4 from pg_class where oid = 'site'::regclass")
+                .fetch_one(&mut *conn)
+                .await?;
+        let mut docs = Vec::with_capacity(estimate as usize + 1024);
         let mut last = Uuid::nil();
         loop {
             let rows: Vec<IndexRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -134,6 +151,7 @@ impl SearchIndex {
             }
         }
         drop(conn);
+        docs.shrink_to_fit();
         loaded.load(docs);
         let sites = loaded.slots.len();
         {
@@ -312,9 +330,9 @@ pub struct Inner {
     pub(crate) sets: Sets,
     pub(crate) grid: Grid,
     /// Slots in id order, name order, and `(updated_at, id)` order.
-    by_id: Vec<u32>,
-    by_name: Vec<u32>,
-    by_updated: Vec<u32>,
+    by_id: Order,
+    by_name: Order,
+    by_updated: Order,
 }
 
 fn toggle(set: &mut RoaringBitmap, slot: u32, on: bool) {
@@ -349,19 +367,25 @@ impl Inner {
                 .collect(),
             ..Sets::default()
         };
-        for (slot, doc) in docs.into_iter().enumerate() {
+        // In place (the same allocation: `Option<Doc>` is a `Doc`'s size), not a second copy of
+        // every site beside the first.
+        self.docs = docs.into_iter().map(Some).collect();
+        self.slots.reserve(self.docs.len());
+        let docs = std::mem::take(&mut self.docs);
+        for (slot, doc) in docs.iter().enumerate() {
+            let Some(doc) = doc else { continue };
             let slot = slot as u32;
-            self.mark(slot, &doc, true);
+            self.mark(slot, doc, true);
             self.slots.insert(doc.site_id, slot);
-            self.docs.push(Some(doc));
         }
+        self.docs = docs;
         let mut order: Vec<u32> = (0..self.docs.len() as u32).collect();
         order.sort_unstable_by_key(|slot| self.doc(*slot).site_id);
-        self.by_id = order.clone();
+        self.by_id = Order::from_sorted(order.clone());
         order.sort_unstable_by(|a, b| self.name_cmp(*a, *b));
-        self.by_name = order.clone();
+        self.by_name = Order::from_sorted(order.clone());
         order.sort_unstable_by_key(|slot| self.updated_key(*slot));
-        self.by_updated = order;
+        self.by_updated = Order::from_sorted(order);
         self.optimize();
     }
 
@@ -488,7 +512,7 @@ impl Inner {
                 let slot = u32::try_from(self.docs.len()).expect("fewer than 4 billion sites");
                 self.docs.push(None);
                 self.slots.insert(doc.site_id, slot);
-                let at = self.by_id.partition_point(|s| self.doc(*s).site_id < doc.site_id);
+                let at = self.by_id.partition_point(|s| self.doc(s).site_id < doc.site_id);
                 self.by_id.insert(at, slot);
                 slot
             }
@@ -509,7 +533,7 @@ impl Inner {
             return false;
         }
         self.unorder(slot);
-        let at = self.by_id.partition_point(|s| self.doc(*s).site_id < site_id);
+        let at = self.by_id.partition_point(|s| self.doc(s).site_id < site_id);
         self.by_id.remove(at);
         let doc = self.docs[slot as usize].take().expect("a live slot");
         self.mark(slot, &doc, false);
@@ -519,20 +543,20 @@ impl Inner {
 
     /// Takes `slot` out of the name and update orders.
     fn unorder(&mut self, slot: u32) {
-        let at = self.by_name.partition_point(|s| self.name_cmp(*s, slot).is_lt());
-        debug_assert_eq!(self.by_name.get(at), Some(&slot));
-        self.by_name.remove(at);
+        let at = self.by_name.partition_point(|s| self.name_cmp(s, slot).is_lt());
+        let removed = self.by_name.remove(at);
+        debug_assert_eq!(removed, Some(slot));
         let key = self.updated_key(slot);
-        let at = self.by_updated.partition_point(|s| self.updated_key(*s) < key);
+        let at = self.by_updated.partition_point(|s| self.updated_key(s) < key);
         self.by_updated.remove(at);
     }
 
     /// Puts `slot` into the name and update orders.
     fn order(&mut self, slot: u32) {
-        let at = self.by_name.partition_point(|s| self.name_cmp(*s, slot).is_lt());
+        let at = self.by_name.partition_point(|s| self.name_cmp(s, slot).is_lt());
         self.by_name.insert(at, slot);
         let key = self.updated_key(slot);
-        let at = self.by_updated.partition_point(|s| self.updated_key(*s) < key);
+        let at = self.by_updated.partition_point(|s| self.updated_key(s) < key);
         self.by_updated.insert(at, slot);
     }
 }

@@ -144,7 +144,7 @@ impl Inner {
     }
 
     /// The text's matches as groups of one relevance each, best first (each site in one group).
-    fn text_groups(&self, text: &TextQuery, within: &RoaringBitmap) -> Vec<(f32, RoaringBitmap)> {
+    fn text_groups(&self, text: &TextQuery, within: Option<&RoaringBitmap>) -> Vec<(f32, RoaringBitmap)> {
         let word = |w: &str| {
             self.dictionary
                 .words
@@ -159,7 +159,7 @@ impl Inner {
             let mut refs: Vec<&RoaringBitmap> = words.iter().map(AsRef::as_ref).collect();
             // From the other filters' matches on: a combination of common words costs what the
             // sites that pass them cost, not what the words' sets cost.
-            refs.push(within);
+            refs.extend(within);
             let mut set = intersection(&self.sets.live, &refs);
             for better in combo.better.iter().flatten() {
                 set -= word(better).as_ref();
@@ -228,6 +228,8 @@ impl Inner {
             common.push(Cow::Borrowed(&s.located));
         }
         let refs: Vec<&RoaringBitmap> = common.iter().map(AsRef::as_ref).collect();
+        // Whether anything but `q` narrows the sites before the text does.
+        let narrowed = !refs.is_empty() || p.radius_m.is_some();
         let mut common = intersection(&s.live, &refs);
         if let (Some(centre), Some(radius_m)) = (centre, p.radius_m) {
             common = self.grid.within(centre, radius_m, &common, |slot| {
@@ -236,7 +238,7 @@ impl Inner {
                     .map_or(f64::INFINITY, |(point, _)| grid::distance_m(centre, &point))
             });
         }
-        let groups = text.map(|text| self.text_groups(text, &common));
+        let groups = text.map(|text| self.text_groups(text, narrowed.then_some(&common)));
         if let Some(groups) = &groups {
             common = union(groups.iter().map(|(_, set)| set)).into_owned();
         }

@@ -29,7 +29,9 @@ start_server() {
   env DATABASE_URL="$URL" BIND_ADDR="127.0.0.1:$PORT" RATE_LIMIT_PER_MINUTE=0 DATABASE_MAX_CONNECTIONS=4 RUST_LOG=warn \
     "$@" "$ROOT/target/release/clinical-sites" serve >>"$log" 2>&1 &
   SERVER_PID=$!
-  for _ in $(seq 600); do
+  # Ready once the search index is built (about 20 s at a million sites): wait up to two minutes.
+  local deadline=$(($(date +%s) + 120))
+  while [ "$(date +%s)" -lt "$deadline" ]; do
     if curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null; then
       STARTUP=$(python3 -c "import time; print(f'{time.time() - $started:.2f}')")
       return 0
@@ -37,7 +39,7 @@ start_server() {
     kill -0 "$SERVER_PID" 2>/dev/null || { echo "the server exited; see $log"; tail -5 "$log"; return 1; }
     sleep 0.02
   done
-  echo "the server was not ready within a minute; see $log"
+  echo "the server was not ready within two minutes; see $log"
   return 1
 }
 

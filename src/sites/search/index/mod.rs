@@ -81,14 +81,19 @@ impl SearchIndex {
     /// background task that keeps it in step for as long as the index lives.
     pub async fn ready(self: &Arc<Self>, pool: &PgPool) -> Result<(), SyncError> {
         self.started.store(true, Ordering::Release);
-        self.built
+        let built = self
+            .built
             .get_or_try_init(|| async {
                 self.build(pool).await?;
                 spawn_sync(Arc::downgrade(self), pool.clone());
                 Ok::<(), SyncError>(())
             })
-            .await?;
-        Ok(())
+            .await;
+        if built.is_err() && !self.is_built() {
+            // Not building any more: the next search tries again, and readiness says why not.
+            self.started.store(false, Ordering::Release);
+        }
+        built.map(|_| ())
     }
 
     /// Whether the index has been built.

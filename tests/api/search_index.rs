@@ -7,14 +7,11 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, merge, send, site_body};
+use crate::support::{TestApp, merge, request, send, site_body};
 
+/// `GET uri` with `headers`.
 fn get_with(uri: &str, headers: &[(&str, &str)]) -> Request<Body> {
-    let mut request = Request::get(uri);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    request.body(Body::empty()).unwrap()
+    request(Method::GET, uri, None, None, headers)
 }
 
 /// A search page, a site and the vocabulary answer `If-None-Match` with 304 while nothing changed,

@@ -414,7 +414,7 @@ impl TestApp {
 }
 
 /// `method uri` as the holder of `token`, with an optional JSON body and extra headers.
-fn request(
+pub fn request(
     method: Method,
     uri: &str,
     token: Option<&str>,

@@ -399,7 +399,7 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
     // built again in one pass each (far faster than maintaining them row by row).
     let indexes: Vec<(String, String)> = sqlx::query_as(
         "select indexrelid::regclass::text, pg_get_indexdef(indexrelid) from pg_index
-          where indrelid in ('site'::regclass, 'site_offer'::regclass, 'site_word'::regclass)
+          where indrelid in ('site'::regclass, 'site_offer'::regclass)
             and not indisunique",
     )
     .fetch_all(&mut *conn)
@@ -407,7 +407,7 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
     // So are the keys of the tables nothing references (rows are unique by construction).
     let keys: Vec<(String, String, String)> = sqlx::query_as(
         "select conrelid::regclass::text, conname::text, pg_get_constraintdef(oid) from pg_constraint
-          where conrelid in ('site_offer'::regclass, 'site_word'::regclass) and contype in ('p', 'u')",
+          where conrelid = 'site_offer'::regclass and contype in ('p', 'u')",
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -423,11 +423,10 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
         .execute(&mut *conn)
         .await?;
     }
-    // Triggers off while copying, as a data-only restore runs: the site's statement triggers
-    // would keep its words and the tally through a transition table of every copied row (21 s at a
-    // million sites), and each offer row's foreign key would be checked (12 s). Rows are valid by
-    // construction; the words and the tally are rebuilt in one pass below. (Needs a superuser, as
-    // the benchmark's private cluster has.)
+    // Triggers off while copying, as a data-only restore runs: each offer row's foreign key would
+    // be checked (12 s at a million sites). Rows are valid by construction; running search indexes
+    // are told to reload below (`site_derived_rebuild()`). (Needs a superuser, as the benchmark's
+    // private cluster has.)
     sqlx::query("set session_replication_role = replica")
         .execute(&mut *conn)
         .await?;
@@ -442,8 +441,7 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
     copy.finish().await?;
     let copied = started.elapsed();
     // From here both cores work: the earth index (GiST, by far the slowest to build) on a second
-    // connection, while this one copies the offers, rebuilds the words and the tally, and builds
-    // the rest.
+    // connection, while this one copies the offers and builds the rest.
     let (gist, others): (Vec<_>, Vec<_>) = indexes
         .into_iter()
         .partition(|(_, definition)| definition.contains("USING gist"));
@@ -470,7 +468,6 @@ async fn load(count: usize, url: &str) -> Result<(), Box<dyn std::error::Error>>
         }
         build(&mut conn, &others).await?;
         sqlx::query("analyze site_offer").execute(&mut *conn).await?;
-        sqlx::query("analyze site_word").execute(&mut *conn).await?;
         Ok::<_, sqlx::Error>(())
     };
     let (gist_built, rest_built) = tokio::join!(gist_built, rest_built);

@@ -57,9 +57,10 @@ pub struct AppState {
     pub search_pool: PgPool,
     /// The search index ([`sites::search::index`]).
     pub search: Arc<sites::search::index::SearchIndex>,
-    /// Searches running at once: about one per core, so that however many are waiting, a write
-    /// finds a core free (docs/performance.md, "Writes under searches").
-    pub searching: Arc<tokio::sync::Semaphore>,
+    /// Where searches do their CPU-bound work: one thread per core, at a lower priority than
+    /// everything else, so a write finds a core however many searches wait
+    /// ([`sites::search::threads`]).
+    pub search_threads: Arc<sites::search::threads::SearchThreads>,
     /// The configuration the service started with.
     pub config: Arc<Config>,
     /// The in-process rate limits.
@@ -90,7 +91,7 @@ impl AppState {
         Self {
             search_pool: db::search_pool(&pool),
             search: Arc::default(),
-            searching: Arc::new(tokio::sync::Semaphore::new(
+            search_threads: Arc::new(sites::search::threads::SearchThreads::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             )),
             pool,

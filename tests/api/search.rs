@@ -856,41 +856,14 @@ async fn facets_stay_exact_through_edits_archiving_and_restoring() {
     assert_facets_match(&app, &bases).await;
 }
 
-/// The words as the triggers keep them, in one order.
-async fn derived(app: &TestApp) -> Vec<(String, String, bool)> {
-    sqlx::query_as("select word, site_id::text, listed from site_word order by 1, 2")
-        .fetch_all(&app.pool)
-        .await
-        .unwrap()
-}
-
-/// `site_derived_rebuild()`, for bulk loads that write sites with triggers off: it rebuilds the
-/// words exactly as the triggers keep them, including sites the triggers never saw, and running
-/// search indexes reload.
+/// `site_derived_rebuild()`, for bulk loads that write sites with triggers off (their rows carry
+/// no transaction id for the change feed): running search indexes reload, and find and count them.
 #[tokio::test]
-async fn a_rebuild_of_words_equals_what_the_triggers_keep_and_the_index_reloads() {
+async fn a_rebuild_makes_sites_written_with_triggers_off_searchable() {
     let app = TestApp::new().await;
-    let admin = directory(&app).await;
-    let beta = search(&app, "q=beta").await["items"][0]["site_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let etag = app.etag(&beta).await;
-    let patch = json!({"name": "Beta Vascular Imaging", "state": "MI", "offers": {"ct": {}}});
-    assert_eq!(
-        app.patch_site(&admin, &beta, &etag, &patch).await.status,
-        StatusCode::OK
-    );
-    let kept = derived(&app).await;
-    assert!(!kept.is_empty());
-
-    sqlx::query("truncate site_word").execute(&app.pool).await.unwrap();
-    sqlx::query("select site_derived_rebuild()")
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(derived(&app).await, kept);
-
+    directory(&app).await;
+    // The index is built (the site below is written after it).
+    assert_eq!(search(&app, "q=omicron").await["total"]["value"], 0);
     // A site written with the triggers off, as a bulk load writes it, is found and counted once
     // the rebuild has run.
     let mut tx = app.pool.begin().await.unwrap();

@@ -17,6 +17,7 @@ mod plan;
 pub mod query;
 mod respond;
 pub mod text;
+pub mod threads;
 
 use std::collections::BTreeMap;
 
@@ -153,14 +154,22 @@ pub async fn search_sites(
 ) -> Result<Response, ApiError> {
     let query = query.unwrap_or_default();
     let params = params::parse(&query)?;
-    let _turn = state.searching.acquire().await.map_err(ApiError::internal)?;
     state.search.ready(&state.search_pool).await?;
     let etag = respond::etag(&state.search.state_tag(), &query);
     if let Some(response) = crate::http::conditional::not_modified(&headers, &etag) {
         return Ok(response);
     }
-    let plan = plan::Plan::new(&state, &params).await?;
-    let outcome = state.search.read().run(&plan.query(&params));
+    let (params, plan, outcome) = state
+        .search_threads
+        .run({
+            let state = state.clone();
+            move || {
+                let plan = plan::Plan::new(&state, &params)?;
+                let outcome = state.search.read().run(&plan.query(&params));
+                Ok::<_, ApiError>((params, plan, outcome))
+            }
+        })
+        .await??;
     let page = respond::page(&state, &params, &plan, outcome).await?;
     respond::response(page, &query, &etag)
 }

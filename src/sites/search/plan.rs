@@ -21,7 +21,7 @@ pub(super) struct Plan {
 }
 
 impl Plan {
-    pub async fn new(state: &AppState, params: &SearchParams) -> Result<Self, ApiError> {
+    pub fn new(state: &AppState, params: &SearchParams) -> Result<Self, ApiError> {
         let sort = params.effective_sort();
         let search = search_id(params);
         let position = match &params.cursor {
@@ -35,7 +35,7 @@ impl Plan {
         let text = match (&params.q, position.and_then(|p| p.text)) {
             // Every page of a walk uses the words its first page resolved `q` to.
             (Some(_), Some(text)) => Some(text),
-            (Some(q), None) => Some(TextQuery::resolve(&mut *state.search_pool.acquire().await?, q).await?),
+            (Some(q), None) => Some(TextQuery::resolve(&state.search.read().dictionary.words, q)),
             (None, _) => None,
         };
         Ok(Self {

@@ -1,8 +1,8 @@
 //! Typo-tolerant text search by words.
 //!
-//! Each word of `q` is resolved against the dictionary of words that occur in sites' names, cities
-//! and aliases (`search_word`, trigram-indexed): it stands for the dictionary words at least
-//! [`SIMILARITY`] similar to it (numbers only for themselves). A site matches when, for every word
+//! Each word of `q` is resolved against the search index's dictionary of the words that occur in
+//! sites' names, cities and aliases ([`Words`]): it stands for the dictionary words at least
+//! [`SIMILARITY`] similar to it by trigrams, as pg_trgm measures it (numbers only for themselves). A site matches when, for every word
 //! of `q`, it has one of that word's expansions; its relevance is the mean, over the words of `q`,
 //! of the similarity of the best expansion it has (1.0 when it has every word exactly). Common
 //! words (`of`, `the`, ...) and words like nothing in the dictionary (no site could have them) are
@@ -12,7 +12,7 @@
 //! the search index intersects the chosen words' sets of sites, and a page in `(relevance desc,
 //! id)` order takes each combination's sites in id order.
 
-use sqlx::PgConnection;
+use super::index::words::{Words, is_number};
 
 /// How similar (pg_trgm `similarity`, 0 to 1) a dictionary word must be to a query word to count
 /// as the same word: `radiolgy` ~ `radiology` is 0.58, `wexnr` ~ `wexner` 0.44.
@@ -64,44 +64,20 @@ pub fn words(text: &str) -> Vec<String> {
     words
 }
 
-fn is_number(word: &str) -> bool {
-    word.chars().all(|c| c.is_ascii_digit())
-}
-
 impl TextQuery {
-    /// Looks up the expansions of each word of `q`.
-    pub async fn resolve(conn: &mut PgConnection, q: &str) -> Result<Self, sqlx::Error> {
+    /// Looks up the expansions of each word of `q` in the index's dictionary.
+    pub(crate) fn resolve(dictionary: &Words, q: &str) -> Self {
         let mut words = words(q);
         if words.iter().any(|w| !STOP_WORDS.contains(&w.as_str())) {
             words.retain(|w| !STOP_WORDS.contains(&w.as_str()));
         }
         words.truncate(MAX_WORDS);
         // Fewer expansions per word the more words there are: at most 64 combinations.
-        let per_word: i64 = match words.len() {
+        let per_word = match words.len() {
             0 | 1 => 8,
             2 => 5,
             3 => 3,
             _ => 2,
-        };
-        let lookup: Vec<&str> = words.iter().map(String::as_str).filter(|w| !is_number(w)).collect();
-        let rows: Vec<(String, String, f32)> = if lookup.is_empty() {
-            Vec::new()
-        } else {
-            sqlx::query_as(
-                "select q.w, d.word, d.sim
-                   from unnest($1::text[]) q(w)
-                  cross join lateral (
-                        select d.word, similarity(d.word, q.w) as sim from search_word d
-                         where d.word % q.w and similarity(d.word, q.w) >= $2
-                           -- Words no site has any more take no place among the expansions.
-                           and exists (select 1 from site_word w where w.word = d.word)
-                         order by sim desc, d.word limit $3) d",
-            )
-            .bind(&lookup)
-            .bind(SIMILARITY)
-            .bind(per_word)
-            .fetch_all(conn)
-            .await?
         };
         let expansions = words
             .iter()
@@ -109,14 +85,11 @@ impl TextQuery {
                 if is_number(word) {
                     vec![(word.clone(), 1.0)]
                 } else {
-                    rows.iter()
-                        .filter(|(w, _, _)| w == word)
-                        .map(|(_, expansion, sim)| (expansion.clone(), *sim))
-                        .collect()
+                    dictionary.similar(word, SIMILARITY, per_word)
                 }
             })
             .collect();
-        Ok(Self { expansions })
+        Self { expansions }
     }
 
     /// Every combination of expansions, best first (then by the expansions' ranks), over the words

@@ -4,8 +4,6 @@ use sqlx::types::Json;
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
-use super::grid::{self, Point};
-use crate::geo;
 use crate::vocabulary::{
     Accepts, CodeSet, HipaaTraining, Housing, LiabilityInsurance, Modality, Payment, Schedule, SiteStatus, SiteType,
 };
@@ -100,27 +98,36 @@ impl PackedOffer {
     }
 }
 
-/// A site in the index.
+/// A site as read from its row, before it is filed in the index.
 #[derive(Debug)]
 pub(super) struct Doc {
     pub site_id: Uuid,
-    pub name: Box<str>,
+    pub name: String,
     /// The site's words (name, city, aliases), as ids of the index's dictionary.
-    pub words: Box<[u32]>,
-    pub offers: Box<[PackedOffer]>,
-    /// Where it is, and its cell, when it has coordinates.
-    pub point: Option<(Point, (i32, i32))>,
+    pub words: Vec<u32>,
+    pub offers: Vec<PackedOffer>,
+    /// Latitude and longitude, when it has them.
+    pub location: Option<(f64, f64)>,
     /// Microseconds since the epoch, as PostgreSQL keeps them.
     pub updated_at: i64,
-    /// The transaction that wrote this state of the row (`site.index_xid`).
-    pub xid: i64,
+    /// The transaction that wrote this state of the row (`site.index_xid`), modulo 2^32.
+    pub xid: u32,
     /// The stated fee of a site that charges one.
     pub fee: Option<i32>,
     pub zip5: u32,
-    /// The ZIP+4 extension, when stated.
-    pub zip4: Option<u16>,
-    /// Ids of the index's city and state tables.
+    /// The ZIP+4 extension, [`NO_ZIP4`] when not stated.
+    pub zip4: u16,
     pub city: u32,
+    pub codes: Codes,
+}
+
+/// A `zip4` that says none is stated.
+pub(super) const NO_ZIP4: u16 = u16::MAX;
+
+/// A site's small codes: ids of the index's state table, and [`position`]s or [`stated`]
+/// positions of its codes.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Codes {
     pub state: u8,
     pub site_type: u8,
     pub status: u8,
@@ -145,6 +152,16 @@ pub(super) fn lower(text: &str) -> String {
     text.chars().filter_map(|c| c.to_lowercase().next()).collect()
 }
 
+/// The low 32 bits of a transaction id (ids of one database's live rows are never 2^31 apart).
+pub(super) fn short_xid(xid: i64) -> u32 {
+    xid as u32
+}
+
+/// Whether transaction `a` is `b` or younger (modulo 2^32, as PostgreSQL compares its own).
+pub(super) fn xid_at_least(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) >= 0
+}
+
 impl Doc {
     pub fn new(row: IndexRow, interner: &mut impl Interner) -> Self {
         let mut words: Vec<u32> = row
@@ -157,40 +174,37 @@ impl Doc {
             .collect();
         words.sort_unstable();
         words.dedup();
-        let point = row
-            .latitude
-            .zip(row.longitude)
-            .map(|(lat, lon)| (geo::earth_point(lat, lon), grid::fine_cell(lat, lon)));
         let (zip5, zip4) = match row.postal_code.split_once('-') {
-            Some((five, four)) => (five.parse().unwrap_or(0), four.parse().ok()),
-            None => (row.postal_code.parse().unwrap_or(0), None),
+            Some((five, four)) => (five.parse().unwrap_or(0), four.parse().unwrap_or(NO_ZIP4)),
+            None => (row.postal_code.parse().unwrap_or(0), NO_ZIP4),
         };
-        let micros = row.updated_at.timestamp_micros();
         Self {
             site_id: row.site_id,
-            words: words.into_boxed_slice(),
+            words,
             offers: row
                 .offers
                 .0
                 .iter()
                 .map(|(m, keys)| PackedOffer::new(*m, keys))
                 .collect(),
-            point,
-            updated_at: micros,
-            xid: row.index_xid,
+            location: row.latitude.zip(row.longitude),
+            updated_at: row.updated_at.timestamp_micros(),
+            xid: short_xid(row.index_xid),
             fee: row.fee_usd.filter(|_| row.payment == Some(Payment::Fee)),
             zip5,
             zip4,
             city: interner.city(&lower(&row.city)),
-            state: interner.state(&row.state),
-            site_type: position(row.site_type),
-            status: position(row.status),
-            payment: stated(row.payment),
-            insurance: stated(row.liability_insurance),
-            hipaa: stated(row.hipaa_training),
-            housing: stated(row.housing),
-            schedule: row.schedule.iter().fold(0, |bits, s| bits | (1 << position(*s))),
-            name: row.name.into_boxed_str(),
+            codes: Codes {
+                state: interner.state(&row.state),
+                site_type: position(row.site_type),
+                status: position(row.status),
+                payment: stated(row.payment),
+                insurance: stated(row.liability_insurance),
+                hipaa: stated(row.hipaa_training),
+                housing: stated(row.housing),
+                schedule: row.schedule.iter().fold(0, |bits, s| bits | (1 << position(*s))),
+            },
+            name: row.name,
         }
     }
 }

@@ -166,6 +166,21 @@ impl Grid {
         }
     }
 
+    /// Approximate heap bytes.
+    pub(crate) fn bytes(&self) -> usize {
+        self.coarse
+            .values()
+            .map(|c| {
+                super::bitmap_bytes(&c.cell.sites)
+                    + c.fine
+                        .values()
+                        .map(|f| super::bitmap_bytes(&f.sites) + 80)
+                        .sum::<usize>()
+                    + 120
+            })
+            .sum()
+    }
+
     /// Compacts the cells' sets after a bulk load.
     pub(crate) fn optimize(&mut self) {
         for coarse in self.coarse.values_mut() {

@@ -11,10 +11,12 @@
 //! writes) and every [`SYNC_EVERY`] in the background (so writes through other instances, or
 //! straight to the database, show within about that long).
 
+mod columns;
 mod doc;
 pub(crate) mod grid;
 mod order;
 pub(crate) mod run;
+pub(crate) mod words;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,13 +24,16 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, Weak};
 use std::time::{Duration, Instant};
 
 use roaring::RoaringBitmap;
-use sqlx::PgPool;
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgPool, Row};
 use uuid::Uuid;
 
 use crate::vocabulary::{Accepts, CodeSet, Modality, Schedule, SiteStatus};
-use doc::{Doc, INDEX_COLUMNS, IndexRow, Interner, name_order};
+use columns::Columns;
+use doc::{Codes, Doc, INDEX_COLUMNS, IndexRow, Interner, PackedOffer, name_order, short_xid, xid_at_least};
 use grid::Grid;
 use order::Order;
+use words::Words;
 
 /// How often the index reads the change feed when no write through this instance made it.
 pub const SYNC_EVERY: Duration = Duration::from_secs(1);
@@ -131,13 +136,13 @@ impl SearchIndex {
         // read below; the next catch-up reads again what younger ones wrote.
         let next = snapshot_xmin(&mut conn).await?;
         let mut loaded = Inner::default();
-        // Sized for the sites PostgreSQL counts (an estimate), so the sites are not copied while
+        // Sized for the sites PostgreSQL counts (an estimate), so the columns are not copied while
         // they are read.
         let estimate: f32 =
             sqlx::query_scalar("select greatest(reltuples, 0)::float4 from pg_class where oid = 'site'::regclass")
                 .fetch_one(&mut *conn)
                 .await?;
-        let mut docs = Vec::with_capacity(estimate as usize + 1024);
+        let mut load = Load::with_capacity(estimate as usize + 1024);
         let mut last = Uuid::nil();
         loop {
             let rows: Vec<IndexRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -150,22 +155,29 @@ impl SearchIndex {
             let Some(row) = rows.last() else { break };
             last = row.site_id;
             let done = (rows.len() as i64) < LOAD_BATCH;
-            docs.extend(rows.into_iter().map(|row| Doc::new(row, &mut loaded.dictionary)));
+            for row in rows {
+                load.push(&Doc::new(row, &mut loaded.dictionary));
+            }
             if done {
                 break;
             }
         }
         drop(conn);
-        docs.shrink_to_fit();
-        loaded.load(docs);
-        let sites = loaded.slots.len();
+        loaded.load(load);
+        let sites = loaded.by_id.len();
+        let megabytes = loaded.bytes() as f64 / 1e6;
         {
             let mut inner = self.inner.write().unwrap_or_else(std::sync::PoisonError::into_inner);
             *inner = loaded;
             self.version.fetch_add(1, Ordering::AcqRel);
         }
         *watermark = next;
-        tracing::info!(sites, seconds = started.elapsed().as_secs_f64(), "search index loaded");
+        tracing::info!(
+            sites,
+            seconds = started.elapsed().as_secs_f64(),
+            megabytes,
+            "search index loaded"
+        );
         Ok(())
     }
 
@@ -176,20 +188,33 @@ impl SearchIndex {
             return Ok(());
         }
         let mut watermark = self.feed.lock().await;
-        let mut conn = pool.acquire().await?;
-        let next = snapshot_xmin(&mut conn).await?;
-        let removed: Vec<(Uuid, i64)> =
-            sqlx::query_as("select site_id, index_xid from site_removal where index_xid >= $1")
-                .bind(*watermark)
-                .fetch_all(&mut *conn)
-                .await?;
-        let rows: Vec<IndexRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "select {INDEX_COLUMNS} from site s where s.index_xid >= $1"
+        // One statement, so one snapshot: its xmin (every older transaction's rows are read here;
+        // the next look reads again what younger ones wrote), the removals and the rows since the
+        // last look. A left join, so the snapshot and the removals come back with no row changed.
+        let feed: Vec<PgRow> = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "with feed as (
+                 select pg_snapshot_xmin(pg_current_snapshot())::text::int8 as next,
+                        coalesce(array_agg(r.site_id order by r.index_xid), '{{}}') as removed_ids,
+                        coalesce(array_agg(r.index_xid order by r.index_xid), '{{}}') as removed_xids
+                   from site_removal r where r.index_xid >= $1)
+             select feed.*, {INDEX_COLUMNS} from feed left join site s on s.index_xid >= $1"
         )))
         .bind(*watermark)
-        .fetch_all(&mut *conn)
+        .fetch_all(pool)
         .await?;
-        drop(conn);
+        let Some(first) = feed.first() else {
+            return Ok(());
+        };
+        let next: i64 = first.try_get("next")?;
+        let removed_ids: Vec<Uuid> = first.try_get("removed_ids")?;
+        let removed_xids: Vec<i64> = first.try_get("removed_xids")?;
+        let removed: Vec<(Uuid, i64)> = removed_ids.into_iter().zip(removed_xids).collect();
+        let mut rows = Vec::with_capacity(feed.len());
+        for row in &feed {
+            if row.try_get::<Option<Uuid>, _>("site_id")?.is_some() {
+                rows.push(IndexRow::from_row(row)?);
+            }
+        }
         // The nil id stands for every site: `truncate site`, or a bulk load written with triggers
         // off (`site_derived_rebuild()`).
         if removed.iter().any(|(id, _)| id.is_nil()) {
@@ -239,18 +264,17 @@ fn spawn_sync(index: Weak<SearchIndex>, pool: PgPool) {
     });
 }
 
-/// Interned words, cities and states.
+/// Interned words (with their sites), cities and states.
 #[derive(Debug, Default)]
 pub(crate) struct Dictionary {
-    words: HashMap<Box<str>, u32>,
+    pub words: Words,
     cities: HashMap<Box<str>, u32>,
     states: HashMap<Box<str>, u8>,
 }
 
 impl Interner for Dictionary {
     fn word(&mut self, word: &str) -> u32 {
-        let next = self.words.len() as u32;
-        *self.words.entry(word.into()).or_insert(next)
+        self.words.intern(word)
     }
 
     fn city(&mut self, lowered: &str) -> u32 {
@@ -285,7 +309,6 @@ pub(crate) struct Sets {
     pub state: Values,
     pub city: Values,
     pub zip5: HashMap<u32, RoaringBitmap>,
-    pub word: Values,
     /// By modality position.
     pub modality: Values,
     /// Per modality: accepting no, yes.
@@ -328,9 +351,7 @@ impl Values {
 /// The index's contents.
 #[derive(Debug, Default)]
 pub struct Inner {
-    /// By slot; `None` for a site since removed.
-    docs: Vec<Option<Doc>>,
-    slots: HashMap<Uuid, u32>,
+    columns: Columns,
     pub(crate) dictionary: Dictionary,
     pub(crate) sets: Sets,
     pub(crate) grid: Grid,
@@ -340,28 +361,145 @@ pub struct Inner {
     by_updated: Order,
 }
 
-fn toggle(set: &mut RoaringBitmap, slot: u32, on: bool) {
-    if on {
-        set.insert(slot);
-    } else {
-        set.remove(slot);
+/// Sites read for a fresh index: their columns, and what they are filed under until they are.
+struct Load {
+    columns: Columns,
+    codes: Vec<(Codes, Option<i32>)>,
+    offers: Vec<PackedOffer>,
+    /// Where each site's offers end in `offers`.
+    offers_end: Vec<u32>,
+}
+
+impl Load {
+    fn with_capacity(sites: usize) -> Self {
+        Self {
+            columns: Columns::with_capacity(sites),
+            codes: Vec::with_capacity(sites),
+            offers: Vec::with_capacity(sites * 3),
+            offers_end: Vec::with_capacity(sites),
+        }
+    }
+
+    fn push(&mut self, doc: &Doc) {
+        self.columns.add(doc);
+        self.codes.push((doc.codes, doc.fee));
+        self.offers.extend_from_slice(&doc.offers);
+        self.offers_end.push(self.offers.len() as u32);
+    }
+
+    fn offers(&self, i: usize) -> &[PackedOffer] {
+        let start = if i == 0 { 0 } else { self.offers_end[i - 1] as usize };
+        &self.offers[start..self.offers_end[i] as usize]
+    }
+}
+
+/// What a site is filed under.
+struct Filed<'a> {
+    codes: Codes,
+    fee: Option<i32>,
+    offers: &'a [PackedOffer],
+    words: &'a [u32],
+    city: u32,
+    zip5: u32,
+    cell: Option<(i32, i32)>,
+}
+
+impl<'a> Filed<'a> {
+    fn of(doc: &'a Doc) -> Self {
+        Self {
+            codes: doc.codes,
+            fee: doc.fee,
+            offers: &doc.offers,
+            words: &doc.words,
+            city: doc.city,
+            zip5: doc.zip5,
+            cell: doc.location.map(|(lat, lon)| grid::fine_cell(lat, lon)),
+        }
+    }
+}
+
+/// Approximate heap bytes of a bitmap: its containers, their stores and the allocator's headers.
+pub(crate) fn bitmap_bytes(set: &RoaringBitmap) -> usize {
+    let s = set.statistics();
+    24 + s.n_containers as usize * 32
+        + s.n_values_array_containers as usize * 2
+        + s.n_array_containers as usize * 16
+        + s.n_bitset_containers as usize * 8192
+        + s.n_bytes_run_containers as usize
+}
+
+/// Adds `slot` to every set of what it is filed under.
+fn mark(sets: &mut Sets, words: &mut Words, grid: &mut Grid, slot: u32, filed: &Filed) {
+    let s = sets;
+    let c = filed.codes;
+    s.live.insert(slot);
+    if c.status != doc::position(SiteStatus::Archived) {
+        s.listed.insert(slot);
+    }
+    s.status.at(c.status.into()).insert(slot);
+    s.site_type.at(c.site_type.into()).insert(slot);
+    s.payment.at(c.payment.into()).insert(slot);
+    s.insurance.at(c.insurance.into()).insert(slot);
+    s.hipaa.at(c.hipaa.into()).insert(slot);
+    s.housing.at(c.housing.into()).insert(slot);
+    if c.schedule == 0 {
+        s.no_schedule.insert(slot);
+    }
+    for (i, _) in Schedule::ALL.iter().enumerate() {
+        if c.schedule & (1 << i) != 0 {
+            s.schedule.at(i).insert(slot);
+        }
+    }
+    if let Some(fee) = filed.fee {
+        s.fee.entry(fee).or_default().insert(slot);
+    }
+    s.state.at(c.state.into()).insert(slot);
+    s.city.at(filed.city as usize).insert(slot);
+    s.zip5.entry(filed.zip5).or_default().insert(slot);
+    for word in filed.words {
+        words.add(*word, slot);
+    }
+    for offer in filed.offers {
+        let m = offer.modality();
+        s.modality.at(m).insert(slot);
+        s.accepting[m].at(usize::from(offer.accepting())).insert(slot);
+        s.verifier[m].at(offer.verifier()).insert(slot);
+        let mut any = false;
+        for a in offer.accepts() {
+            any = true;
+            s.accepts[m].at(a + 1).insert(slot);
+        }
+        if !any {
+            s.accepts[m].at(0).insert(slot);
+        }
+    }
+    if let Some(cell) = filed.cell {
+        s.located.insert(slot);
+        grid.insert(slot, cell);
     }
 }
 
 impl Inner {
-    fn doc(&self, slot: u32) -> &Doc {
-        self.docs[slot as usize]
-            .as_ref()
-            .expect("slots in sets and orders are live")
-    }
-
-    /// Fills an empty index with `docs`, slots in the order of where they are (so the sites of a
-    /// region are near each other in every set, and a region is a few ranges).
-    fn load(&mut self, mut docs: Vec<Doc>) {
-        docs.sort_unstable_by_key(|doc| {
-            let cell = doc.point.map_or((i32::MAX, i32::MAX), |(_, cell)| cell);
-            ((cell.0.div_euclid(8), cell.1.div_euclid(8)), cell, doc.site_id)
+    /// Fills an empty index with the sites of `load`, slots in the order of where they are (so
+    /// the sites of a region are near each other in every set, and a region is a few ranges).
+    fn load(&mut self, load: Load) {
+        let Load {
+            mut columns,
+            codes,
+            offers,
+            offers_end,
+        } = load;
+        let mut order: Vec<u32> = (0..columns.len() as u32).collect();
+        order.sort_unstable_by_key(|slot| {
+            let cell = columns.cell(*slot).unwrap_or((i32::MAX, i32::MAX));
+            (
+                (cell.0.div_euclid(8), cell.1.div_euclid(8)),
+                cell,
+                columns.site_id(*slot),
+            )
         });
+        columns.permute(&order);
+        columns.shrink_to_fit();
         self.sets = Sets {
             status: Values::with(SiteStatus::ALL.len()),
             modality: Values::with(Modality::ALL.len()),
@@ -372,20 +510,29 @@ impl Inner {
                 .collect(),
             ..Sets::default()
         };
-        // In place (the same allocation: `Option<Doc>` is a `Doc`'s size), not a second copy of
-        // every site beside the first.
-        self.docs = docs.into_iter().map(Some).collect();
-        self.slots.reserve(self.docs.len());
-        let docs = std::mem::take(&mut self.docs);
-        for (slot, doc) in docs.iter().enumerate() {
-            let Some(doc) = doc else { continue };
+        let load = Load {
+            columns: Columns::default(),
+            codes,
+            offers,
+            offers_end,
+        };
+        for (slot, &was) in order.iter().enumerate() {
             let slot = slot as u32;
-            self.mark(slot, doc, true);
-            self.slots.insert(doc.site_id, slot);
+            let (codes, fee) = load.codes[was as usize];
+            let filed = Filed {
+                codes,
+                fee,
+                offers: load.offers(was as usize),
+                words: columns.words(slot),
+                city: columns.city(slot),
+                zip5: columns.zip5(slot),
+                cell: columns.cell(slot),
+            };
+            mark(&mut self.sets, &mut self.dictionary.words, &mut self.grid, slot, &filed);
         }
-        self.docs = docs;
-        let mut order: Vec<u32> = (0..self.docs.len() as u32).collect();
-        order.sort_unstable_by_key(|slot| self.doc(*slot).site_id);
+        drop(load);
+        self.columns = columns;
+        order.sort_unstable_by_key(|slot| self.columns.site_id(*slot));
         self.by_id = Order::from_sorted(order.clone());
         order.sort_unstable_by(|a, b| self.name_cmp(*a, *b));
         self.by_name = Order::from_sorted(order.clone());
@@ -406,7 +553,6 @@ impl Inner {
             &mut sets.schedule,
             &mut sets.state,
             &mut sets.city,
-            &mut sets.word,
             &mut sets.modality,
         ] {
             values.optimize();
@@ -422,108 +568,170 @@ impl Inner {
         ] {
             set.optimize();
         }
+        sets.zip5.values_mut().for_each(|set| {
+            set.optimize();
+        });
+        sets.fee.values_mut().for_each(|set| {
+            set.optimize();
+        });
+        self.dictionary.words.optimize();
         self.grid.optimize();
     }
 
+    /// Approximate heap bytes of the index.
+    fn bytes(&self) -> usize {
+        let s = &self.sets;
+        let values = |v: &Values| v.0.iter().map(bitmap_bytes).sum::<usize>();
+        let sets: usize = [
+            &s.status,
+            &s.site_type,
+            &s.payment,
+            &s.insurance,
+            &s.hipaa,
+            &s.housing,
+            &s.schedule,
+            &s.state,
+            &s.city,
+            &s.modality,
+        ]
+        .into_iter()
+        .map(values)
+        .sum::<usize>()
+            + [&s.accepting, &s.verifier, &s.accepts]
+                .into_iter()
+                .flatten()
+                .map(values)
+                .sum::<usize>()
+            + [&s.live, &s.listed, &s.located, &s.no_schedule]
+                .into_iter()
+                .map(bitmap_bytes)
+                .sum::<usize>()
+            + s.zip5.values().map(|set| bitmap_bytes(set) + 16).sum::<usize>()
+            + s.fee.values().map(|set| bitmap_bytes(set) + 16).sum::<usize>();
+        sets + self.columns.bytes()
+            + self.dictionary.words.bytes()
+            + self.grid.bytes()
+            + (self.by_id.len() + self.by_name.len() + self.by_updated.len()) * 4
+    }
+
+    pub(crate) fn site_id(&self, slot: u32) -> Uuid {
+        self.columns.site_id(slot)
+    }
+
+    pub(crate) fn name(&self, slot: u32) -> &str {
+        self.columns.name(slot)
+    }
+
+    pub(crate) fn point(&self, slot: u32) -> Option<grid::Point> {
+        self.columns.point(slot)
+    }
+
+    pub(crate) fn updated_at(&self, slot: u32) -> i64 {
+        self.columns.updated_at(slot)
+    }
+
+    pub(crate) fn zip4(&self, slot: u32) -> Option<u16> {
+        self.columns.zip4(slot)
+    }
+
     fn name_cmp(&self, a: u32, b: u32) -> std::cmp::Ordering {
-        let (a, b) = (self.doc(a), self.doc(b));
-        name_order((&a.name, a.site_id), (&b.name, b.site_id))
+        name_order((self.name(a), self.site_id(a)), (self.name(b), self.site_id(b)))
     }
 
     fn updated_key(&self, slot: u32) -> (i64, Uuid) {
-        let doc = self.doc(slot);
-        (doc.updated_at, doc.site_id)
+        (self.updated_at(slot), self.site_id(slot))
     }
 
-    /// Adds `doc` at `slot` to every set of its values, or takes it out of them.
-    fn mark(&mut self, slot: u32, doc: &Doc, on: bool) {
+    /// The slot of a site, and its position in the id order.
+    fn slot_of(&self, site_id: Uuid) -> Option<(u32, order::At)> {
+        let at = self.by_id.partition_point(|s| self.site_id(s) < site_id);
+        self.by_id
+            .get(at)
+            .filter(|slot| self.site_id(*slot) == site_id)
+            .map(|slot| (slot, at))
+    }
+
+    fn mark(&mut self, slot: u32, doc: &Doc) {
+        mark(
+            &mut self.sets,
+            &mut self.dictionary.words,
+            &mut self.grid,
+            slot,
+            &Filed::of(doc),
+        );
+    }
+
+    /// Takes `slot` out of every set. The sets of small codes and offers are few (a few hundred
+    /// in all): the slot is taken out of each, so the index keeps no copy of its codes.
+    fn unmark(&mut self, slot: u32) {
         let s = &mut self.sets;
-        toggle(&mut s.live, slot, on);
-        if doc.status != doc::position(SiteStatus::Archived) {
-            toggle(&mut s.listed, slot, on);
+        for set in [&mut s.live, &mut s.listed, &mut s.located, &mut s.no_schedule] {
+            set.remove(slot);
         }
-        toggle(s.status.at(doc.status.into()), slot, on);
-        toggle(s.site_type.at(doc.site_type.into()), slot, on);
-        toggle(s.payment.at(doc.payment.into()), slot, on);
-        toggle(s.insurance.at(doc.insurance.into()), slot, on);
-        toggle(s.hipaa.at(doc.hipaa.into()), slot, on);
-        toggle(s.housing.at(doc.housing.into()), slot, on);
-        if doc.schedule == 0 {
-            toggle(&mut s.no_schedule, slot, on);
-        }
-        for (i, _) in Schedule::ALL.iter().enumerate() {
-            if doc.schedule & (1 << i) != 0 {
-                toggle(s.schedule.at(i), slot, on);
+        for values in [
+            &mut s.status,
+            &mut s.site_type,
+            &mut s.payment,
+            &mut s.insurance,
+            &mut s.hipaa,
+            &mut s.housing,
+            &mut s.schedule,
+            &mut s.state,
+            &mut s.modality,
+        ]
+        .into_iter()
+        .chain(s.accepting.iter_mut())
+        .chain(s.verifier.iter_mut())
+        .chain(s.accepts.iter_mut())
+        {
+            for set in &mut values.0 {
+                set.remove(slot);
             }
         }
-        if let Some(fee) = doc.fee {
-            let set = s.fee.entry(fee).or_default();
-            toggle(set, slot, on);
-            if set.is_empty() {
-                s.fee.remove(&fee);
+        s.fee.retain(|_, set| {
+            set.remove(slot);
+            !set.is_empty()
+        });
+        s.city.at(self.columns.city(slot) as usize).remove(slot);
+        let zip5 = self.columns.zip5(slot);
+        if let Some(zip) = s.zip5.get_mut(&zip5) {
+            zip.remove(slot);
+            if zip.is_empty() {
+                s.zip5.remove(&zip5);
             }
         }
-        toggle(s.state.at(doc.state.into()), slot, on);
-        toggle(s.city.at(doc.city as usize), slot, on);
-        let zip = s.zip5.entry(doc.zip5).or_default();
-        toggle(zip, slot, on);
-        if zip.is_empty() {
-            s.zip5.remove(&doc.zip5);
+        for word in self.columns.words(slot) {
+            self.dictionary.words.remove(*word, slot);
         }
-        for word in &doc.words {
-            toggle(s.word.at(*word as usize), slot, on);
-        }
-        for offer in &doc.offers {
-            let m = offer.modality();
-            toggle(s.modality.at(m), slot, on);
-            toggle(s.accepting[m].at(usize::from(offer.accepting())), slot, on);
-            toggle(s.verifier[m].at(offer.verifier()), slot, on);
-            let mut any = false;
-            for a in offer.accepts() {
-                any = true;
-                toggle(s.accepts[m].at(a + 1), slot, on);
-            }
-            if !any {
-                toggle(s.accepts[m].at(0), slot, on);
-            }
-        }
-        if let Some((_, cell)) = doc.point {
-            toggle(&mut s.located, slot, on);
-            if on {
-                self.grid.insert(slot, cell);
-            } else {
-                self.grid.remove(slot, cell);
-            }
+        if let Some(cell) = self.columns.cell(slot) {
+            self.grid.remove(slot, cell);
         }
     }
 
     /// Inserts or replaces a site; whether anything changed.
     fn upsert(&mut self, row: IndexRow) -> bool {
-        let slot = self.slots.get(&row.site_id).copied();
-        if let Some(slot) = slot
-            && self.doc(slot).xid == row.index_xid
+        let found = self.slot_of(row.site_id);
+        if let Some((slot, _)) = found
+            && self.columns.xid(slot) == short_xid(row.index_xid)
         {
             return false;
         }
         let doc = Doc::new(row, &mut self.dictionary);
-        let slot = match slot {
-            Some(slot) => {
+        let slot = match found {
+            Some((slot, _)) => {
                 self.unorder(slot);
-                let old = self.docs[slot as usize].take().expect("a live slot");
-                self.mark(slot, &old, false);
+                self.unmark(slot);
+                self.columns.set(slot, &doc);
                 slot
             }
             None => {
-                let slot = u32::try_from(self.docs.len()).expect("fewer than 4 billion sites");
-                self.docs.push(None);
-                self.slots.insert(doc.site_id, slot);
-                let at = self.by_id.partition_point(|s| self.doc(s).site_id < doc.site_id);
+                let slot = self.columns.add(&doc);
+                let at = self.by_id.partition_point(|s| self.site_id(s) < doc.site_id);
                 self.by_id.insert(at, slot);
                 slot
             }
         };
-        self.mark(slot, &doc, true);
-        self.docs[slot as usize] = Some(doc);
+        self.mark(slot, &doc);
         self.order(slot);
         true
     }
@@ -531,18 +739,16 @@ impl Inner {
     /// Removes a site deleted by transaction `xid`, unless the index holds a younger state of it
     /// (deleted and created again); whether anything changed.
     fn remove(&mut self, site_id: Uuid, xid: i64) -> bool {
-        let Some(&slot) = self.slots.get(&site_id) else {
+        let Some((slot, at)) = self.slot_of(site_id) else {
             return false;
         };
-        if self.doc(slot).xid >= xid {
+        if xid_at_least(self.columns.xid(slot), short_xid(xid)) {
             return false;
         }
         self.unorder(slot);
-        let at = self.by_id.partition_point(|s| self.doc(s).site_id < site_id);
         self.by_id.remove(at);
-        let doc = self.docs[slot as usize].take().expect("a live slot");
-        self.mark(slot, &doc, false);
-        self.slots.remove(&site_id);
+        self.unmark(slot);
+        self.columns.clear(slot);
         true
     }
 

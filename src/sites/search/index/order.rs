@@ -70,6 +70,11 @@ impl Order {
         Some(slot)
     }
 
+    /// The slot at `at`, if there is one.
+    pub fn get(&self, at: At) -> Option<u32> {
+        self.chunks.get(at.0)?.get(at.1).copied()
+    }
+
     /// The slots from `at` on.
     pub fn from(&self, at: At) -> impl Iterator<Item = u32> + '_ {
         let (chunk, offset) = at;

@@ -119,21 +119,18 @@ impl Inner {
         };
         let hits = slots
             .into_iter()
-            .map(|(slot, key)| {
-                let doc = self.doc(slot);
-                Hit {
-                    site_id: doc.site_id,
-                    distance_m: centre
-                        .zip(doc.point)
-                        .map(|(c, (point, _))| grid::distance_m(&c, &point)),
-                    score: groups.as_deref().map(|groups| {
-                        groups
-                            .iter()
-                            .find(|(_, set)| set.contains(slot))
-                            .map_or(0.0, |(s, _)| *s)
-                    }),
-                    key,
-                }
+            .map(|(slot, key)| Hit {
+                site_id: self.site_id(slot),
+                distance_m: centre
+                    .zip(self.point(slot))
+                    .map(|(c, point)| grid::distance_m(&c, &point)),
+                score: groups.as_deref().map(|groups| {
+                    groups
+                        .iter()
+                        .find(|(_, set)| set.contains(slot))
+                        .map_or(0.0, |(s, _)| *s)
+                }),
+                key,
             })
             .collect();
         Outcome {
@@ -145,14 +142,7 @@ impl Inner {
 
     /// The text's matches as groups of one relevance each, best first (each site in one group).
     fn text_groups(&self, text: &TextQuery, within: Option<&RoaringBitmap>) -> Vec<(f32, RoaringBitmap)> {
-        let word = |w: &str| {
-            self.dictionary
-                .words
-                .get(w)
-                .map_or(Cow::Owned(RoaringBitmap::new()), |id| {
-                    Cow::Borrowed(self.sets.word.get(*id as usize))
-                })
-        };
+        let word = |w: &str| self.dictionary.words.sites_of(w);
         let mut groups: Vec<(f32, RoaringBitmap)> = Vec::new();
         for combo in text.combos() {
             let words: Vec<Set> = combo.words.iter().map(|w| word(w)).collect();
@@ -217,9 +207,7 @@ impl Inner {
         }
         if let Some(since) = p.updated_since {
             let since = since.timestamp_micros();
-            let from = self
-                .by_updated
-                .partition_point(|slot| self.doc(slot).updated_at < since);
+            let from = self.by_updated.partition_point(|slot| self.updated_at(slot) < since);
             let mut recent: Vec<u32> = self.by_updated.from(from).collect();
             recent.sort_unstable();
             common.push(Cow::Owned(RoaringBitmap::from_sorted_iter(recent).unwrap_or_default()));
@@ -233,9 +221,8 @@ impl Inner {
         let mut common = intersection(&s.live, &refs);
         if let (Some(centre), Some(radius_m)) = (centre, p.radius_m) {
             common = self.grid.within(centre, radius_m, &common, |slot| {
-                self.doc(slot)
-                    .point
-                    .map_or(f64::INFINITY, |(point, _)| grid::distance_m(centre, &point))
+                self.point(slot)
+                    .map_or(f64::INFINITY, |point| grid::distance_m(centre, &point))
             });
         }
         let groups = text.map(|text| self.text_groups(text, narrowed.then_some(&common)));
@@ -438,7 +425,7 @@ impl Inner {
         };
         match four.and_then(|four| four.parse::<u16>().ok()) {
             None => Cow::Borrowed(set),
-            Some(four) => Cow::Owned(set.iter().filter(|slot| self.doc(*slot).zip4 == Some(four)).collect()),
+            Some(four) => Cow::Owned(set.iter().filter(|slot| self.zip4(*slot) == Some(four)).collect()),
         }
     }
 
@@ -456,16 +443,14 @@ impl Inner {
             };
             let set = group & matching;
             let wanted = query.fetch - page.len();
-            let start = after.map_or((0, 0), |id| {
-                self.by_id.partition_point(|slot| self.doc(slot).site_id <= id)
-            });
+            let start = after.map_or((0, 0), |id| self.by_id.partition_point(|slot| self.site_id(slot) <= id));
             let slots = self.first_in_order(
                 &set,
                 self.by_id.from(start),
                 self.by_id.len(),
                 wanted,
-                |slot| after.is_none_or(|id| self.doc(slot).site_id > id),
-                |a, b| self.doc(a).site_id.cmp(&self.doc(b).site_id),
+                |slot| after.is_none_or(|id| self.site_id(slot) > id),
+                |a, b| self.site_id(a).cmp(&self.site_id(b)),
             );
             page.extend(slots.into_iter().map(|slot| (slot, Key::Score(score.to_bits()))));
             if page.len() >= query.fetch {
@@ -480,10 +465,7 @@ impl Inner {
             Some(After::Name(name, id)) => Some((name.as_str(), *id)),
             _ => None,
         };
-        let doc_key = |slot: u32| {
-            let doc = self.doc(slot);
-            (&*doc.name, doc.site_id)
-        };
+        let doc_key = |slot: u32| (self.name(slot), self.site_id(slot));
         let start = after.map_or((0, 0), |after| {
             self.by_name
                 .partition_point(|slot| name_order(doc_key(slot), after).is_le())
@@ -498,7 +480,7 @@ impl Inner {
         );
         slots
             .into_iter()
-            .map(|slot| (slot, Key::Name(self.doc(slot).name.to_string())))
+            .map(|slot| (slot, Key::Name(self.name(slot).to_owned())))
             .collect()
     }
 
@@ -521,7 +503,7 @@ impl Inner {
         slots
             .into_iter()
             .map(|slot| {
-                let at = DateTime::from_timestamp_micros(self.doc(slot).updated_at).unwrap_or_default();
+                let at = DateTime::from_timestamp_micros(self.updated_at(slot)).unwrap_or_default();
                 (slot, Key::UpdatedAt(at))
             })
             .collect()
@@ -535,11 +517,10 @@ impl Inner {
         };
         self.grid
             .nearest(centre, matching, query.fetch, after, |slot| {
-                let doc = self.doc(slot);
-                let distance = doc
-                    .point
-                    .map_or(f64::INFINITY, |(point, _)| grid::distance_m(centre, &point));
-                (distance, doc.site_id)
+                let distance = self
+                    .point(slot)
+                    .map_or(f64::INFINITY, |point| grid::distance_m(centre, &point));
+                (distance, self.site_id(slot))
             })
             .into_iter()
             .map(|((distance, _), slot)| (slot, Key::Distance(distance.to_bits())))

@@ -10,7 +10,7 @@
 # and the Markdown table bench/results/workload.md. See bench/README.md, "Realistic workload".
 #
 # Needs: PostgreSQL server binaries, wrk (apt-get install wrk), python3, curl. Only loopback is
-# used. Settings: DURATION=20 (seconds per class) CONNECTIONS=32 URLS=20000 (per class)
+# used. Settings: CLASSES="radius_filters ..." (a subset, in that order) DURATION=20 (seconds per class) CONNECTIONS=32 URLS=20000 (per class)
 # DEEP_URLS=2000 WRITE_RATE=10 (writes/s) WRITE_CONNECTIONS=8 SAMPLE=100 (URLs checked per class) SEED=1 PORT=18081.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,7 +49,7 @@ stop_all() {
 }
 trap stop_all EXIT
 
-CLASSES=(radius_filters state_filters text state_filters_facets radius_filters_facets deep_pages)
+read -r -a CLASSES <<<"${CLASSES:-radius_filters state_filters text state_filters_facets radius_filters_facets deep_pages}"
 declare -A DESCRIBE=(
   [radius_filters]="radius + filters"
   [state_filters]="state + filters"

@@ -276,16 +276,40 @@ fn bind_fields<'q>(query: SiteQuery<'q>, site: &'q ValidSite, coordinates: Optio
 /// Makes the site's offers exactly `offers` (upserting, removing the rest) and refreshes the
 /// site's denormalized `modalities` and `offers` (the row is written only when one changed, by
 /// value: an object written with other spacing or key order, e.g. by an import, is not rewritten).
+/// One statement, one round trip, however many offers: the site's `offers` is built from the
+/// offers given, as `site_offers_json` builds it from the rows they become (a statement does not
+/// see its own writes).
 pub async fn sync_offers(
     conn: &mut PgConnection,
     site_id: Uuid,
     offers: &BTreeMap<Modality, ValidOffer>,
 ) -> Result<(), ApiError> {
-    for (modality, offer) in offers {
-        sqlx::query(
-            "insert into site_offer (site_id, modality, accepting, capacity, verifier_on_site, accepts,
+    let given: Vec<Value> = offers
+        .iter()
+        .map(|(modality, offer)| {
+            serde_json::json!({
+                "modality": modality,
+                "accepting": offer.accepting,
+                "capacity": offer.capacity,
+                "verifier_on_site": offer.verifier_on_site,
+                "accepts": offer.accepts,
+                "procedure_categories": offer.procedure_categories,
+                "volume_band": offer.volume_band,
+                "notes": offer.notes,
+            })
+        })
+        .collect();
+    let kept: Vec<Modality> = offers.keys().copied().collect();
+    sqlx::query(
+        "with given as (
+             select * from jsonb_to_recordset($2::jsonb) as g(
+                 modality text, accepting boolean, capacity integer, verifier_on_site boolean, accepts text[],
+                 procedure_categories text[], volume_band text, notes text)),
+         upserted as (
+             insert into site_offer (site_id, modality, accepting, capacity, verifier_on_site, accepts,
                                      procedure_categories, volume_band, notes)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             select $1, g.modality, g.accepting, g.capacity, g.verifier_on_site, g.accepts,
+                    g.procedure_categories, g.volume_band, g.notes from given g
              on conflict (site_id, modality) do update set
                 accepting = excluded.accepting, capacity = excluded.capacity,
                 verifier_on_site = excluded.verifier_on_site, accepts = excluded.accepts,
@@ -295,32 +319,19 @@ pub async fn sync_offers(
                     site_offer.procedure_categories, site_offer.volume_band, site_offer.notes)
                    is distinct from
                    (excluded.accepting, excluded.capacity, excluded.verifier_on_site, excluded.accepts,
-                    excluded.procedure_categories, excluded.volume_band, excluded.notes)",
-        )
-        .bind(site_id)
-        .bind(modality)
-        .bind(offer.accepting)
-        .bind(offer.capacity)
-        .bind(offer.verifier_on_site)
-        .bind(&offer.accepts)
-        .bind(&offer.procedure_categories)
-        .bind(offer.volume_band)
-        .bind(&offer.notes)
-        .execute(&mut *conn)
-        .await?;
-    }
-    let kept: Vec<Modality> = offers.keys().copied().collect();
-    sqlx::query("delete from site_offer where site_id = $1 and modality <> all($2)")
-        .bind(site_id)
-        .bind(&kept)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query(
-        "update site set modalities = $2, offers = o.offers
-           from (select site_offers_json($1) as offers) o
-          where site_id = $1 and (modalities is distinct from $2 or site.offers::jsonb <> o.offers::jsonb)",
+                    excluded.procedure_categories, excluded.volume_band, excluded.notes)),
+         removed as (
+             delete from site_offer where site_id = $1 and modality <> all($3))
+         update site set modalities = $3, offers = o.offers
+           from (select coalesce(json_object_agg(g.modality, json_build_object(
+                        'accepting', g.accepting, 'capacity', g.capacity, 'verifier_on_site', g.verifier_on_site,
+                        'accepts', g.accepts, 'procedure_categories', g.procedure_categories,
+                        'volume_band', g.volume_band, 'notes', g.notes) order by g.modality), '{}') as offers
+                   from given g) o
+          where site_id = $1 and (modalities is distinct from $3 or site.offers::jsonb <> o.offers::jsonb)",
     )
     .bind(site_id)
+    .bind(sqlx::types::Json(&given))
     .bind(&kept)
     .execute(conn)
     .await?;

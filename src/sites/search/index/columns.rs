@@ -110,7 +110,8 @@ fn permute<T: Copy>(column: &mut Vec<T>, order: &[u32]) {
 pub(super) struct Columns {
     site_id: Vec<Uuid>,
     names: Arena<u8>,
-    words: Arena<u32>,
+    /// Word ids, ascending, as [`encode_words`] writes them.
+    words: Arena<u8>,
     /// Latitude and longitude; NaN when not located.
     location: Vec<[f64; 2]>,
     updated_at: Vec<i64>,
@@ -151,7 +152,7 @@ impl Columns {
         let slot = u32::try_from(self.len()).expect("fewer than 2^31 sites");
         push(&mut self.site_id, doc.site_id);
         self.names.push(doc.name.as_bytes());
-        self.words.push(&doc.words);
+        self.words.push(&encode_words(&doc.words));
         push(&mut self.location, location(doc));
         push(&mut self.updated_at, doc.updated_at);
         push(&mut self.xid, doc.xid);
@@ -166,7 +167,7 @@ impl Columns {
         let i = slot as usize;
         self.site_id[i] = doc.site_id;
         self.names.set(slot, doc.name.as_bytes());
-        self.words.set(slot, &doc.words);
+        self.words.set(slot, &encode_words(&doc.words));
         self.location[i] = location(doc);
         self.updated_at[i] = doc.updated_at;
         self.xid[i] = doc.xid;
@@ -192,8 +193,8 @@ impl Columns {
         std::str::from_utf8(self.names.get(slot)).unwrap_or_default()
     }
 
-    pub fn words(&self, slot: u32) -> &[u32] {
-        self.words.get(slot)
+    pub fn words(&self, slot: u32) -> Vec<u32> {
+        decode_words(self.words.get(slot))
     }
 
     pub fn location(&self, slot: u32) -> Option<(f64, f64)> {
@@ -269,6 +270,39 @@ impl Columns {
     }
 }
 
+/// Ascending word ids as the differences between neighbours, seven bits a byte (the high bit
+/// set on every byte but a number's last): the common words' small ids take a byte each.
+fn encode_words(words: &[u32]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(words.len() * 2);
+    let mut previous = 0;
+    for &word in words {
+        let mut rest = word - previous;
+        previous = word;
+        while rest >= 0x80 {
+            bytes.push((rest & 0x7f) as u8 | 0x80);
+            rest >>= 7;
+        }
+        bytes.push(rest as u8);
+    }
+    bytes
+}
+
+fn decode_words(bytes: &[u8]) -> Vec<u32> {
+    let mut words = Vec::with_capacity(bytes.len());
+    let (mut previous, mut rest, mut shift) = (0u32, 0u32, 0);
+    for &byte in bytes {
+        rest |= u32::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            previous += rest;
+            words.push(previous);
+            (rest, shift) = (0, 0);
+        } else {
+            shift += 7;
+        }
+    }
+    words
+}
+
 fn location(doc: &Doc) -> [f64; 2] {
     doc.location.map_or([f64::NAN; 2], |(lat, lon)| [lat, lon])
 }
@@ -276,6 +310,15 @@ fn location(doc: &Doc) -> [f64; 2] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_lists_are_kept_exactly() {
+        for words in [vec![], vec![0], vec![3, 127, 128, 16_383, 16_384, 2_000_000, u32::MAX]] {
+            let bytes = encode_words(&words);
+            assert_eq!(decode_words(&bytes), words);
+        }
+        assert_eq!(encode_words(&[1, 2, 3, 4]).len(), 4, "a byte per common word");
+    }
 
     #[test]
     fn arenas_keep_each_slots_values_through_rewrites_and_compaction() {

@@ -519,11 +519,12 @@ impl Inner {
         for (slot, &was) in order.iter().enumerate() {
             let slot = slot as u32;
             let (codes, fee) = load.codes[was as usize];
+            let words = columns.words(slot);
             let filed = Filed {
                 codes,
                 fee,
                 offers: load.offers(was as usize),
-                words: columns.words(slot),
+                words: &words,
                 city: columns.city(slot),
                 zip5: columns.zip5(slot),
                 cell: columns.cell(slot),
@@ -701,7 +702,7 @@ impl Inner {
             }
         }
         for word in self.columns.words(slot) {
-            self.dictionary.words.remove(*word, slot);
+            self.dictionary.words.remove(word, slot);
         }
         if let Some(cell) = self.columns.cell(slot) {
             self.grid.remove(slot, cell);

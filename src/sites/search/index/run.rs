@@ -109,7 +109,7 @@ impl Inner {
         let facets = p
             .facets
             .iter()
-            .map(|facet| (*facet, self.facet(p, &filters, *facet)))
+            .map(|facet| (*facet, self.facet(p, &filters, *facet, &matching)))
             .collect();
         let slots = match p.effective_sort() {
             Sort::Relevance => self.ranked(&matching, groups.as_deref().unwrap_or_default(), query),
@@ -329,8 +329,24 @@ impl Inner {
 
     /// Counts per value of `facet` under every other filter; values no matching site has are
     /// left out.
-    fn facet(&self, p: &SearchParams, filters: &Filters, facet: Facet) -> BTreeMap<String, u64> {
-        let base = self.matching(p, filters, Some(facet));
+    fn facet(
+        &self,
+        p: &SearchParams,
+        filters: &Filters,
+        facet: Facet,
+        matching: &RoaringBitmap,
+    ) -> BTreeMap<String, u64> {
+        // A facet counts under every filter but its own: without a filter of its own (and, for the
+        // offer facets, without offer filters, whose modalities it would change), that is the
+        // search's matching set itself.
+        let own = filters.own.iter().any(|(f, _)| *f == facet);
+        let offers_differ = matches!(facet, Facet::Modality | Facet::Accepts) && p.has_offer_filters();
+        let base = if own || offers_differ {
+            Cow::Owned(self.matching(p, filters, Some(facet)))
+        } else {
+            Cow::Borrowed(matching)
+        };
+        let base = base.as_ref();
         let s = &self.sets;
         let count = |set: &RoaringBitmap| base.intersection_len(set);
         let mut counts: Vec<(String, u64)> = Vec::new();
@@ -338,7 +354,7 @@ impl Inner {
             Facet::Modality => {
                 for (i, m) in Modality::ALL.iter().enumerate() {
                     let n = if p.has_offer_filters() {
-                        self.offer(&base, &[i], p.accepts, p).map_or(0, |set| set.len())
+                        self.offer(base, &[i], p.accepts, p).map_or(0, |set| set.len())
                     } else {
                         count(s.modality.get(i))
                     };
@@ -349,7 +365,7 @@ impl Inner {
                 let modalities = modality_positions(&p.modalities);
                 for a in Accepts::ALL {
                     let n = self
-                        .offer(&base, &modalities, Some(Wanted::Value(*a)), p)
+                        .offer(base, &modalities, Some(Wanted::Value(*a)), p)
                         .map_or(0, |set| set.len());
                     counts.push((a.code().to_owned(), n));
                 }

@@ -57,6 +57,8 @@ pub struct AppState {
     pub search_pool: PgPool,
     /// The search index ([`sites::search::index`]).
     pub search: Arc<sites::search::index::SearchIndex>,
+    /// The site summaries search pages showed last ([`sites::search::Summaries`]).
+    pub summaries: Arc<sites::search::Summaries>,
     /// Where searches do their CPU-bound work: one thread per core, at a lower priority than
     /// everything else, so a write finds a core however many searches wait
     /// ([`sites::search::threads`]).
@@ -91,6 +93,7 @@ impl AppState {
         Self {
             search_pool: db::search_pool(&pool),
             search: Arc::default(),
+            summaries: Arc::default(),
             search_threads: Arc::new(sites::search::threads::SearchThreads::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             )),

@@ -78,6 +78,47 @@ async fn pages_sites_and_the_vocabulary_answer_304_until_a_write() {
     assert_eq!(stale.status, StatusCode::OK);
 }
 
+/// Pages' summaries are kept between searches, but a site changed through the API, or straight
+/// in the database, shows as it is now on the next page: never a summary older than the index.
+#[tokio::test]
+async fn kept_summaries_never_show_a_site_older_than_the_index() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("admin").await;
+    let site = app.create_site(&admin, &site_body("Riverside Imaging", "43210")).await;
+    let id = site["site_id"].as_str().unwrap().to_owned();
+    let uri = "/v1/sites?modality=CT&state=OH";
+    let name = |page: &Value| page["items"][0]["name"].as_str().unwrap().to_owned();
+    assert_eq!(name(&app.get(uri).await.json()), "Riverside Imaging");
+    assert_eq!(
+        name(&app.get(uri).await.json()),
+        "Riverside Imaging",
+        "from the kept summary"
+    );
+
+    let patch = app
+        .patch_site(
+            &admin,
+            &id,
+            &app.etag(&id).await,
+            &json!({"name": "Riverside Imaging Center", "payment": "free"}),
+        )
+        .await;
+    assert_eq!(patch.status, StatusCode::OK);
+    let page = app.get(uri).await.json();
+    assert_eq!(name(&page), "Riverside Imaging Center");
+    assert_eq!(page["items"][0]["payment"], "free");
+
+    // Written straight to the database (as another instance or an import would): once the index
+    // has read the change, the page has it.
+    sqlx::query("update site set name = 'Riverside Diagnostic Imaging' where site_id = $1::uuid")
+        .bind(&id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    app.sync_search().await;
+    assert_eq!(name(&app.get(uri).await.json()), "Riverside Diagnostic Imaging");
+}
+
 /// A rich site, as a coordinator fills it in.
 fn rich_site(i: usize) -> Value {
     let mut body = site_body(&format!("Riverside Regional Medical Center {i}"), "43210");

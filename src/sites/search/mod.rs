@@ -31,7 +31,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::error::{ApiError, Problem};
 use params::{Facet, Sort};
-pub use respond::{OfferSummary, SiteHit, SiteSummary};
+pub use respond::{OfferSummary, SiteHit, SiteSummary, Summaries};
 
 /// How many sites match.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -2,6 +2,7 @@
 //! with distances and relevance from the index, the cursor, the total and the facets.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -11,7 +12,8 @@ use sqlx::types::Json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::index::run::Outcome;
+use super::index::run::{Hit as IndexHit, Outcome};
+use super::index::short_xid;
 use super::params::{SearchParams, Unit, View};
 use super::plan::Plan;
 use super::{FacetCount, Relation, SitePage, Total, cursor};
@@ -41,8 +43,71 @@ fn yes() -> bool {
     true
 }
 
-/// The columns of a [`SiteSummary`], of `site s`.
-const SUMMARY_COLUMNS: &str = "s.site_id, s.name, s.site_type, s.city, s.state, s.status, s.payment, s.liability_insurance, s.hipaa_training, s.offers";
+/// The columns of a [`SummaryRow`], of `site s`.
+const SUMMARY_COLUMNS: &str = "s.site_id, s.name, s.site_type, s.city, s.state, s.status, s.payment, s.liability_insurance, s.hipaa_training, s.offers, s.index_xid";
+
+/// How many sites' summaries [`Summaries`] keeps (a few hundred bytes each).
+const CACHED_SUMMARIES: usize = 16_384;
+
+/// The summaries of the sites pages showed last, each with the version of the site it was read
+/// at (`site.index_xid`): a page's site whose version is the one the index has is not read again.
+/// A site changed since has another version in the index, so its old summary is never shown; a
+/// summary read newer than the index's version waits until the index has caught up. Bounded
+/// (the least useful go first), so memory stays flat.
+pub struct Summaries(quick_cache::sync::Cache<Uuid, (u32, Arc<SiteSummary>)>);
+
+impl Default for Summaries {
+    fn default() -> Self {
+        Self(quick_cache::sync::Cache::new(CACHED_SUMMARIES))
+    }
+}
+
+impl std::fmt::Debug for Summaries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Summaries").field("len", &self.0.len()).finish()
+    }
+}
+
+/// A summary as read, with the version of the row.
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    #[sqlx(flatten)]
+    summary: SiteSummary,
+    index_xid: i64,
+}
+
+impl Identified for SummaryRow {
+    fn id(&self) -> Uuid {
+        self.summary.site_id
+    }
+}
+
+/// The summaries of `hits`' sites, in their order: from the cache where it has the version the
+/// index has, the others read by primary key (and kept). A site deleted since the index answered
+/// is left out.
+async fn summaries(state: &AppState, hits: &[IndexHit]) -> Result<Vec<Arc<SiteSummary>>, ApiError> {
+    let cache = &state.summaries.0;
+    let mut found: HashMap<Uuid, Arc<SiteSummary>> = hits
+        .iter()
+        .filter_map(|hit| {
+            cache
+                .get(&hit.site_id)
+                .filter(|(version, _)| *version == hit.version)
+                .map(|(_, summary)| (hit.site_id, summary))
+        })
+        .collect();
+    let missing: Vec<Uuid> = hits
+        .iter()
+        .map(|hit| hit.site_id)
+        .filter(|id| !found.contains_key(id))
+        .collect();
+    for row in rows::<SummaryRow>(state, SUMMARY_COLUMNS, &missing).await? {
+        let summary = Arc::new(row.summary);
+        cache.insert(summary.site_id, (short_xid(row.index_xid), Arc::clone(&summary)));
+        found.insert(summary.site_id, summary);
+    }
+    Ok(hits.iter().filter_map(|hit| found.remove(&hit.site_id)).collect())
+}
 
 /// What a results list shows of a site: where it is (with `distance` beside it), what it is,
 /// whether it is verified, and what each offer and the site ask of a candidate; a value the site
@@ -198,10 +263,11 @@ pub(super) async fn page(
         }
     }
     let items: Vec<Item> = match params.view {
-        View::Summary => rows::<SiteSummary>(state, SUMMARY_COLUMNS, &ids)
+        View::Summary => summaries(state, &hits)
             .await?
             .into_iter()
-            .map(|mut site| {
+            .map(|site| {
+                let mut site = SiteSummary::clone(&site);
                 if !params.modalities.is_empty() {
                     site.offers.0.retain(|modality, _| params.modalities.contains(modality));
                 }

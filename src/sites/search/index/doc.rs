@@ -153,7 +153,7 @@ pub(super) fn lower(text: &str) -> String {
 }
 
 /// The low 32 bits of a transaction id (ids of one database's live rows are never 2^31 apart).
-pub(super) fn short_xid(xid: i64) -> u32 {
+pub(crate) fn short_xid(xid: i64) -> u32 {
     xid as u32
 }
 

@@ -30,7 +30,8 @@ use uuid::Uuid;
 
 use crate::vocabulary::{Accepts, CodeSet, Modality, Schedule, SiteStatus};
 use columns::Columns;
-use doc::{Codes, Doc, INDEX_COLUMNS, IndexRow, Interner, PackedOffer, name_order, short_xid, xid_at_least};
+pub(crate) use doc::short_xid;
+use doc::{Codes, Doc, INDEX_COLUMNS, IndexRow, Interner, PackedOffer, name_order, xid_at_least};
 use grid::Grid;
 use order::Order;
 use words::Words;

@@ -43,6 +43,9 @@ pub struct Query<'a> {
 #[derive(Debug, Clone)]
 pub struct Hit {
     pub site_id: Uuid,
+    /// The version of the site the index has ([`super::short_xid`] of the transaction that
+    /// wrote it).
+    pub version: u32,
     /// Metres from `near`, when given.
     pub distance_m: Option<f64>,
     /// Text match, 0 to 1, when `q` is given.
@@ -121,6 +124,7 @@ impl Inner {
             .into_iter()
             .map(|(slot, key)| Hit {
                 site_id: self.site_id(slot),
+                version: self.columns.xid(slot),
                 distance_m: centre
                     .zip(self.point(slot))
                     .map(|(c, point)| grid::distance_m(&c, &point)),

@@ -13,10 +13,12 @@ type Job = Box<dyn FnOnce() + Send>;
 /// How far below the service's own priority search threads run (a `nice` increment).
 const NICER: libc::c_int = 10;
 
-/// The search threads. Dropping the last handle lets them finish.
+/// The search threads. Dropping them waits for the threads to finish their searches and exit,
+/// so none outlives the service (a thread still running while the process exits can crash it).
 #[derive(Debug)]
 pub struct SearchThreads {
-    jobs: Mutex<mpsc::Sender<Job>>,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl SearchThreads {
@@ -24,31 +26,36 @@ impl SearchThreads {
     pub fn new(threads: usize) -> Self {
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
-        for i in 0..threads.max(1) {
-            let queue = Arc::clone(&queue);
-            std::thread::Builder::new()
-                .name(format!("search-{i}"))
-                .spawn(move || {
-                    // On Linux a thread has a priority of its own: this one only. Raising one's
-                    // own nice value needs no privilege; if it fails, searches run as before.
-                    // SAFETY: setpriority has no memory-safety preconditions.
-                    unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, NICER) };
-                    loop {
-                        let job = match queue.lock() {
-                            Ok(queue) => queue.recv(),
-                            Err(_) => return,
-                        };
-                        match job {
-                            // A panicking search fails its own request (its answer is dropped),
-                            // not the thread.
-                            Ok(job) => drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))),
-                            Err(_) => return,
+        let threads = (0..threads.max(1))
+            .map(|i| {
+                let queue = Arc::clone(&queue);
+                std::thread::Builder::new()
+                    .name(format!("search-{i}"))
+                    .spawn(move || {
+                        // On Linux a thread has a priority of its own: this one only. Raising one's
+                        // own nice value needs no privilege; if it fails, searches run as before.
+                        // SAFETY: setpriority has no memory-safety preconditions.
+                        unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, NICER) };
+                        loop {
+                            let job = match queue.lock() {
+                                Ok(queue) => queue.recv(),
+                                Err(_) => return,
+                            };
+                            match job {
+                                // A panicking search fails its own request (its answer is dropped),
+                                // not the thread.
+                                Ok(job) => drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job))),
+                                Err(_) => return,
+                            }
                         }
-                    }
-                })
-                .expect("the operating system starts a search thread");
+                    })
+                    .expect("the operating system starts a search thread")
+            })
+            .collect();
+        Self {
+            jobs: Mutex::new(Some(jobs)),
+            threads,
         }
-        Self { jobs: Mutex::new(jobs) }
     }
 
     /// Runs `work` on a search thread and waits for its answer.
@@ -61,11 +68,28 @@ impl SearchThreads {
         self.jobs
             .lock()
             .map_err(|_| ApiError::internal("the search threads' queue is poisoned"))?
+            .as_ref()
+            .ok_or_else(|| ApiError::internal("the search threads have stopped"))?
             .send(job)
             .map_err(|_| ApiError::internal("the search threads have stopped"))?;
         answered
             .await
             .map_err(|_| ApiError::internal("a search failed on its thread"))
+    }
+}
+
+impl Drop for SearchThreads {
+    fn drop(&mut self) {
+        // Closing the queue ends each thread once it has finished its search.
+        drop(self.jobs.lock().map(|mut jobs| jobs.take()));
+        let me = std::thread::current().id();
+        for thread in self.threads.drain(..) {
+            // The last handle may go with a search's own state, on a search thread: that one
+            // ends by itself when its job returns.
+            if thread.thread().id() != me {
+                let _ = thread.join();
+            }
+        }
     }
 }
 
@@ -90,5 +114,13 @@ mod tests {
         assert_eq!(nice, (ours + NICER).min(19));
         assert!(threads.run(|| panic!("a bad search")).await.is_err());
         assert_eq!(threads.run(|| 2 + 2).await.unwrap(), 4, "the threads survive a panic");
+        let names: Vec<String> = threads
+            .threads
+            .iter()
+            .filter_map(|t| t.thread().name().map(str::to_owned))
+            .collect();
+        assert_eq!(names, ["search-0", "search-1"]);
+        // Returns once both threads have exited (a thread that did not would hang the test).
+        drop(threads);
     }
 }

@@ -483,13 +483,8 @@ fn mark(sets: &mut Sets, words: &mut Words, grid: &mut Grid, slot: u32, filed: &
 impl Inner {
     /// Fills an empty index with the sites of `load`, slots in the order of where they are (so
     /// the sites of a region are near each other in every set, and a region is a few ranges).
-    fn load(&mut self, load: Load) {
-        let Load {
-            mut columns,
-            codes,
-            offers,
-            offers_end,
-        } = load;
+    fn load(&mut self, mut load: Load) {
+        let mut columns = std::mem::take(&mut load.columns);
         let mut order: Vec<u32> = (0..columns.len() as u32).collect();
         order.sort_unstable_by_key(|slot| {
             let cell = columns.cell(*slot).unwrap_or((i32::MAX, i32::MAX));
@@ -510,12 +505,6 @@ impl Inner {
                 .map(|_| Values::with(Accepts::ALL.len() + 1))
                 .collect(),
             ..Sets::default()
-        };
-        let load = Load {
-            columns: Columns::default(),
-            codes,
-            offers,
-            offers_end,
         };
         for (slot, &was) in order.iter().enumerate() {
             let slot = slot as u32;

@@ -3,7 +3,7 @@
 use crate::error::FieldError;
 
 /// An email address, trimmed and lower-cased (addresses are unique case-insensitively).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Email(String);
 
 impl Email {

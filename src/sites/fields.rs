@@ -30,7 +30,7 @@ impl utoipa::PartialSchema for UsStateCode {
 impl utoipa::ToSchema for UsStateCode {}
 
 /// A US state or territory, as its upper-case USPS code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct UsState(String);
 
 impl UsState {
@@ -51,7 +51,7 @@ impl UsState {
 }
 
 /// A US ZIP code: `12345` or ZIP+4 `12345-6789` (nine digits without the hyphen are accepted).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PostalCode(String);
 
 impl PostalCode {
@@ -81,7 +81,7 @@ impl PostalCode {
 }
 
 /// A US phone number in E.164 form (`+16145551234`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Phone(String);
 
 impl Phone {
@@ -111,7 +111,7 @@ impl Phone {
 }
 
 /// An `http` or `https` URL with a host name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct WebsiteUrl(String);
 
 impl WebsiteUrl {
@@ -144,7 +144,7 @@ impl WebsiteUrl {
 
 /// A National Provider Identifier: 10 digits whose last is a Luhn check digit computed with the
 /// prefix 80840.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Npi(String);
 
 impl Npi {

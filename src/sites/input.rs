@@ -67,8 +67,10 @@ pub const OFFER_FIELDS: &[&str] = &[
     "notes",
 ];
 
-/// A site that passed every rule.
-#[derive(Debug, Clone)]
+/// A site that passed every rule. Serialized, it is the editable columns of its row, each under
+/// its column's name (`queries::insert` and `queries::update` write it so, naming no field), with
+/// the coordinates and offers left to their own columns and table.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct ValidSite {
     pub name: String,
     pub aliases: Vec<String>,
@@ -78,6 +80,7 @@ pub struct ValidSite {
     pub state: UsState,
     pub postal_code: PostalCode,
     /// Coordinates the request gave, if any.
+    #[serde(skip)]
     pub coordinates: Option<(f64, f64)>,
     pub phone: Option<Phone>,
     pub website: Option<WebsiteUrl>,
@@ -104,6 +107,7 @@ pub struct ValidSite {
     pub rotation_weeks_min: Option<i32>,
     pub rotation_weeks_max: Option<i32>,
     pub min_hours_per_week: Option<i32>,
+    #[serde(skip)]
     pub offers: BTreeMap<Modality, ValidOffer>,
 }
 

@@ -180,6 +180,39 @@ pub async fn duplicate_candidates(
     .await?)
 }
 
+/// A site's editable columns as one JSON object keyed by column name: the fields of
+/// [`ValidSite`] (its declaration names them) and the coordinates found for it. `insert` and
+/// `update` write the object with `jsonb_populate_record`, which turns each value into its
+/// column's type, so no statement lists or numbers a field by hand.
+#[derive(serde::Serialize)]
+struct EditableColumns<'a> {
+    #[serde(flatten)]
+    site: &'a ValidSite,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    coordinates_source: Option<&'static str>,
+}
+
+impl<'a> EditableColumns<'a> {
+    /// The columns, and their names comma-separated (the same for every site: read from the
+    /// first one serialized, since every field is always present).
+    fn of(site: &'a ValidSite, coordinates: Option<Coordinates>) -> Result<(Value, &'static str), ApiError> {
+        static NAMES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let columns = serde_json::to_value(Self {
+            site,
+            latitude: coordinates.map(|c| c.latitude),
+            longitude: coordinates.map(|c| c.longitude),
+            coordinates_source: coordinates.map(|c| c.source),
+        })
+        .map_err(ApiError::internal)?;
+        let Value::Object(object) = &columns else {
+            return Err(ApiError::internal("a site's columns did not serialize to an object"));
+        };
+        let names = NAMES.get_or_init(|| object.keys().map(String::as_str).collect::<Vec<_>>().join(", "));
+        Ok((columns, names))
+    }
+}
+
 /// Inserts a new site (without its offers).
 pub async fn insert(
     conn: &mut PgConnection,
@@ -189,20 +222,18 @@ pub async fn insert(
     source: SiteSource,
     created_by: Uuid,
 ) -> Result<(), ApiError> {
-    let query = sqlx::query(
-        "insert into site (site_id, source, created_by, name, aliases, site_type, street, city, state, postal_code,
-                           latitude, longitude, coordinates_source, phone, website, email, npi, payment, fee_usd,
-                           fee_covers, compensation, hipaa_training, liability_insurance, insurance_accepted,
-                           min_per_occurrence_usd, min_aggregate_usd, background_check, drug_screen, immunizations,
-                           bls_required, orientation_required, affiliation_agreement_required, lead_time_days,
-                           housing, schedule, rotation_weeks_min, rotation_weeks_max, min_hours_per_week)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-                 $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38)",
-    )
+    let (columns, names) = EditableColumns::of(site, coordinates)?;
+    // The names are the declaration's field names (identifiers), never input.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "insert into site (site_id, source, created_by, {names})
+         select $1, $2, $3, {names} from jsonb_populate_record(null::site, $4)"
+    )))
     .bind(site_id)
     .bind(source)
-    .bind(created_by);
-    bind_fields(query, site, coordinates).execute(conn).await?;
+    .bind(created_by)
+    .bind(columns)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -213,64 +244,17 @@ pub async fn update(
     site: &ValidSite,
     coordinates: Option<Coordinates>,
 ) -> Result<(), ApiError> {
-    let query = sqlx::query(
-        "update site set
-            name = $2, aliases = $3, site_type = $4, street = $5, city = $6, state = $7, postal_code = $8,
-            latitude = $9, longitude = $10, coordinates_source = $11, phone = $12, website = $13, email = $14,
-            npi = $15, payment = $16, fee_usd = $17, fee_covers = $18, compensation = $19, hipaa_training = $20,
-            liability_insurance = $21, insurance_accepted = $22, min_per_occurrence_usd = $23,
-            min_aggregate_usd = $24, background_check = $25, drug_screen = $26, immunizations = $27,
-            bls_required = $28, orientation_required = $29, affiliation_agreement_required = $30,
-            lead_time_days = $31, housing = $32, schedule = $33, rotation_weeks_min = $34,
-            rotation_weeks_max = $35, min_hours_per_week = $36, version = version + 1
-          where site_id = $1",
-    )
-    .bind(site_id);
-    bind_fields(query, site, coordinates).execute(conn).await?;
+    let (columns, names) = EditableColumns::of(site, coordinates)?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "update site set ({names}) = (select {names} from jsonb_populate_record(null::site, $2)),
+                version = version + 1
+          where site_id = $1"
+    )))
+    .bind(site_id)
+    .bind(columns)
+    .execute(conn)
+    .await?;
     Ok(())
-}
-
-type SiteQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
-
-/// Binds the editable fields, in `SITE_FIELDS` order with coordinates and their source after the
-/// postal code: the tail shared by `insert` and `update`.
-fn bind_fields<'q>(query: SiteQuery<'q>, site: &'q ValidSite, coordinates: Option<Coordinates>) -> SiteQuery<'q> {
-    query
-        .bind(&site.name)
-        .bind(&site.aliases)
-        .bind(site.site_type)
-        .bind(&site.street)
-        .bind(&site.city)
-        .bind(site.state.as_str())
-        .bind(site.postal_code.as_str())
-        .bind(coordinates.map(|c| c.latitude))
-        .bind(coordinates.map(|c| c.longitude))
-        .bind(coordinates.map(|c| c.source))
-        .bind(site.phone.as_ref().map(|p| p.as_str()))
-        .bind(site.website.as_ref().map(|w| w.as_str()))
-        .bind(site.email.as_ref().map(|e| e.as_str()))
-        .bind(site.npi.as_ref().map(|n| n.as_str()))
-        .bind(site.payment)
-        .bind(site.fee_usd)
-        .bind(&site.fee_covers)
-        .bind(site.compensation)
-        .bind(site.hipaa_training)
-        .bind(site.liability_insurance)
-        .bind(&site.insurance_accepted)
-        .bind(site.min_per_occurrence_usd)
-        .bind(site.min_aggregate_usd)
-        .bind(site.background_check)
-        .bind(site.drug_screen)
-        .bind(&site.immunizations)
-        .bind(site.bls_required)
-        .bind(site.orientation_required)
-        .bind(site.affiliation_agreement_required)
-        .bind(site.lead_time_days)
-        .bind(site.housing)
-        .bind(&site.schedule)
-        .bind(site.rotation_weeks_min)
-        .bind(site.rotation_weeks_max)
-        .bind(site.min_hours_per_week)
 }
 
 /// Makes the site's offers exactly `offers` (upserting, removing the rest) and refreshes the

@@ -633,3 +633,96 @@ async fn a_verified_listing_whose_identity_a_manager_changes_is_unverified_again
         .await;
     assert_eq!(restored.json()["status"], "unverified");
 }
+
+/// Every field a client can write, each with a value other than its default, on create; then
+/// every one changed by one PATCH. Each is read back as written (from `GET`, so from the row),
+/// so a field the statements forgot to write fails here.
+#[tokio::test]
+async fn every_field_is_stored_as_written_on_create_and_on_patch() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("admin").await;
+    let mut first = json!({
+        "name": "Riverside Regional Medical Center", "aliases": ["Riverside Imaging", "RRMC Radiology"],
+        "site_type": "hospital", "street": "10 W 10th Ave", "city": "Columbus", "state": "OH",
+        "postal_code": "43210-1234", "latitude": 40.0001, "longitude": -83.0102,
+        "phone": "+16145551234", "website": "https://www.example.org/radiology",
+        "email": "imaging.education@example.org", "npi": "1234567893"
+    });
+    join(
+        &mut first,
+        json!({
+            "payment": "fee", "fee_usd": 250, "fee_covers": "badge and parking", "compensation": "unpaid",
+            "hipaa_training": "provided_by_site", "liability_insurance": "required",
+            "insurance_accepted": ["own_policy", "program_policy"], "min_per_occurrence_usd": 1000000,
+            "min_aggregate_usd": 3000000, "background_check": true, "drug_screen": false,
+            "immunizations": ["tb", "hep_b"], "bls_required": true, "orientation_required": false,
+            "affiliation_agreement_required": true, "lead_time_days": 45, "housing": "help_finding",
+            "schedule": ["weekday", "evening"], "rotation_weeks_min": 4, "rotation_weeks_max": 12,
+            "min_hours_per_week": 16,
+            "offers": {"ct": {"accepting": false, "capacity": 2, "verifier_on_site": true,
+                              "accepts": ["program_students", "independent"],
+                              "procedure_categories": ["CTA", "head"], "volume_band": "high",
+                              "notes": "Evenings only."}}
+        }),
+    );
+    let mut second = json!({
+        "name": "Lakeview Imaging Center", "aliases": ["Lakeview Radiology"], "site_type": "imaging_center",
+        "street": "200 Lake St", "city": "Dayton", "state": "OH", "postal_code": "45402",
+        "latitude": 39.7589, "longitude": -84.1916, "phone": "+19375550100",
+        "website": "https://lakeview.example.org", "email": "education@lakeview.example.org",
+        "npi": "1245319599"
+    });
+    join(
+        &mut second,
+        json!({
+            "payment": "free", "fee_usd": null, "fee_covers": null,
+            "compensation": "stipend", "hipaa_training": "bring_own_certificate", "liability_insurance": "not_required",
+            "insurance_accepted": [], "min_per_occurrence_usd": null, "min_aggregate_usd": null,
+            "background_check": false, "drug_screen": true, "immunizations": ["influenza"],
+            "bls_required": false, "orientation_required": true, "affiliation_agreement_required": false,
+            "lead_time_days": 10, "housing": "free", "schedule": ["weekend"], "rotation_weeks_min": 2,
+            "rotation_weeks_max": 6, "min_hours_per_week": 24,
+            "offers": {"ct": null, "mri": {"accepting": true, "capacity": 1, "verifier_on_site": false,
+                                            "accepts": ["program_students"], "procedure_categories": ["brain"],
+                                            "volume_band": "low", "notes": "Weekends."}}
+        }),
+    );
+    let created = app.create_site(&admin, &first).await;
+    let id = created["site_id"].as_str().unwrap().to_owned();
+    let stored = app.get(&format!("/v1/sites/{id}")).await.json();
+    assert_written(&first, &stored);
+
+    let etag = app.etag(&id).await;
+    let patched = app.patch_site(&admin, &id, &etag, &second).await;
+    assert_eq!(patched.status, StatusCode::OK, "{patched:?}");
+    let stored = app.get(&format!("/v1/sites/{id}")).await.json();
+    assert_written(&second, &stored);
+    assert_eq!(
+        stored["offers"].as_object().unwrap().len(),
+        1,
+        "the CT offer was removed"
+    );
+}
+
+/// `object` with `more`'s fields too (nulls kept, unlike a merge patch).
+fn join(object: &mut Value, more: Value) {
+    let Value::Object(more) = more else { unreachable!() };
+    object.as_object_mut().unwrap().extend(more);
+}
+
+/// Each field of `sent` (a null: absent or null) as `stored` shows it; offers field by field.
+fn assert_written(sent: &Value, stored: &Value) {
+    for (field, value) in sent.as_object().unwrap() {
+        if field == "offers" {
+            for (modality, offer) in value.as_object().unwrap() {
+                let Some(offer) = offer.as_object() else { continue };
+                for (name, value) in offer {
+                    assert_eq!(&stored["offers"][modality][name], value, "offers.{modality}.{name}");
+                }
+            }
+            continue;
+        }
+        let shown = stored.get(field).unwrap_or(&Value::Null);
+        assert_eq!(shown, value, "{field}");
+    }
+}

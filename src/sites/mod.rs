@@ -247,14 +247,10 @@ pub async fn create_site(
     } else {
         SiteSource::Member
     };
-    queries::insert(&mut tx, site_id, &site, coordinates, source, caller.account_id).await?;
-    queries::sync_offers(&mut tx, site_id, &site.offers).await?;
+    let mut created = queries::insert(&mut tx, site_id, &site, coordinates, source, caller.account_id).await?;
     if manage {
         queries::add_manager(&mut *tx, site_id, caller.account_id).await?;
     }
-    let mut created = queries::load(&mut tx, site_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("a site vanished while being created"))?;
     let mut changes = diff(&Value::Object(Map::new()), &editable_json(&created));
     record_override(&mut changes, overridden);
     queries::record_change(&mut *tx, site_id, caller.account_id, "create", &changes).await?;
@@ -412,11 +408,8 @@ pub async fn update_site(
         overridden = duplicates::guard(&mut tx, &site, Some(site_id), reason.as_deref()).await?;
     }
     let (coordinates, notices) = coordinates_for(&site);
-    queries::update(&mut tx, site_id, &site, coordinates).await?;
     queries::sync_offers(&mut tx, site_id, &site.offers).await?;
-    let mut updated = queries::load(&mut tx, site_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("a locked site vanished"))?;
+    let mut updated = queries::update(&mut tx, site_id, &site, coordinates).await?;
     let mut changes = diff(&before, &editable_json(&updated));
     if changes.as_object().is_some_and(Map::is_empty) {
         // Nothing changed: keep the revision (and the history) as they were.

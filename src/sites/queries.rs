@@ -213,7 +213,9 @@ impl<'a> EditableColumns<'a> {
     }
 }
 
-/// Inserts a new site (without its offers).
+/// Inserts a new site with its offers and returns it as stored: one statement (the row, its
+/// offers' rows, and the offers and modalities kept on the row, built from the offers given as
+/// [`sync_offers`] builds them).
 pub async fn insert(
     conn: &mut PgConnection,
     site_id: Uuid,
@@ -221,40 +223,49 @@ pub async fn insert(
     coordinates: Option<Coordinates>,
     source: SiteSource,
     created_by: Uuid,
-) -> Result<(), ApiError> {
+) -> Result<Site, ApiError> {
     let (columns, names) = EditableColumns::of(site, coordinates)?;
+    let (given, kept) = given_offers(&site.offers);
     // The names are the declaration's field names (identifiers), never input.
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "insert into site (site_id, source, created_by, {names})
-         select $1, $2, $3, {names} from jsonb_populate_record(null::site, $4)"
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "with given as ({GIVEN_OFFERS}),
+              s as (insert into site (site_id, modalities, offers, source, created_by, {names})
+                    select $1, $3, ({OFFERS_OBJECT}), $5, $6, {names} from jsonb_populate_record(null::site, $4)
+                    returning *),
+              offered as ({INSERT_OFFERS})
+         select {SITE_COLUMNS} from s"
     )))
     .bind(site_id)
+    .bind(sqlx::types::Json(&given))
+    .bind(&kept)
+    .bind(columns)
     .bind(source)
     .bind(created_by)
-    .bind(columns)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_one(conn)
+    .await?)
 }
 
-/// Replaces every editable field of a site and bumps its version.
+/// Replaces every editable field of a site, bumps its version, and returns it as stored (with
+/// the offers as they are now: write them first, with [`sync_offers`]).
 pub async fn update(
     conn: &mut PgConnection,
     site_id: Uuid,
     site: &ValidSite,
     coordinates: Option<Coordinates>,
-) -> Result<(), ApiError> {
+) -> Result<Site, ApiError> {
     let (columns, names) = EditableColumns::of(site, coordinates)?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "update site set ({names}) = (select {names} from jsonb_populate_record(null::site, $2)),
-                version = version + 1
-          where site_id = $1"
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "with s as (
+             update site set ({names}) = (select {names} from jsonb_populate_record(null::site, $2)),
+                    version = version + 1
+              where site_id = $1
+             returning *)
+         select {SITE_COLUMNS} from s"
     )))
     .bind(site_id)
     .bind(columns)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_one(conn)
+    .await?)
 }
 
 /// Makes the site's offers exactly `offers` (upserting, removing the rest) and refreshes the
@@ -268,7 +279,58 @@ pub async fn sync_offers(
     site_id: Uuid,
     offers: &BTreeMap<Modality, ValidOffer>,
 ) -> Result<(), ApiError> {
-    let given: Vec<Value> = offers
+    let (given, kept) = given_offers(offers);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "with given as ({GIVEN_OFFERS}),
+         upserted as (
+             {INSERT_OFFERS}
+             on conflict (site_id, modality) do update set
+                accepting = excluded.accepting, capacity = excluded.capacity,
+                verifier_on_site = excluded.verifier_on_site, accepts = excluded.accepts,
+                procedure_categories = excluded.procedure_categories, volume_band = excluded.volume_band,
+                notes = excluded.notes
+             where (site_offer.accepting, site_offer.capacity, site_offer.verifier_on_site, site_offer.accepts,
+                    site_offer.procedure_categories, site_offer.volume_band, site_offer.notes)
+                   is distinct from
+                   (excluded.accepting, excluded.capacity, excluded.verifier_on_site, excluded.accepts,
+                    excluded.procedure_categories, excluded.volume_band, excluded.notes)),
+         removed as (
+             delete from site_offer where site_id = $1 and modality <> all($3))
+         update site set modalities = $3, offers = o.offers
+           from (select ({OFFERS_OBJECT}) as offers) o
+          where site_id = $1 and (modalities is distinct from $3 or site.offers::jsonb <> o.offers::jsonb)"
+    )))
+    .bind(site_id)
+    .bind(sqlx::types::Json(&given))
+    .bind(&kept)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The offers given to a statement as rows of `given`: the JSON array of [`given_offers`], bound
+/// as `$2` (and their modalities as `$3`) by every statement that uses it, which binds the site's
+/// id as `$1`.
+const GIVEN_OFFERS: &str = "select * from jsonb_to_recordset($2::jsonb) as g(
+         modality text, accepting boolean, capacity integer, verifier_on_site boolean, accepts text[],
+         procedure_categories text[], volume_band text, notes text)";
+
+/// The offers of `given` as the site row keeps them (`site.offers`), in the shape
+/// `site_offers_json` gives the stored rows (migration `…09`).
+const OFFERS_OBJECT: &str = "select coalesce(json_object_agg(g.modality, json_build_object(
+         'accepting', g.accepting, 'capacity', g.capacity, 'verifier_on_site', g.verifier_on_site,
+         'accepts', g.accepts, 'procedure_categories', g.procedure_categories,
+         'volume_band', g.volume_band, 'notes', g.notes) order by g.modality), '{}') from given g";
+
+/// Inserts the rows of `given` as the offers of site `$1`.
+const INSERT_OFFERS: &str = "insert into site_offer (site_id, modality, accepting, capacity, verifier_on_site, accepts,
+                             procedure_categories, volume_band, notes)
+     select $1, g.modality, g.accepting, g.capacity, g.verifier_on_site, g.accepts,
+            g.procedure_categories, g.volume_band, g.notes from given g";
+
+/// The offers as the JSON array `GIVEN_OFFERS` reads, and their modalities.
+fn given_offers(offers: &BTreeMap<Modality, ValidOffer>) -> (Vec<Value>, Vec<Modality>) {
+    let given = offers
         .iter()
         .map(|(modality, offer)| {
             serde_json::json!({
@@ -283,43 +345,7 @@ pub async fn sync_offers(
             })
         })
         .collect();
-    let kept: Vec<Modality> = offers.keys().copied().collect();
-    sqlx::query(
-        "with given as (
-             select * from jsonb_to_recordset($2::jsonb) as g(
-                 modality text, accepting boolean, capacity integer, verifier_on_site boolean, accepts text[],
-                 procedure_categories text[], volume_band text, notes text)),
-         upserted as (
-             insert into site_offer (site_id, modality, accepting, capacity, verifier_on_site, accepts,
-                                     procedure_categories, volume_band, notes)
-             select $1, g.modality, g.accepting, g.capacity, g.verifier_on_site, g.accepts,
-                    g.procedure_categories, g.volume_band, g.notes from given g
-             on conflict (site_id, modality) do update set
-                accepting = excluded.accepting, capacity = excluded.capacity,
-                verifier_on_site = excluded.verifier_on_site, accepts = excluded.accepts,
-                procedure_categories = excluded.procedure_categories, volume_band = excluded.volume_band,
-                notes = excluded.notes
-             where (site_offer.accepting, site_offer.capacity, site_offer.verifier_on_site, site_offer.accepts,
-                    site_offer.procedure_categories, site_offer.volume_band, site_offer.notes)
-                   is distinct from
-                   (excluded.accepting, excluded.capacity, excluded.verifier_on_site, excluded.accepts,
-                    excluded.procedure_categories, excluded.volume_band, excluded.notes)),
-         removed as (
-             delete from site_offer where site_id = $1 and modality <> all($3))
-         update site set modalities = $3, offers = o.offers
-           from (select coalesce(json_object_agg(g.modality, json_build_object(
-                        'accepting', g.accepting, 'capacity', g.capacity, 'verifier_on_site', g.verifier_on_site,
-                        'accepts', g.accepts, 'procedure_categories', g.procedure_categories,
-                        'volume_band', g.volume_band, 'notes', g.notes) order by g.modality), '{}') as offers
-                   from given g) o
-          where site_id = $1 and (modalities is distinct from $3 or site.offers::jsonb <> o.offers::jsonb)",
-    )
-    .bind(site_id)
-    .bind(sqlx::types::Json(&given))
-    .bind(&kept)
-    .execute(conn)
-    .await?;
-    Ok(())
+    (given, offers.keys().copied().collect())
 }
 
 /// Sets the status (archive, restore, verify) and bumps the version.

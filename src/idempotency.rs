@@ -113,16 +113,14 @@ pub async fn claim(
     key: &str,
     fingerprint: &[u8],
 ) -> Result<Claim, ApiError> {
-    sqlx::query(
-        "delete from idempotency_key
-          where account_id = $1 and key = $2 and created_at < now() - interval '24 hours'",
-    )
-    .bind(account_id)
-    .bind(key)
-    .execute(&mut *conn)
-    .await?;
+    // A key older than 24 hours is free again: its row is taken over as if new. A live one is left
+    // as it is (waiting, if its request is still under way, for that request to end).
     let inserted = sqlx::query(
-        "insert into idempotency_key (account_id, key, request_hash) values ($1, $2, $3) on conflict do nothing",
+        "insert into idempotency_key (account_id, key, request_hash) values ($1, $2, $3)
+         on conflict (account_id, key) do update
+            set request_hash = excluded.request_hash, created_at = now(), response_status = null,
+                response_body = null, response_location = null, response_etag = null
+          where idempotency_key.created_at < now() - interval '24 hours'",
     )
     .bind(account_id)
     .bind(key)

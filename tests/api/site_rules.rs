@@ -418,6 +418,58 @@ async fn the_same_idempotency_key_ten_times_concurrently_creates_one_site() {
     assert_eq!(site_count(&app).await, 3);
 }
 
+/// A key is kept for 24 hours: within them a retry gets the first answer again; after them the
+/// key is free, and a request sent with it (even another one) is a new request.
+#[tokio::test]
+async fn an_idempotency_key_older_than_a_day_is_free_again() {
+    let app = TestApp::new().await;
+    let (_, token) = app.member("ann").await;
+    let post = |body: Value| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            app.call_with(
+                Method::POST,
+                "/v1/sites",
+                Some(&token),
+                Some(&body),
+                &[("idempotency-key", "k-1")],
+            )
+            .await
+        }
+    };
+    let first = post(site_body("Riverside Imaging", "43210")).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let age = |hours: i32| {
+        sqlx::query("update idempotency_key set created_at = now() - make_interval(hours => $1)")
+            .bind(hours)
+            .execute(&app.pool)
+    };
+    age(23).await.unwrap();
+    let retry = post(site_body("Riverside Imaging", "43210")).await;
+    assert_eq!(
+        (retry.status, &retry.body),
+        (StatusCode::CREATED, &first.body),
+        "a retry within the day"
+    );
+    assert_eq!(site_count(&app).await, 1);
+
+    age(25).await.unwrap();
+    let second = post(site_body("Lakeside Imaging", "43210")).await;
+    assert_eq!(second.status, StatusCode::CREATED, "{second:?}");
+    assert_ne!(second.json()["site_id"], first.json()["site_id"]);
+    assert_eq!(site_count(&app).await, 2);
+    // The key now stands for the second request.
+    let retry = post(site_body("Lakeside Imaging", "43210")).await;
+    assert_eq!((retry.status, &retry.body), (StatusCode::CREATED, &second.body));
+    let other = post(site_body("Riverside Imaging", "43210")).await;
+    assert_eq!(
+        other.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the key is taken by the second request"
+    );
+    assert_eq!(site_count(&app).await, 2);
+}
+
 #[tokio::test]
 async fn the_vocabulary_lists_every_set_and_matches_the_database() {
     let app = TestApp::new().await;

@@ -118,11 +118,14 @@ impl Database {
             Self::Shared { cluster } => cluster.connect_options("postgres"),
         };
         let mut conn = PgConnection::connect_with(&admin).await?;
-        let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-            .bind(LOCAL_DATABASE)
-            .fetch_one(&mut conn)
-            .await?;
+        let exists = sqlx::query_scalar!(
+            r#"select exists (select 1 from pg_database where datname = $1) as "exists!""#,
+            LOCAL_DATABASE,
+        )
+        .fetch_one(&mut conn)
+        .await?;
         if !exists {
+            // Runtime SQL: a statement on the maintenance database, before the schema exists.
             match sqlx::query("create database clinical_sites").execute(&mut conn).await {
                 Ok(_) => {}
                 // 42P04 duplicate_database, 23505 unique_violation: another instance won the race.
@@ -289,20 +292,26 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 pub async fn record_installation(pool: &PgPool) -> Result<(uuid::Uuid, [u8; 32]), sqlx::Error> {
     let mut key = [0u8; 32];
     getrandom::fill(&mut key).expect("the operating system's random source");
-    sqlx::query("insert into installation (installation_id, cursor_key) values ($1, $2) on conflict do nothing")
-        .bind(uuid::Uuid::now_v7())
-        .bind(&key[..])
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "insert into installation (installation_id, cursor_key) values ($1, $2) on conflict do nothing",
+        uuid::Uuid::now_v7(),
+        &key[..],
+    )
+    .execute(pool)
+    .await?;
     // Installations from before cursor keys get one now.
-    sqlx::query("update installation set cursor_key = $1 where cursor_key is null")
-        .bind(&key[..])
-        .execute(pool)
-        .await?;
-    let (id, stored): (uuid::Uuid, Vec<u8>) = sqlx::query_as("select installation_id, cursor_key from installation")
+    sqlx::query!(
+        "update installation set cursor_key = $1 where cursor_key is null",
+        &key[..]
+    )
+    .execute(pool)
+    .await?;
+    let row = sqlx::query!(r#"select installation_id, cursor_key as "cursor_key!" from installation"#)
         .fetch_one(pool)
         .await?;
-    let key = stored
+    let id = row.installation_id;
+    let key = row
+        .cursor_key
         .try_into()
         .map_err(|_| sqlx::Error::Protocol("cursor_key is not 32 bytes".into()))?;
     Ok((id, key))

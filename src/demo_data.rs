@@ -362,15 +362,15 @@ pub async fn load(pool: &PgPool, count: u32) -> Result<Loaded, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let replaced = remove_sites(&mut tx).await?;
     for (n, hash) in &coordinators {
-        sqlx::query(
+        sqlx::query!(
             "insert into account (account_id, email, display_name, password_hash, disabled)
              values ($1, $2, $3, $4, true)
              on conflict (email) do nothing",
+            coordinator_id(*n),
+            format!("demo-coordinator-{n}@{ACCOUNT_DOMAIN}"),
+            format!("Demo Coordinator {n}"),
+            hash,
         )
-        .bind(coordinator_id(*n))
-        .bind(format!("demo-coordinator-{n}@{ACCOUNT_DOMAIN}"))
-        .bind(format!("Demo Coordinator {n}"))
-        .bind(hash)
         .execute(&mut *tx)
         .await?;
     }
@@ -390,20 +390,23 @@ pub async fn load(pool: &PgPool, count: u32) -> Result<Loaded, sqlx::Error> {
 pub async fn remove(pool: &PgPool) -> Result<u64, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let removed = remove_sites(&mut tx).await?;
-    sqlx::query("delete from account where email like 'demo-coordinator-%@' || $1")
-        .bind(ACCOUNT_DOMAIN)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "delete from account where email like 'demo-coordinator-%@' || $1",
+        ACCOUNT_DOMAIN
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(removed)
 }
 
 async fn remove_sites(conn: &mut sqlx::PgConnection) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query("delete from site where source = $1")
-        .bind(SiteSource::Demo)
-        .execute(conn)
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query!("delete from site where source = $1", SiteSource::Demo as SiteSource)
+            .execute(conn)
+            .await?
+            .rows_affected(),
+    )
 }
 
 fn coordinator_id(n: u32) -> Uuid {

@@ -49,7 +49,7 @@ pub fn fingerprint(method: &str, path: &str, body: &serde_json::Value) -> Vec<u8
 }
 
 /// A response kept for replay.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct Stored {
     response_status: i32,
     response_body: Vec<u8>,
@@ -99,7 +99,7 @@ pub enum Claim {
 /// many.
 pub async fn purge_expired(executor: impl sqlx::PgExecutor<'_>) -> Result<u64, sqlx::Error> {
     Ok(
-        sqlx::query("delete from idempotency_key where created_at < now() - interval '24 hours'")
+        sqlx::query!("delete from idempotency_key where created_at < now() - interval '24 hours'")
             .execute(executor)
             .await?
             .rows_affected(),
@@ -115,45 +115,48 @@ pub async fn claim(
 ) -> Result<Claim, ApiError> {
     // A key older than 24 hours is free again: its row is taken over as if new. A live one is left
     // as it is (waiting, if its request is still under way, for that request to end).
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "insert into idempotency_key (account_id, key, request_hash) values ($1, $2, $3)
          on conflict (account_id, key) do update
             set request_hash = excluded.request_hash, created_at = now(), response_status = null,
                 response_body = null, response_location = null, response_etag = null
           where idempotency_key.created_at < now() - interval '24 hours'",
+        account_id,
+        key,
+        fingerprint,
     )
-    .bind(account_id)
-    .bind(key)
-    .bind(fingerprint)
     .execute(&mut *conn)
     .await?
     .rows_affected();
     if inserted == 1 {
         return Ok(Claim::Fresh);
     }
-    let (hash, stored): (Vec<u8>, Option<i32>) =
-        sqlx::query_as("select request_hash, response_status from idempotency_key where account_id = $1 and key = $2")
-            .bind(account_id)
-            .bind(key)
-            .fetch_one(&mut *conn)
-            .await?;
-    if hash != fingerprint {
+    let found = sqlx::query!(
+        "select request_hash, response_status from idempotency_key where account_id = $1 and key = $2",
+        account_id,
+        key,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if found.request_hash != fingerprint {
         return Err(ApiError::validation(vec![FieldError::new(
             "Idempotency-Key",
             "was already used with a different request; use a new key for a new request",
         )]));
     }
-    if stored.is_none() {
+    if found.response_status.is_none() {
         return Err(ApiError::internal(
             "an idempotency key was committed without its response",
         ));
     }
-    let stored: Stored = sqlx::query_as(
-        "select response_status, response_body, response_location, response_etag
-           from idempotency_key where account_id = $1 and key = $2",
+    let stored = sqlx::query_as!(
+        Stored,
+        r#"select response_status as "response_status!", response_body as "response_body!",
+                  response_location, response_etag
+             from idempotency_key where account_id = $1 and key = $2"#,
+        account_id,
+        key,
     )
-    .bind(account_id)
-    .bind(key)
     .fetch_one(conn)
     .await?;
     Ok(Claim::Replay(stored))
@@ -161,17 +164,17 @@ pub async fn claim(
 
 /// Stores the response of a [`Claim::Fresh`] request, in its transaction.
 pub async fn finish(conn: &mut PgConnection, account_id: Uuid, key: &str, stored: &Stored) -> Result<(), ApiError> {
-    sqlx::query(
+    sqlx::query!(
         "update idempotency_key
             set response_status = $3, response_body = $4, response_location = $5, response_etag = $6
           where account_id = $1 and key = $2",
+        account_id,
+        key,
+        stored.response_status,
+        &stored.response_body,
+        stored.response_location.as_deref(),
+        stored.response_etag.as_deref(),
     )
-    .bind(account_id)
-    .bind(key)
-    .bind(stored.response_status)
-    .bind(&stored.response_body)
-    .bind(&stored.response_location)
-    .bind(&stored.response_etag)
     .execute(conn)
     .await?;
     Ok(())

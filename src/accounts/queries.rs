@@ -16,16 +16,17 @@ pub async fn create(
     password_hash: &str,
     role: Role,
 ) -> Result<Account, ApiError> {
-    sqlx::query_as(
-        "insert into account (account_id, email, display_name, password_hash, role)
-         values ($1, $2, $3, $4, $5)
-         returning account_id, email, display_name, role, disabled, created_at, updated_at",
+    sqlx::query_as!(
+        Account,
+        r#"insert into account (account_id, email, display_name, password_hash, role)
+           values ($1, $2, $3, $4, $5)
+           returning account_id, email, display_name, role as "role: Role", disabled, created_at, updated_at"#,
+        Uuid::now_v7(),
+        email.as_str(),
+        display_name.as_str(),
+        password_hash,
+        role as Role,
     )
-    .bind(Uuid::now_v7())
-    .bind(email.as_str())
-    .bind(display_name.as_str())
-    .bind(password_hash)
-    .bind(role)
     .fetch_one(executor)
     .await
     .map_err(|error| {
@@ -37,11 +38,12 @@ pub async fn create(
 
 /// The account with this id.
 pub async fn find(executor: impl PgExecutor<'_>, account_id: Uuid) -> Result<Option<Account>, ApiError> {
-    Ok(sqlx::query_as(
-        "select account_id, email, display_name, role, disabled, created_at, updated_at
-           from account where account_id = $1",
+    Ok(sqlx::query_as!(
+        Account,
+        r#"select account_id, email, display_name, role as "role: Role", disabled, created_at, updated_at
+             from account where account_id = $1"#,
+        account_id,
     )
-    .bind(account_id)
     .fetch_optional(executor)
     .await?)
 }
@@ -51,12 +53,13 @@ pub async fn password_hash(
     executor: impl PgExecutor<'_>,
     account_id: Uuid,
 ) -> Result<Option<(String, String)>, ApiError> {
-    Ok(
-        sqlx::query_as("select email, password_hash from account where account_id = $1")
-            .bind(account_id)
-            .fetch_optional(executor)
-            .await?,
+    let row = sqlx::query!(
+        "select email, password_hash from account where account_id = $1",
+        account_id
     )
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.map(|row| (row.email, row.password_hash)))
 }
 
 /// The id and password hash of the enabled account with this email, for signing in.
@@ -64,12 +67,13 @@ pub async fn credentials_by_email(
     executor: impl PgExecutor<'_>,
     email: &Email,
 ) -> Result<Option<(Uuid, String)>, ApiError> {
-    Ok(
-        sqlx::query_as("select account_id, password_hash from account where email = $1 and not disabled")
-            .bind(email.as_str())
-            .fetch_optional(executor)
-            .await?,
+    let row = sqlx::query!(
+        "select account_id, password_hash from account where email = $1 and not disabled",
+        email.as_str(),
     )
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.map(|row| (row.account_id, row.password_hash)))
 }
 
 /// Applies the caller's own changes. A new password also revokes every other session of the
@@ -81,16 +85,17 @@ pub async fn update_own(
     password_hash: Option<&str>,
 ) -> Result<Account, ApiError> {
     let mut tx = pool.begin().await?;
-    let account: Account = sqlx::query_as(
-        "update account
-            set display_name = coalesce($2, display_name),
-                password_hash = coalesce($3, password_hash)
-          where account_id = $1
-          returning account_id, email, display_name, role, disabled, created_at, updated_at",
+    let account = sqlx::query_as!(
+        Account,
+        r#"update account
+              set display_name = coalesce($2, display_name),
+                  password_hash = coalesce($3, password_hash)
+            where account_id = $1
+            returning account_id, email, display_name, role as "role: Role", disabled, created_at, updated_at"#,
+        caller.account_id,
+        display_name.map(DisplayName::as_str),
+        password_hash,
     )
-    .bind(caller.account_id)
-    .bind(display_name.map(DisplayName::as_str))
-    .bind(password_hash)
     .fetch_one(&mut *tx)
     .await?;
     if password_hash.is_some() {
@@ -98,12 +103,12 @@ pub async fn update_own(
             Credential::Session(session_id) => Some(session_id),
             Credential::ApiKey(_) => None,
         };
-        sqlx::query(
+        sqlx::query!(
             "update session set revoked_at = now()
               where account_id = $1 and revoked_at is null and session_id is distinct from $2",
+            caller.account_id,
+            keep,
         )
-        .bind(caller.account_id)
-        .bind(keep)
         .execute(&mut *tx)
         .await?;
     }
@@ -113,15 +118,16 @@ pub async fn update_own(
 
 /// A page of accounts after `after` (by id, which is time-ordered).
 pub async fn list(executor: impl PgExecutor<'_>, after: Option<Uuid>, limit: i64) -> Result<Vec<Account>, ApiError> {
-    Ok(sqlx::query_as(
-        "select account_id, email, display_name, role, disabled, created_at, updated_at
-           from account
-          where ($1::uuid is null or account_id > $1)
-          order by account_id
-          limit $2",
+    Ok(sqlx::query_as!(
+        Account,
+        r#"select account_id, email, display_name, role as "role: Role", disabled, created_at, updated_at
+             from account
+            where ($1::uuid is null or account_id > $1)
+            order by account_id
+            limit $2"#,
+        after,
+        limit,
     )
-    .bind(after)
-    .bind(limit)
     .fetch_all(executor)
     .await?)
 }
@@ -133,16 +139,17 @@ pub async fn update_by_admin(
     role: Option<&Role>,
     disabled: Option<&bool>,
 ) -> Result<Option<Account>, ApiError> {
-    Ok(sqlx::query_as(
-        "update account
-            set role = coalesce($2, role),
-                disabled = coalesce($3, disabled)
-          where account_id = $1
-          returning account_id, email, display_name, role, disabled, created_at, updated_at",
+    Ok(sqlx::query_as!(
+        Account,
+        r#"update account
+              set role = coalesce($2, role),
+                  disabled = coalesce($3, disabled)
+            where account_id = $1
+            returning account_id, email, display_name, role as "role: Role", disabled, created_at, updated_at"#,
+        account_id,
+        role.copied() as Option<Role>,
+        disabled.copied(),
     )
-    .bind(account_id)
-    .bind(role.copied())
-    .bind(disabled.copied())
     .fetch_optional(executor)
     .await?)
 }

@@ -28,7 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// A key as listed: everything but the secret.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ApiKey {
     /// Stable identifier, for revoking.
     pub api_key_id: Uuid,
@@ -109,29 +109,34 @@ pub async fn create_api_key(
     let prefix = secret.plain[..12].to_owned();
     let mut tx = state.pool.begin().await?;
     // Serialize key creation per account so the limit holds under concurrent requests.
-    sqlx::query("select 1 from account where account_id = $1 for update")
-        .bind(caller.account_id)
-        .execute(&mut *tx)
-        .await?;
-    let live: i64 = sqlx::query_scalar("select count(*) from api_key where account_id = $1 and revoked_at is null")
-        .bind(caller.account_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "select 1 as locked from account where account_id = $1 for update",
+        caller.account_id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let live = sqlx::query_scalar!(
+        r#"select count(*) as "live!" from api_key where account_id = $1 and revoked_at is null"#,
+        caller.account_id,
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     if live >= MAX_KEYS_PER_ACCOUNT {
         return Err(ApiError::validation(vec![FieldError::new(
             "name",
             format!("this account already has {MAX_KEYS_PER_ACCOUNT} live keys; revoke one first"),
         )]));
     }
-    let api_key: ApiKey = sqlx::query_as(
+    let api_key = sqlx::query_as!(
+        ApiKey,
         "insert into api_key (api_key_id, account_id, name, prefix, key_hash) values ($1, $2, $3, $4, $5)
          returning api_key_id, name, prefix, created_at, last_used_at, revoked_at",
+        Uuid::now_v7(),
+        caller.account_id,
+        name,
+        &prefix,
+        &secret.hash,
     )
-    .bind(Uuid::now_v7())
-    .bind(caller.account_id)
-    .bind(name)
-    .bind(&prefix)
-    .bind(&secret.hash)
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -154,12 +159,13 @@ pub async fn create_api_key(
     )
 )]
 pub async fn list_api_keys(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
-    let items = sqlx::query_as(
+    let items = sqlx::query_as!(
+        ApiKey,
         "select api_key_id, name, prefix, created_at, last_used_at, revoked_at
            from api_key where account_id = $1
           order by api_key_id desc",
+        caller.account_id,
     )
-    .bind(caller.account_id)
     .fetch_all(&state.pool)
     .await?;
     Ok(([NO_STORE], JsonResponse(ApiKeyList { items })))
@@ -184,12 +190,12 @@ pub async fn delete_api_key(
     caller: Caller,
     Path(api_key_id): Path<Uuid>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let found = sqlx::query(
+    let found = sqlx::query!(
         "update api_key set revoked_at = coalesce(revoked_at, now())
           where api_key_id = $1 and account_id = $2",
+        api_key_id,
+        caller.account_id,
     )
-    .bind(api_key_id)
-    .bind(caller.account_id)
     .execute(&state.pool)
     .await?
     .rows_affected();

@@ -108,11 +108,11 @@ impl FromRequestParts<AppState> for MaybeCaller {
 
 /// Finds the live credential with this hash and its enabled account.
 async fn lookup(pool: &sqlx::PgPool, kind: token::Kind, hash: &[u8]) -> Result<Option<Caller>, ApiError> {
-    let row: Option<(Uuid, Role, Uuid)> = match kind {
+    let row = match kind {
         token::Kind::Session => {
             // Records use like API keys below: at most once a minute per session.
-            sqlx::query_as(
-                "with live as (
+            sqlx::query!(
+                r#"with live as (
                      select a.account_id, a.role, s.session_id
                        from session s join account a on a.account_id = s.account_id
                       where s.token_hash = $1 and s.revoked_at is null and s.expires_at > now() and not a.disabled
@@ -121,16 +121,18 @@ async fn lookup(pool: &sqlx::PgPool, kind: token::Kind, hash: &[u8]) -> Result<O
                       where session_id = (select session_id from live)
                         and last_used_at < now() - interval '1 minute'
                  )
-                 select account_id, role, session_id from live",
+                 select account_id as "account_id!", role as "role!: Role", session_id as "credential_id!"
+                   from live"#,
+                hash,
             )
-            .bind(hash)
             .fetch_optional(pool)
             .await?
+            .map(|row| (row.account_id, row.role, Credential::Session(row.credential_id)))
         }
         token::Kind::ApiKey => {
             // Records use, at most once a minute per key, so reads do not each become a write.
-            sqlx::query_as(
-                "with key as (
+            sqlx::query!(
+                r#"with key as (
                      select k.api_key_id, k.account_id, a.role, k.last_used_at
                        from api_key k join account a on a.account_id = k.account_id
                       where k.key_hash = $1 and k.revoked_at is null and not a.disabled
@@ -139,20 +141,19 @@ async fn lookup(pool: &sqlx::PgPool, kind: token::Kind, hash: &[u8]) -> Result<O
                       where api_key_id = (select api_key_id from key)
                         and (last_used_at is null or last_used_at < now() - interval '1 minute')
                  )
-                 select account_id, role, api_key_id from key",
+                 select account_id as "account_id!", role as "role!: Role", api_key_id as "credential_id!"
+                   from key"#,
+                hash,
             )
-            .bind(hash)
             .fetch_optional(pool)
             .await?
+            .map(|row| (row.account_id, row.role, Credential::ApiKey(row.credential_id)))
         }
     };
-    Ok(row.map(|(account_id, role, credential_id)| Caller {
+    Ok(row.map(|(account_id, role, credential)| Caller {
         account_id,
         role,
-        credential: match kind {
-            token::Kind::Session => Credential::Session(credential_id),
-            token::Kind::ApiKey => Credential::ApiKey(credential_id),
-        },
+        credential,
     }))
 }
 

@@ -68,7 +68,7 @@ pub async fn get_readyz(State(state): State<AppState>) -> Result<impl IntoRespon
     if state.search.is_building() {
         return Err(ApiError::unavailable("the search index is still being built"));
     }
-    let ping = sqlx::query_scalar::<_, i32>("select 1").fetch_one(&state.pool);
+    let ping = sqlx::query_scalar!("select 1 as ping").fetch_one(&state.pool);
     match tokio::time::timeout(READINESS_TIMEOUT, ping).await {
         Ok(Ok(_)) => Ok(no_store(ProbeStatus { status: "ready" })),
         Ok(Err(error)) => {

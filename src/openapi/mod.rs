@@ -59,7 +59,7 @@ mod tighten;
         crate::sites::search::query::ScheduleFilter,
         crate::sites::search::query::Tristate,
         crate::sites::search::query::Unstated,
-        crate::sites::claims::ClaimStatus,
+        crate::vocabulary::ClaimStatus,
     )),
     modifiers(&BearerAuth),
 )]

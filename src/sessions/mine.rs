@@ -74,16 +74,6 @@ pub struct ActiveCredentialQuery {
     pub cursor: Option<String>,
 }
 
-type Row = (
-    Uuid,
-    bool,
-    Option<String>,
-    Option<String>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-);
-
 /// Lists the caller's live sessions and API keys, newest first, with when each was last used and
 /// which one is making this request. Sessions and keys share one list and one id space (both are
 /// UUIDv7, so newest first is by id).
@@ -105,8 +95,10 @@ pub async fn list_my_sessions(
     Query(query): Query<ActiveCredentialQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (limit, before) = crate::pagination::page(query.limit, query.cursor.as_deref())?;
-    let rows: Vec<Row> = sqlx::query_as(
-        "select id, is_session, name, prefix, created_at, last_used_at, expires_at from (
+    let rows = sqlx::query!(
+        r#"select id as "id!", is_session as "is_session!", name, prefix, created_at as "created_at!",
+                  last_used_at, expires_at
+             from (
              select session_id as id, true as is_session, null::text as name, null::text as prefix,
                     created_at, last_used_at, expires_at
                from session
@@ -118,11 +110,11 @@ pub async fn list_my_sessions(
          ) live
          where $2::uuid is null or id < $2
          order by id desc
-         limit $3",
+         limit $3"#,
+        caller.account_id,
+        before,
+        i64::from(limit) + 1,
     )
-    .bind(caller.account_id)
-    .bind(before)
-    .bind(i64::from(limit) + 1)
     .fetch_all(&state.pool)
     .await?;
     let current = match caller.credential {
@@ -130,22 +122,20 @@ pub async fn list_my_sessions(
     };
     let mut items: Vec<ActiveCredential> = rows
         .into_iter()
-        .map(
-            |(id, is_session, name, prefix, created_at, last_used_at, expires_at)| ActiveCredential {
-                id,
-                kind: if is_session {
-                    CredentialKind::Session
-                } else {
-                    CredentialKind::ApiKey
-                },
-                current: id == current,
-                name,
-                prefix,
-                created_at,
-                last_used_at,
-                expires_at,
+        .map(|row| ActiveCredential {
+            id: row.id,
+            kind: if row.is_session {
+                CredentialKind::Session
+            } else {
+                CredentialKind::ApiKey
             },
-        )
+            current: row.id == current,
+            name: row.name,
+            prefix: row.prefix,
+            created_at: row.created_at,
+            last_used_at: row.last_used_at,
+            expires_at: row.expires_at,
+        })
         .collect();
     let next_cursor = crate::pagination::next_cursor(&mut items, limit, |item| item.id);
     Ok(([NO_STORE], JsonResponse(ActiveCredentialPage { items, next_cursor })))
@@ -179,8 +169,8 @@ pub async fn delete_my_session(
             "credentials are revoked here with a session (sign in), not with an API key",
         ));
     }
-    let found: bool = sqlx::query_scalar(
-        "with sessions as (
+    let found = sqlx::query_scalar!(
+        r#"with sessions as (
              update session set revoked_at = coalesce(revoked_at, now())
               where session_id = $1 and account_id = $2
              returning 1
@@ -189,10 +179,10 @@ pub async fn delete_my_session(
               where api_key_id = $1 and account_id = $2
              returning 1
          )
-         select exists (select 1 from sessions) or exists (select 1 from keys)",
+         select exists (select 1 from sessions) or exists (select 1 from keys) as "found!""#,
+        id,
+        caller.account_id,
     )
-    .bind(id)
-    .bind(caller.account_id)
     .fetch_one(&state.pool)
     .await?;
     if !found {

@@ -105,13 +105,15 @@ pub async fn create_session(
     let secret = token::generate(Kind::Session);
     let expires_at = Utc::now() + state.config.session_ttl();
     let mut tx = state.pool.begin().await?;
-    sqlx::query("insert into session (session_id, account_id, token_hash, expires_at) values ($1, $2, $3, $4)")
-        .bind(Uuid::now_v7())
-        .bind(account_id)
-        .bind(&secret.hash)
-        .bind(expires_at)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "insert into session (session_id, account_id, token_hash, expires_at) values ($1, $2, $3, $4)",
+        Uuid::now_v7(),
+        account_id,
+        &secret.hash,
+        expires_at,
+    )
+    .execute(&mut *tx)
+    .await?;
     let account = accounts::queries::find(&mut *tx, account_id)
         .await?
         .ok_or_else(|| ApiError::internal("the account vanished while signing in"))?;
@@ -146,10 +148,12 @@ pub async fn delete_current_session(
             "this request used an API key, not a session; revoke keys with DELETE /v1/api-keys/{api_key_id}",
         ));
     };
-    sqlx::query("update session set revoked_at = now() where session_id = $1 and revoked_at is null")
-        .bind(session_id)
-        .execute(&state.pool)
-        .await?;
+    sqlx::query!(
+        "update session set revoked_at = now() where session_id = $1 and revoked_at is null",
+        session_id,
+    )
+    .execute(&state.pool)
+    .await?;
     Ok((
         StatusCode::NO_CONTENT,
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
@@ -160,7 +164,7 @@ pub async fn delete_current_session(
 /// [`crate::maintenance`]); returns how many. Neither kind signs anything in.
 pub async fn purge_expired(executor: impl sqlx::PgExecutor<'_>) -> Result<u64, sqlx::Error> {
     Ok(
-        sqlx::query("delete from session where expires_at < now() or revoked_at < now() - interval '1 day'")
+        sqlx::query!("delete from session where expires_at < now() or revoked_at < now() - interval '1 day'")
             .execute(executor)
             .await?
             .rows_affected(),

@@ -15,9 +15,9 @@ use uuid::Uuid;
 use super::queries;
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, FieldError, Problem, constraint_error};
+use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{Json, Path, Query};
-use crate::vocabulary::SiteStatus;
+use crate::vocabulary::{ClaimStatus, CodeSet, SiteChangeKind, SiteStatus};
 
 /// The claim routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// A request to manage a site.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Claim {
     /// Stable identifier.
     pub site_claim_id: Uuid,
@@ -44,8 +44,7 @@ pub struct Claim {
     #[schema(example = "I am the CT clinical coordinator; my work email is jlee@riverside.example.org")]
     pub justification: String,
     /// Where the claim stands.
-    #[schema(value_type = ClaimStatus)]
-    pub status: String,
+    pub status: ClaimStatus,
     /// The administrator who decided; `null` while pending.
     #[schema(required = true)]
     pub decided_by: Option<Uuid>,
@@ -57,18 +56,6 @@ pub struct Claim {
     pub decision_note: Option<String>,
     /// When the claim was made.
     pub created_at: DateTime<Utc>,
-}
-
-/// Where a claim stands.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-pub enum ClaimStatus {
-    /// Waiting for an administrator.
-    Pending,
-    /// Approved: the claimant manages the site.
-    Approved,
-    /// Rejected.
-    Rejected,
 }
 
 /// Asking to manage a site.
@@ -120,10 +107,6 @@ pub struct ClaimPage {
     pub next_cursor: Option<String>,
 }
 
-const CLAIM_SELECT: &str = "select c.site_claim_id, c.site_id, s.name as site_name, c.account_id, c.justification,
-        c.status, c.decided_by, c.decided_at, c.decision_note, c.created_at
-   from site_claim c join site s on s.site_id = c.site_id";
-
 /// Asks to manage a site: for coordinators of a facility someone else listed.
 #[utoipa::path(
     post,
@@ -167,29 +150,14 @@ pub async fn create_claim(
         return Err(ApiError::conflict("you already manage this site"));
     }
     let claim_id = Uuid::now_v7();
-    sqlx::query("insert into site_claim (site_claim_id, site_id, account_id, justification) values ($1, $2, $3, $4)")
-        .bind(claim_id)
-        .bind(site_id)
-        .bind(caller.account_id)
-        .bind(justification)
-        .execute(&mut *tx)
-        .await
-        .map_err(|error| {
-            constraint_error(error, |name| {
-                (name == "site_claim_pending_key")
-                    .then(|| ApiError::conflict("you already have a pending claim on this site"))
-            })
-        })?;
+    queries::insert_claim(&mut *tx, claim_id, site_id, caller.account_id, justification).await?;
     let claim = find(&mut tx, claim_id).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, JsonResponse(claim)))
 }
 
 async fn find(conn: &mut sqlx::PgConnection, claim_id: Uuid) -> Result<Claim, ApiError> {
-    let sql = format!("{CLAIM_SELECT} where c.site_claim_id = $1");
-    sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(claim_id)
-        .fetch_optional(conn)
+    queries::claim(conn, claim_id)
         .await?
         .ok_or_else(|| ApiError::not_found("no claim has this id"))
 }
@@ -214,24 +182,20 @@ pub async fn list_claims(
     Query(query): Query<ClaimQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_admin()?;
-    let status = query.status.as_deref().unwrap_or("pending");
-    if !["pending", "approved", "rejected"].contains(&status) {
-        return Err(ApiError::bad_request(
-            "query parameter `status` must be one of: pending, approved, rejected",
-            vec![FieldError::new("status", "must be one of: pending, approved, rejected")],
-        ));
-    }
+    let status = match query.status.as_deref() {
+        None => ClaimStatus::Pending,
+        Some(code) => ClaimStatus::from_code(code).ok_or_else(|| {
+            ApiError::bad_request(
+                format!("query parameter `status` must be one of: {}", ClaimStatus::allowed()),
+                vec![FieldError::new(
+                    "status",
+                    format!("must be one of: {}", ClaimStatus::allowed()),
+                )],
+            )
+        })?,
+    };
     let (limit, after) = crate::pagination::page(query.limit, query.cursor.as_deref())?;
-    let sql = format!(
-        "{CLAIM_SELECT} where c.status = $1 and ($2::uuid is null or c.site_claim_id > $2)
-          order by c.site_claim_id limit $3"
-    );
-    let mut items: Vec<Claim> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(status)
-        .bind(after)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&state.pool)
-        .await?;
+    let mut items = queries::claims(&state.pool, status, after, i64::from(limit) + 1).await?;
     let next_cursor = crate::pagination::next_cursor(&mut items, limit, |claim| claim.site_claim_id);
     Ok(JsonResponse(ClaimPage { items, next_cursor }))
 }
@@ -323,30 +287,18 @@ async fn decide(
         Some(note) => Some(note.to_owned()),
     };
     let mut tx = state.pool.begin().await?;
-    let row: Option<(Uuid, Uuid, String)> =
-        sqlx::query_as("select site_id, account_id, status from site_claim where site_claim_id = $1 for update")
-            .bind(claim_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let (site_id, claimant, status) = row.ok_or_else(|| ApiError::not_found("no claim has this id"))?;
-    if status != "pending" {
+    let (site_id, claimant, status) = queries::lock_claim(&mut tx, claim_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no claim has this id"))?;
+    if status != ClaimStatus::Pending {
         return Err(ApiError::conflict(format!("the claim was already {status}")));
     }
     let (new_status, kind) = if approve {
-        ("approved", "claim_approved")
+        (ClaimStatus::Approved, SiteChangeKind::ClaimApproved)
     } else {
-        ("rejected", "claim_rejected")
+        (ClaimStatus::Rejected, SiteChangeKind::ClaimRejected)
     };
-    sqlx::query(
-        "update site_claim set status = $2, decided_by = $3, decided_at = now(), decision_note = $4
-          where site_claim_id = $1",
-    )
-    .bind(claim_id)
-    .bind(new_status)
-    .bind(caller.account_id)
-    .bind(&note)
-    .execute(&mut *tx)
-    .await?;
+    queries::decide_claim(&mut *tx, claim_id, new_status, caller.account_id, note.as_deref()).await?;
     if approve {
         queries::add_manager(&mut *tx, site_id, claimant).await?;
     }

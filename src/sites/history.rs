@@ -13,15 +13,15 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Path, Query};
+use crate::vocabulary::SiteChangeKind;
 
 /// One recorded change.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SiteChange {
     /// Stable identifier.
     pub site_change_id: Uuid,
     /// What happened.
-    #[schema(value_type = SiteChangeKind)]
-    pub kind: String,
+    pub kind: SiteChangeKind,
     /// Who made the change (`null` once that account is deleted).
     #[schema(required = true)]
     pub account_id: Option<Uuid>,
@@ -34,26 +34,6 @@ pub struct SiteChange {
     pub changes: serde_json::Value,
     /// When.
     pub created_at: DateTime<Utc>,
-}
-
-/// The kinds of recorded change.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-pub enum SiteChangeKind {
-    /// The listing was created.
-    Create,
-    /// Fields or offers changed.
-    Update,
-    /// It was archived.
-    Archive,
-    /// It was restored from the archive.
-    Restore,
-    /// An administrator verified it.
-    Verify,
-    /// A claim on it was approved.
-    ClaimApproved,
-    /// A claim on it was rejected.
-    ClaimRejected,
 }
 
 /// What one change changed: each changed field (offers as `offers.<modality>`) with its old and
@@ -87,7 +67,7 @@ impl ToSchema for SiteChanges {
         schemas.push(("DuplicateOverride".into(), DuplicateOverride::schema()));
         schemas.push(("OverriddenSite".into(), OverriddenSite::schema()));
         schemas.push(("FieldChange".into(), FieldChange::schema()));
-        schemas.push(("ClaimStatus".into(), super::claims::ClaimStatus::schema()));
+        schemas.push(("ClaimStatus".into(), crate::vocabulary::ClaimStatus::schema()));
     }
 }
 
@@ -110,7 +90,7 @@ pub struct ClaimChange {
     /// The claimant.
     pub account_id: Uuid,
     /// The decision.
-    #[schema(value_type = super::claims::ClaimStatus)]
+    #[schema(value_type = crate::vocabulary::ClaimStatus)]
     pub status: String,
 }
 
@@ -177,24 +157,27 @@ pub async fn list_site_history(
 ) -> Result<impl IntoResponse, ApiError> {
     let (limit, before) = crate::pagination::page(query.limit, query.cursor.as_deref())?;
     let mut conn = state.pool.acquire().await?;
-    let exists: bool = sqlx::query_scalar("select exists (select 1 from site where site_id = $1)")
-        .bind(site_id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let exists = sqlx::query_scalar!(
+        r#"select exists (select 1 from site where site_id = $1) as "exists!""#,
+        site_id,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     if !exists {
         return Err(ApiError::not_found("no site has this id"));
     }
     authorize_edit(&mut conn, &caller, site_id).await?;
-    let mut items: Vec<SiteChange> = sqlx::query_as(
-        "select site_change_id, kind, account_id, changes, created_at
+    let mut items = sqlx::query_as!(
+        SiteChange,
+        r#"select site_change_id, kind as "kind: SiteChangeKind", account_id, changes, created_at
            from site_change
           where site_id = $1 and ($2::uuid is null or site_change_id < $2)
           order by site_change_id desc
-          limit $3",
+          limit $3"#,
+        site_id,
+        before,
+        i64::from(limit) + 1,
     )
-    .bind(site_id)
-    .bind(before)
-    .bind(i64::from(limit) + 1)
     .fetch_all(&mut *conn)
     .await?;
     let next_cursor = crate::pagination::next_cursor(&mut items, limit, |change| change.site_change_id);

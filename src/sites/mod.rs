@@ -24,7 +24,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{Json, Path};
 use crate::idempotency::{self, Claim, Stored};
-use crate::vocabulary::{SiteSource, SiteStatus};
+use crate::vocabulary::{SiteChangeKind, SiteSource, SiteStatus};
 use input::{OFFER_FIELDS, SITE_FIELDS, ValidSite, merge_patch, read_site};
 use model::{NewSite, Site, SitePatch};
 use queries::Coordinates;
@@ -253,7 +253,7 @@ pub async fn create_site(
     }
     let mut changes = diff(&Value::Object(Map::new()), &editable_json(&created));
     record_override(&mut changes, overridden);
-    queries::record_change(&mut *tx, site_id, caller.account_id, "create", &changes).await?;
+    queries::record_change(&mut *tx, site_id, caller.account_id, SiteChangeKind::Create, &changes).await?;
     created.notices = notices;
 
     let body = serde_json::to_vec(&created).map_err(ApiError::internal)?;
@@ -432,7 +432,7 @@ pub async fn update_site(
             .ok_or_else(|| ApiError::internal("a locked site vanished"))?;
     }
     record_override(&mut changes, overridden);
-    queries::record_change(&mut *tx, site_id, caller.account_id, "update", &changes).await?;
+    queries::record_change(&mut *tx, site_id, caller.account_id, SiteChangeKind::Update, &changes).await?;
     tx.commit().await?;
     updated.notices = notices;
     Ok(site_response(StatusCode::OK, &updated))
@@ -555,20 +555,20 @@ async fn change_status(
     let (new_status, verified_by, kind) = match (change, status) {
         // Archiving twice is a no-op.
         (StatusChange::Archive, SiteStatus::Archived) => return Ok(site_response(StatusCode::OK, &current)),
-        (StatusChange::Archive, _) => (SiteStatus::Archived, None, "archive"),
+        (StatusChange::Archive, _) => (SiteStatus::Archived, None, SiteChangeKind::Archive),
         (StatusChange::Verify, SiteStatus::Archived) => {
             return Err(ApiError::conflict(
                 "the site is archived; restore it before verifying it",
             ));
         }
-        (StatusChange::Verify, _) => (SiteStatus::Verified, Some(caller.account_id), "verify"),
+        (StatusChange::Verify, _) => (SiteStatus::Verified, Some(caller.account_id), SiteChangeKind::Verify),
         (StatusChange::Restore, SiteStatus::Archived) => {
             let restored = if current.verified_at.is_some() {
                 SiteStatus::Verified
             } else {
                 SiteStatus::Unverified
             };
-            (restored, None, "restore")
+            (restored, None, SiteChangeKind::Restore)
         }
         (StatusChange::Restore, _) => return Err(ApiError::conflict("the site is not archived")),
     };

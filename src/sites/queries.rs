@@ -7,10 +7,11 @@ use sqlx::postgres::PgRow;
 use sqlx::{Column, FromRow, PgConnection, PgExecutor, Postgres, Row};
 use uuid::Uuid;
 
+use super::claims::Claim;
 use super::input::{ValidOffer, ValidSite};
 use super::model::{Site, SiteDetails};
-use crate::error::ApiError;
-use crate::vocabulary::{Modality, SiteSource, SiteStatus};
+use crate::error::{ApiError, constraint_error};
+use crate::vocabulary::{ClaimStatus, Modality, SiteChangeKind, SiteSource, SiteStatus};
 
 /// Coordinates and where they came from.
 #[derive(Debug, Clone, Copy)]
@@ -111,6 +112,8 @@ impl<'r> Columns<'r> {
 
 /// The site with its offers, or `None`.
 pub async fn load(conn: &mut PgConnection, site_id: Uuid) -> Result<Option<Site>, ApiError> {
+    // Runtime SQL: a `Site` (nested details, raw offers) is read by its `FromRow` from
+    // `SITE_COLUMNS`, the one column list every statement returning a site shares.
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {SITE_COLUMNS} from site s where s.site_id = $1"
     )))
@@ -121,35 +124,40 @@ pub async fn load(conn: &mut PgConnection, site_id: Uuid) -> Result<Option<Site>
 
 /// Locks the site row for this transaction; returns its version and status.
 pub async fn lock(conn: &mut PgConnection, site_id: Uuid) -> Result<Option<(i64, SiteStatus)>, ApiError> {
-    Ok(
-        sqlx::query_as("select version, status from site where site_id = $1 for update")
-            .bind(site_id)
-            .fetch_optional(conn)
-            .await?,
+    let row = sqlx::query!(
+        r#"select version, status as "status: SiteStatus" from site where site_id = $1 for update"#,
+        site_id,
     )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|row| (row.version, row.status)))
 }
 
 /// Serializes writes that could create a duplicate in one ZIP code, until the transaction ends.
 pub async fn lock_zip(conn: &mut PgConnection, zip5: &str) -> Result<(), ApiError> {
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended('site zip ' || $1, 0))")
-        .bind(zip5)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtextextended('site zip ' || $1, 0))",
+        zip5
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// Serializes writes of sites with one NPI (which may be in different ZIP codes), like
 /// [`lock_zip`]; taken after it.
 pub async fn lock_npi(conn: &mut PgConnection, npi: &str) -> Result<(), ApiError> {
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended('site npi ' || $1, 0))")
-        .bind(npi)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtextextended('site npi ' || $1, 0))",
+        npi
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// A listed site as the duplicate guard compares it, with the address its 409 shows.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct Listed {
     pub site_id: Uuid,
     pub name: String,
@@ -168,14 +176,15 @@ pub async fn duplicate_candidates(
     npi: Option<&str>,
     except: Option<Uuid>,
 ) -> Result<Vec<Listed>, ApiError> {
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as!(
+        Listed,
         "select site_id, name, street, city, state, postal_code, npi from site
           where (zip5 = $1 or npi = $2) and ($3::uuid is null or site_id <> $3)
           order by site_id",
+        zip5,
+        npi,
+        except,
     )
-    .bind(zip5)
-    .bind(npi)
-    .bind(except)
     .fetch_all(conn)
     .await?)
 }
@@ -226,7 +235,8 @@ pub async fn insert(
 ) -> Result<Site, ApiError> {
     let (columns, names) = EditableColumns::of(site, coordinates)?;
     let (given, kept) = given_offers(&site.offers);
-    // The names are the declaration's field names (identifiers), never input.
+    // Runtime SQL: the column names come from the declaration (`ValidSite`'s fields, identifiers,
+    // never input), so a new field needs no edit here.
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "with given as ({GIVEN_OFFERS}),
               s as (insert into site (site_id, modalities, offers, source, created_by, {names})
@@ -254,6 +264,7 @@ pub async fn update(
     coordinates: Option<Coordinates>,
 ) -> Result<Site, ApiError> {
     let (columns, names) = EditableColumns::of(site, coordinates)?;
+    // Runtime SQL: the column names come from the declaration, as in `insert`.
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "with s as (
              update site set ({names}) = (select {names} from jsonb_populate_record(null::site, $2)),
@@ -280,6 +291,7 @@ pub async fn sync_offers(
     offers: &BTreeMap<Modality, ValidOffer>,
 ) -> Result<(), ApiError> {
     let (given, kept) = given_offers(offers);
+    // Runtime SQL: built from the offer fragments `insert` shares (`GIVEN_OFFERS`, ...).
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "with given as ({GIVEN_OFFERS}),
          upserted as (
@@ -355,15 +367,15 @@ pub async fn set_status(
     status: SiteStatus,
     verified_by: Option<Uuid>,
 ) -> Result<(), ApiError> {
-    sqlx::query(
+    sqlx::query!(
         "update site set status = $2, version = version + 1,
                 verified_by = coalesce($3, verified_by),
                 verified_at = case when $3::uuid is null then verified_at else now() end
           where site_id = $1",
+        site_id,
+        status as SiteStatus,
+        verified_by,
     )
-    .bind(site_id)
-    .bind(status)
-    .bind(verified_by)
     .execute(conn)
     .await?;
     Ok(())
@@ -372,32 +384,36 @@ pub async fn set_status(
 /// Back to `unverified`, forgetting the verification (so restoring it from the archive cannot
 /// bring "verified" back either): its identity changed since an administrator checked it.
 pub async fn unverify(conn: &mut PgConnection, site_id: Uuid) -> Result<(), ApiError> {
-    sqlx::query("update site set status = $2, verified_by = null, verified_at = null where site_id = $1")
-        .bind(site_id)
-        .bind(SiteStatus::Unverified)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "update site set status = $2, verified_by = null, verified_at = null where site_id = $1",
+        site_id,
+        SiteStatus::Unverified as SiteStatus,
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// Whether `account_id` manages `site_id`.
 pub async fn is_manager(executor: impl PgExecutor<'_>, site_id: Uuid, account_id: Uuid) -> Result<bool, ApiError> {
-    Ok(
-        sqlx::query_scalar("select exists (select 1 from site_manager where site_id = $1 and account_id = $2)")
-            .bind(site_id)
-            .bind(account_id)
-            .fetch_one(executor)
-            .await?,
+    Ok(sqlx::query_scalar!(
+        r#"select exists (select 1 from site_manager where site_id = $1 and account_id = $2) as "manages!""#,
+        site_id,
+        account_id,
     )
+    .fetch_one(executor)
+    .await?)
 }
 
 /// Makes `account_id` a manager of `site_id` (no-op if already).
 pub async fn add_manager(executor: impl PgExecutor<'_>, site_id: Uuid, account_id: Uuid) -> Result<(), ApiError> {
-    sqlx::query("insert into site_manager (site_id, account_id) values ($1, $2) on conflict do nothing")
-        .bind(site_id)
-        .bind(account_id)
-        .execute(executor)
-        .await?;
+    sqlx::query!(
+        "insert into site_manager (site_id, account_id) values ($1, $2) on conflict do nothing",
+        site_id,
+        account_id,
+    )
+    .execute(executor)
+    .await?;
     Ok(())
 }
 
@@ -406,17 +422,116 @@ pub async fn record_change(
     executor: impl PgExecutor<'_>,
     site_id: Uuid,
     account_id: Uuid,
-    kind: &str,
+    kind: SiteChangeKind,
     changes: &Value,
 ) -> Result<(), ApiError> {
-    sqlx::query(
+    sqlx::query!(
         "insert into site_change (site_change_id, site_id, account_id, kind, changes) values ($1, $2, $3, $4, $5)",
+        Uuid::now_v7(),
+        site_id,
+        account_id,
+        kind as SiteChangeKind,
+        changes,
     )
-    .bind(Uuid::now_v7())
-    .bind(site_id)
-    .bind(account_id)
-    .bind(kind)
-    .bind(changes)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// The claim with this id, with its site's name.
+pub async fn claim(executor: impl PgExecutor<'_>, claim_id: Uuid) -> Result<Option<Claim>, ApiError> {
+    Ok(sqlx::query_as!(
+        Claim,
+        r#"select c.site_claim_id, c.site_id, s.name as site_name, c.account_id, c.justification,
+                  c.status as "status: ClaimStatus", c.decided_by, c.decided_at, c.decision_note, c.created_at
+             from site_claim c join site s on s.site_id = c.site_id
+            where c.site_claim_id = $1"#,
+        claim_id,
+    )
+    .fetch_optional(executor)
+    .await?)
+}
+
+/// A page of claims with `status` after `after` (by id, which is time-ordered).
+pub async fn claims(
+    executor: impl PgExecutor<'_>,
+    status: ClaimStatus,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Claim>, ApiError> {
+    Ok(sqlx::query_as!(
+        Claim,
+        r#"select c.site_claim_id, c.site_id, s.name as site_name, c.account_id, c.justification,
+                  c.status as "status: ClaimStatus", c.decided_by, c.decided_at, c.decision_note, c.created_at
+             from site_claim c join site s on s.site_id = c.site_id
+            where c.status = $1 and ($2::uuid is null or c.site_claim_id > $2)
+            order by c.site_claim_id
+            limit $3"#,
+        status as ClaimStatus,
+        after,
+        limit,
+    )
+    .fetch_all(executor)
+    .await?)
+}
+
+/// Records a new pending claim; 409 when the account already has one on the site.
+pub async fn insert_claim(
+    executor: impl PgExecutor<'_>,
+    claim_id: Uuid,
+    site_id: Uuid,
+    account_id: Uuid,
+    justification: &str,
+) -> Result<(), ApiError> {
+    sqlx::query!(
+        "insert into site_claim (site_claim_id, site_id, account_id, justification) values ($1, $2, $3, $4)",
+        claim_id,
+        site_id,
+        account_id,
+        justification,
+    )
+    .execute(executor)
+    .await
+    .map_err(|error| {
+        constraint_error(error, |name| {
+            (name == "site_claim_pending_key")
+                .then(|| ApiError::conflict("you already have a pending claim on this site"))
+        })
+    })?;
+    Ok(())
+}
+
+/// A claim's site, claimant and status, locked for this transaction.
+pub async fn lock_claim(
+    conn: &mut PgConnection,
+    claim_id: Uuid,
+) -> Result<Option<(Uuid, Uuid, ClaimStatus)>, ApiError> {
+    let row = sqlx::query!(
+        r#"select site_id, account_id, status as "status: ClaimStatus"
+             from site_claim where site_claim_id = $1 for update"#,
+        claim_id,
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|row| (row.site_id, row.account_id, row.status)))
+}
+
+/// Records an administrator's decision on a claim.
+pub async fn decide_claim(
+    executor: impl PgExecutor<'_>,
+    claim_id: Uuid,
+    status: ClaimStatus,
+    decided_by: Uuid,
+    note: Option<&str>,
+) -> Result<(), ApiError> {
+    sqlx::query!(
+        "update site_claim set status = $2, decided_by = $3, decided_at = now(), decision_note = $4
+          where site_claim_id = $1",
+        claim_id,
+        status as ClaimStatus,
+        decided_by,
+        note,
+    )
     .execute(executor)
     .await?;
     Ok(())

@@ -358,6 +358,28 @@ code_set! {
 }
 
 code_set! {
+    /// Where a claim stands.
+    ClaimStatus {
+        Pending = "pending", "Waiting for an administrator";
+        Approved = "approved", "Approved: the claimant manages the site";
+        Rejected = "rejected", "Rejected";
+    }
+}
+
+code_set! {
+    /// The kinds of recorded change.
+    SiteChangeKind {
+        Create = "create", "The listing was created";
+        Update = "update", "Fields or offers changed";
+        Archive = "archive", "It was archived";
+        Restore = "restore", "It was restored from the archive";
+        Verify = "verify", "An administrator verified it";
+        ClaimApproved = "claim_approved", "A claim on it was approved";
+        ClaimRejected = "claim_rejected", "A claim on it was rejected";
+    }
+}
+
+code_set! {
     /// Who created a listing.
     SiteSource {
         Member = "member", "Added by a member";

@@ -211,6 +211,7 @@ where
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    // Runtime SQL: the columns are the page's view (summary or full site).
     let rows: Vec<T> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {columns} from site s where s.site_id = any($1)"
     )))

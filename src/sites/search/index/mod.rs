@@ -139,13 +139,15 @@ impl SearchIndex {
         let mut loaded = Inner::default();
         // Sized for the sites PostgreSQL counts (an estimate), so the columns are not copied while
         // they are read.
-        let estimate: f32 =
-            sqlx::query_scalar("select greatest(reltuples, 0)::float4 from pg_class where oid = 'site'::regclass")
-                .fetch_one(&mut *conn)
-                .await?;
+        let estimate = sqlx::query_scalar!(
+            r#"select greatest(reltuples, 0)::float4 as "estimate!" from pg_class where oid = 'site'::regclass"#
+        )
+        .fetch_one(&mut *conn)
+        .await?;
         let mut load = Load::with_capacity(estimate as usize + 1024);
         let mut last = Uuid::nil();
         loop {
+            // Runtime SQL: `INDEX_COLUMNS` is shared with the change feed below.
             let rows: Vec<IndexRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "select {INDEX_COLUMNS} from site s where s.site_id > $1 order by s.site_id limit $2"
             )))
@@ -192,6 +194,7 @@ impl SearchIndex {
         // One statement, so one snapshot: its xmin (every older transaction's rows are read here;
         // the next look reads again what younger ones wrote), the removals and the rows since the
         // last look. A left join, so the snapshot and the removals come back with no row changed.
+        // Runtime SQL: `INDEX_COLUMNS` is shared with the load above.
         let feed: Vec<PgRow> = sqlx::query(sqlx::AssertSqlSafe(format!(
             "with feed as (
                  select pg_snapshot_xmin(pg_current_snapshot())::text::int8 as next,
@@ -242,7 +245,7 @@ impl SearchIndex {
 
 /// The oldest transaction id still running (every older transaction has committed or aborted).
 async fn snapshot_xmin(conn: &mut sqlx::PgConnection) -> Result<i64, SyncError> {
-    sqlx::query_scalar("select pg_snapshot_xmin(pg_current_snapshot())::text::int8")
+    sqlx::query_scalar!(r#"select pg_snapshot_xmin(pg_current_snapshot())::text::int8 as "xmin!""#)
         .fetch_one(conn)
         .await
 }

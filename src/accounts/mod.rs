@@ -17,6 +17,7 @@ use crate::AppState;
 use crate::auth::{Caller, NO_STORE, Role, password};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{Json, Path, Query};
+use crate::openapi::responses::{BadJson, NotAdmin, Unauthenticated};
 use crate::patch::Patch;
 use fields::{DisplayName, Email, Password};
 
@@ -131,7 +132,7 @@ pub struct AccountPage {
     request_body = NewAccount,
     responses(
         (status = CREATED, description = "The account was created. Sign in with `POST /v1/sessions`.", body = Account),
-        (status = BAD_REQUEST, description = "The body is not valid JSON.", body = Problem, content_type = "application/problem+json"),
+        BadJson,
         (status = CONFLICT, description = "An account with this email exists.", body = Problem, content_type = "application/problem+json"),
         (status = UNPROCESSABLE_ENTITY, description = "A field breaks a rule; every one is listed.", body = Problem, content_type = "application/problem+json"),
     )
@@ -163,7 +164,7 @@ pub async fn create_account(
     security(("bearer" = [])),
     responses(
         (status = OK, description = "The caller's account.", body = Account),
-        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
     )
 )]
 pub async fn get_me(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
@@ -182,8 +183,8 @@ pub async fn get_me(State(state): State<AppState>, caller: Caller) -> Result<imp
     request_body = MePatch,
     responses(
         (status = OK, description = "The updated account.", body = Account),
-        (status = BAD_REQUEST, description = "The body is not valid JSON.", body = Problem, content_type = "application/problem+json"),
-        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        BadJson,
+        Unauthenticated,
         (status = UNPROCESSABLE_ENTITY, description = "A field breaks a rule, is not changeable here (`role`, `disabled`), or `current_password` is wrong.", body = Problem, content_type = "application/problem+json"),
         (status = TOO_MANY_REQUESTS, description = "Too many password checks for this account or address (`current_password` counts like a sign-in); see `Retry-After`.", body = Problem, content_type = "application/problem+json"),
     )
@@ -255,8 +256,8 @@ pub async fn update_me(
     responses(
         (status = OK, description = "A page of accounts.", body = AccountPage),
         (status = BAD_REQUEST, description = "A malformed `limit` or `cursor`.", body = Problem, content_type = "application/problem+json"),
-        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
-        (status = FORBIDDEN, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
+        NotAdmin,
     )
 )]
 pub async fn list_accounts(
@@ -283,8 +284,8 @@ pub async fn list_accounts(
     responses(
         (status = OK, description = "The updated account.", body = Account),
         (status = BAD_REQUEST, description = "The body is not valid JSON, or the id is not a UUID.", body = Problem, content_type = "application/problem+json"),
-        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
-        (status = FORBIDDEN, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
+        NotAdmin,
         (status = NOT_FOUND, description = "No such account.", body = Problem, content_type = "application/problem+json"),
         (status = UNPROCESSABLE_ENTITY, description = "A field breaks a rule.", body = Problem, content_type = "application/problem+json"),
     )

@@ -16,6 +16,7 @@ use crate::auth::token::{self, Kind};
 use crate::auth::{Caller, Credential, NO_STORE};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{Json, Path};
+use crate::openapi::responses::{BadId, BadJson, Unauthenticated};
 
 /// Live keys one account may hold.
 const MAX_KEYS_PER_ACCOUNT: i64 = 20;
@@ -82,8 +83,8 @@ pub struct ApiKeyList {
     request_body = NewApiKey,
     responses(
         (status = CREATED, description = "The key, shown once.", body = NewApiKeySecret),
-        (status = BAD_REQUEST, description = "The body is not valid JSON.", body = Problem, content_type = "application/problem+json"),
-        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        BadJson,
+        Unauthenticated,
         (status = FORBIDDEN, description = "The request was authenticated with an API key.", body = Problem, content_type = "application/problem+json"),
         (status = UNPROCESSABLE_ENTITY, description = "A bad name, or the account already has 20 live keys.", body = Problem, content_type = "application/problem+json"),
     )
@@ -155,7 +156,7 @@ pub async fn create_api_key(
     security(("bearer" = [])),
     responses(
         (status = OK, description = "The caller's keys.", body = ApiKeyList),
-        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
     )
 )]
 pub async fn list_api_keys(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
@@ -180,8 +181,8 @@ pub async fn list_api_keys(State(state): State<AppState>, caller: Caller) -> Res
     params(("api_key_id" = Uuid, Path, description = "The key to revoke.")),
     responses(
         (status = NO_CONTENT, description = "The key no longer works (revoking twice is fine)."),
-        (status = BAD_REQUEST, description = "The id is not a UUID.", body = Problem, content_type = "application/problem+json"),
-        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        BadId,
+        Unauthenticated,
         (status = NOT_FOUND, description = "The caller has no key with this id.", body = Problem, content_type = "application/problem+json"),
     )
 )]

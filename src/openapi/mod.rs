@@ -15,6 +15,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{FieldError, Problem};
 
+pub(crate) mod responses;
 mod tighten;
 
 /// The document's fixed parts; paths are added by each resource's router (see [`crate::api`]).

@@ -17,6 +17,7 @@ use crate::AppState;
 use crate::auth::{Caller, Credential, NO_STORE};
 use crate::error::{ApiError, Problem};
 use crate::extract::{Path, Query};
+use crate::openapi::responses::{BadId, Unauthenticated};
 
 /// What kind of credential signs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -86,7 +87,7 @@ pub struct ActiveCredentialQuery {
     responses(
         (status = OK, description = "A page of the caller's live credentials.", body = ActiveCredentialPage),
         (status = BAD_REQUEST, description = "A malformed `limit` or `cursor`, or an unknown parameter.", body = Problem, content_type = "application/problem+json"),
-        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
     )
 )]
 pub async fn list_my_sessions(
@@ -153,8 +154,8 @@ pub async fn list_my_sessions(
     params(("id" = Uuid, Path, description = "The session or API key to revoke (`id` from `GET /v1/me/sessions`).")),
     responses(
         (status = NO_CONTENT, description = "It no longer works (revoking twice is fine)."),
-        (status = BAD_REQUEST, description = "The id is not a UUID.", body = Problem, content_type = "application/problem+json"),
-        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        BadId,
+        Unauthenticated,
         (status = FORBIDDEN, description = "The request was authenticated with an API key; sign in to revoke credentials here (a key can still be revoked with `DELETE /v1/api-keys/{api_key_id}`).", body = Problem, content_type = "application/problem+json"),
         (status = NOT_FOUND, description = "The caller has no session or API key with this id.", body = Problem, content_type = "application/problem+json"),
     )

@@ -21,6 +21,7 @@ use crate::auth::{Caller, Credential, NO_STORE, password};
 use crate::error::{ApiError, Problem};
 use crate::extract::Json;
 use crate::http::ClientAddr;
+use crate::openapi::responses::{BadJson, Unauthenticated};
 
 /// The session routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -76,7 +77,7 @@ pub struct Session {
     request_body = SignIn,
     responses(
         (status = CREATED, description = "Signed in.", body = Session),
-        (status = BAD_REQUEST, description = "The body is not valid JSON.", body = Problem, content_type = "application/problem+json"),
+        BadJson,
         (status = UNAUTHORIZED, description = "The email or password is incorrect.", body = Problem, content_type = "application/problem+json"),
         (status = UNPROCESSABLE_ENTITY, description = "A field is missing or has the wrong type.", body = Problem, content_type = "application/problem+json"),
         (status = TOO_MANY_REQUESTS, description = "Too many attempts; see `Retry-After`.", body = Problem, content_type = "application/problem+json"),
@@ -135,7 +136,7 @@ pub async fn create_session(
     security(("bearer" = [])),
     responses(
         (status = NO_CONTENT, description = "The token no longer works."),
-        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = NOT_FOUND, description = "The request was authenticated with an API key, not a session; revoke keys with `DELETE /v1/api-keys/{api_key_id}`.", body = Problem, content_type = "application/problem+json"),
     )
 )]

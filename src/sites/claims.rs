@@ -17,6 +17,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{Json, Path, Query};
+use crate::openapi::responses::{BadJsonOrId, ClaimDecided, ClaimNotFound, NotAdmin, SiteNotFound, Unauthenticated};
 use crate::vocabulary::{ClaimStatus, CodeSet, SiteChangeKind, SiteStatus};
 
 /// The claim routes.
@@ -117,9 +118,9 @@ pub struct ClaimPage {
     request_body = NewClaim,
     responses(
         (status = CREATED, description = "The pending claim.", body = Claim),
-        (status = BAD_REQUEST, description = "Malformed JSON or id.", body = Problem, content_type = "application/problem+json"),
-        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
-        (status = NOT_FOUND, description = "No such site.", body = Problem, content_type = "application/problem+json"),
+        BadJsonOrId,
+        Unauthenticated,
+        SiteNotFound,
         (status = CONFLICT, description = "The caller already manages the site or has a pending claim on it, or the site is archived.", body = Problem, content_type = "application/problem+json"),
         (status = UNPROCESSABLE_ENTITY, description = "The justification is too short or too long.", body = Problem, content_type = "application/problem+json"),
     )
@@ -172,8 +173,8 @@ async fn find(conn: &mut sqlx::PgConnection, claim_id: Uuid) -> Result<Claim, Ap
     responses(
         (status = OK, description = "A page of claims.", body = ClaimPage),
         (status = BAD_REQUEST, description = "A malformed `status`, `limit` or `cursor`.", body = Problem, content_type = "application/problem+json"),
-        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
-        (status = FORBIDDEN, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
+        NotAdmin,
     )
 )]
 pub async fn list_claims(
@@ -210,11 +211,11 @@ pub async fn list_claims(
     request_body(content = Option<ClaimDecision>, description = "An optional note."),
     responses(
         (status = OK, description = "The approved claim.", body = Claim),
-        (status = BAD_REQUEST, description = "Malformed JSON or id.", body = Problem, content_type = "application/problem+json"),
-        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
-        (status = FORBIDDEN, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
-        (status = NOT_FOUND, description = "No such claim.", body = Problem, content_type = "application/problem+json"),
-        (status = CONFLICT, description = "The claim was already decided.", body = Problem, content_type = "application/problem+json"),
+        BadJsonOrId,
+        Unauthenticated,
+        NotAdmin,
+        ClaimNotFound,
+        ClaimDecided,
         (status = UNPROCESSABLE_ENTITY, description = "The note is too long or the body has unknown fields.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -244,11 +245,11 @@ pub async fn approve_claim(
     request_body(content = Option<ClaimDecision>, description = "An optional note."),
     responses(
         (status = OK, description = "The rejected claim.", body = Claim),
-        (status = BAD_REQUEST, description = "Malformed JSON or id.", body = Problem, content_type = "application/problem+json"),
-        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
-        (status = FORBIDDEN, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
-        (status = NOT_FOUND, description = "No such claim.", body = Problem, content_type = "application/problem+json"),
-        (status = CONFLICT, description = "The claim was already decided.", body = Problem, content_type = "application/problem+json"),
+        BadJsonOrId,
+        Unauthenticated,
+        NotAdmin,
+        ClaimNotFound,
+        ClaimDecided,
         (status = UNPROCESSABLE_ENTITY, description = "The note is too long or the body has unknown fields.", body = Problem, content_type = "application/problem+json"),
     )
 )]

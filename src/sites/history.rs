@@ -13,6 +13,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Path, Query};
+use crate::openapi::responses::{NotSiteEditor, SiteNotFound, Unauthenticated};
 use crate::vocabulary::SiteChangeKind;
 
 /// One recorded change.
@@ -144,9 +145,9 @@ pub struct HistoryQuery {
     responses(
         (status = OK, description = "A page of changes.", body = SiteChangePage),
         (status = BAD_REQUEST, description = "A malformed id, `limit` or `cursor`.", body = Problem, content_type = "application/problem+json"),
-        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
-        (status = FORBIDDEN, description = "The caller neither manages the site nor is an administrator.", body = Problem, content_type = "application/problem+json"),
-        (status = NOT_FOUND, description = "No such site.", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
+        NotSiteEditor,
+        SiteNotFound,
     )
 )]
 pub async fn list_site_history(

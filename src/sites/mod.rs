@@ -24,6 +24,9 @@ use crate::auth::Caller;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{Json, Path};
 use crate::idempotency::{self, Claim, Stored};
+use crate::openapi::responses::{
+    BadId, BadJsonOrId, NotAdmin, NotSiteEditor, SiteNotFound, StaleRevision, Unauthenticated,
+};
 use crate::vocabulary::{SiteChangeKind, SiteSource, SiteStatus};
 use input::{OFFER_FIELDS, SITE_FIELDS, ValidSite, merge_patch, read_site};
 use model::{NewSite, Site, SitePatch};
@@ -182,7 +185,7 @@ async fn authorize_edit(conn: &mut PgConnection, caller: &Caller, site_id: Uuid)
         (status = CREATED, description = "The new site; `Location` and `ETag` are set.", body = Site,
          headers(("Location" = String, description = "The site's URL."), ("ETag" = String, description = "Its revision."))),
         (status = BAD_REQUEST, description = "Malformed JSON or `Idempotency-Key`.", body = Problem, content_type = "application/problem+json"),
-        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = FORBIDDEN, description = "`duplicate_override_reason` was sent by a caller who is neither registering the facility as its coordinator (`\"manage\": true`) nor an administrator; `errors` names the field.", body = Problem, content_type = "application/problem+json"),
         (status = CONFLICT, description = "The facility is already listed: a site with the same NPI, or in the same ZIP code a site with the same facility name however it is written (case, punctuation, abbreviations, word order, one typo); different facilities sharing generic words are not duplicates. `existing` names the listed site with its address, and `matched_on` says what matched. A coordinator registering the facility (`\"manage\": true`) or an administrator may override a `name` match with `duplicate_override_reason`; an `npi` match cannot be overridden.", body = Problem, content_type = "application/problem+json"),
         (status = UNPROCESSABLE_ENTITY, description = "Fields break rules (all listed), or the `Idempotency-Key` was used for another request.", body = Problem, content_type = "application/problem+json"),
@@ -283,8 +286,8 @@ pub async fn create_site(
     responses(
         (status = OK, description = "The site, with its `ETag`.", body = Site, headers(("ETag" = String, description = "Its revision."))),
         (status = NOT_MODIFIED, description = "The client's copy is current."),
-        (status = BAD_REQUEST, description = "The id is not a UUID.", body = Problem, content_type = "application/problem+json"),
-        (status = NOT_FOUND, description = "No such site.", body = Problem, content_type = "application/problem+json"),
+        BadId,
+        SiteNotFound,
     )
 )]
 pub async fn get_site(
@@ -347,12 +350,12 @@ fn check_if_match(headers: &HeaderMap, version: i64, required: bool) -> Result<(
     request_body(content = SitePatch, content_type = "application/merge-patch+json"),
     responses(
         (status = OK, description = "The updated site, with its new `ETag`.", body = Site, headers(("ETag" = String, description = "Its new revision."))),
-        (status = BAD_REQUEST, description = "Malformed JSON or id.", body = Problem, content_type = "application/problem+json"),
-        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
-        (status = FORBIDDEN, description = "The caller neither manages the site nor is an administrator.", body = Problem, content_type = "application/problem+json"),
-        (status = NOT_FOUND, description = "No such site.", body = Problem, content_type = "application/problem+json"),
+        BadJsonOrId,
+        Unauthenticated,
+        NotSiteEditor,
+        SiteNotFound,
         (status = CONFLICT, description = "The site is archived, or the change (of name, ZIP code or NPI) would make it a duplicate of another listed site, which `existing` names as for `POST /v1/sites`; a `name` match may be overridden with `duplicate_override_reason`.", body = Problem, content_type = "application/problem+json"),
-        (status = PRECONDITION_FAILED, description = "The `If-Match` revision is not current.", body = Problem, content_type = "application/problem+json"),
+        StaleRevision,
         (status = UNPROCESSABLE_ENTITY, description = "The patched site breaks rules (all listed); nothing was changed.", body = Problem, content_type = "application/problem+json"),
         (status = PRECONDITION_REQUIRED, description = "`If-Match` is missing.", body = Problem, content_type = "application/problem+json"),
     )
@@ -451,11 +454,11 @@ pub async fn update_site(
     ),
     responses(
         (status = OK, description = "The archived site.", body = Site),
-        (status = BAD_REQUEST, description = "The id is not a UUID.", body = Problem, content_type = "application/problem+json"),
-        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
-        (status = FORBIDDEN, description = "The caller neither manages the site nor is an administrator.", body = Problem, content_type = "application/problem+json"),
-        (status = NOT_FOUND, description = "No such site.", body = Problem, content_type = "application/problem+json"),
-        (status = PRECONDITION_FAILED, description = "The `If-Match` revision is not current.", body = Problem, content_type = "application/problem+json"),
+        BadId,
+        Unauthenticated,
+        NotSiteEditor,
+        SiteNotFound,
+        StaleRevision,
     )
 )]
 pub async fn archive_site(
@@ -479,11 +482,11 @@ pub async fn archive_site(
     ),
     responses(
         (status = OK, description = "The verified site.", body = Site),
-        (status = BAD_REQUEST, description = "The id is not a UUID.", body = Problem, content_type = "application/problem+json"),
-        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
-        (status = FORBIDDEN, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
-        (status = NOT_FOUND, description = "No such site.", body = Problem, content_type = "application/problem+json"),
-        (status = PRECONDITION_FAILED, description = "The `If-Match` revision is not current.", body = Problem, content_type = "application/problem+json"),
+        BadId,
+        Unauthenticated,
+        NotAdmin,
+        SiteNotFound,
+        StaleRevision,
         (status = CONFLICT, description = "The site is archived; restore it first.", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -509,11 +512,11 @@ pub async fn verify_site(
     ),
     responses(
         (status = OK, description = "The restored site.", body = Site),
-        (status = BAD_REQUEST, description = "The id is not a UUID.", body = Problem, content_type = "application/problem+json"),
-        (status = UNAUTHORIZED, description = "No valid credential.", body = Problem, content_type = "application/problem+json"),
-        (status = FORBIDDEN, description = "The caller is not an administrator.", body = Problem, content_type = "application/problem+json"),
-        (status = NOT_FOUND, description = "No such site.", body = Problem, content_type = "application/problem+json"),
-        (status = PRECONDITION_FAILED, description = "The `If-Match` revision is not current.", body = Problem, content_type = "application/problem+json"),
+        BadId,
+        Unauthenticated,
+        NotAdmin,
+        SiteNotFound,
+        StaleRevision,
         (status = CONFLICT, description = "The site is not archived.", body = Problem, content_type = "application/problem+json"),
     )
 )]

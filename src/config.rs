@@ -243,12 +243,12 @@ impl Config {
     }
 
     /// How long a session token stays valid.
-    pub fn session_ttl(&self) -> chrono::TimeDelta {
+    pub(crate) fn session_ttl(&self) -> chrono::TimeDelta {
         chrono::TimeDelta::days(i64::from(self.session_ttl_days))
     }
 
     /// The shutdown grace period as a duration.
-    pub fn shutdown_grace(&self) -> Duration {
+    pub(crate) fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
     }
 }
@@ -327,12 +327,12 @@ pub struct DatabaseUrl {
 
 impl DatabaseUrl {
     /// The connection options to connect with.
-    pub fn connect_options(&self) -> PgConnectOptions {
+    pub(crate) fn connect_options(&self) -> PgConnectOptions {
         self.options.clone()
     }
 
     /// The URL with its password replaced by `***`, for logs.
-    pub fn redacted(&self) -> String {
+    pub(crate) fn redacted(&self) -> String {
         redact_url(&self.url)
     }
 }

@@ -12,7 +12,7 @@ use crate::postgres::{Binaries, ClusterOptions, LocalCluster, ProvisionError, Wa
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
 /// The database the private cluster serves the application from.
-pub const LOCAL_DATABASE: &str = "clinical_sites";
+pub(crate) const LOCAL_DATABASE: &str = "clinical_sites";
 
 /// The PostgreSQL server this process uses.
 #[derive(Debug)]
@@ -257,7 +257,7 @@ pub fn with_statement_timeout(options: PgConnectOptions, timeout: Duration) -> P
 /// A second pool to the same database, of the same size, for searches (their words and their
 /// pages' sites): writes have connections of their own however many searches run
 /// (docs/performance.md, "Writes under searches"). Connects lazily, like [`pool`].
-pub fn search_pool(pool: &PgPool) -> PgPool {
+pub(crate) fn search_pool(pool: &PgPool) -> PgPool {
     let options = (*pool.connect_options()).clone();
     pool_options(pool.options().get_max_connections()).connect_lazy_with(options)
 }

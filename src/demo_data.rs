@@ -24,9 +24,9 @@ use crate::vocabulary::{
 };
 
 /// How many sites `demo-data` makes unless told.
-pub const DEFAULT_COUNT: u32 = 3000;
+pub(crate) const DEFAULT_COUNT: u32 = 3000;
 /// The most it makes (a directory for a demonstration, not a load test: see `bench/`).
-pub const MAX_COUNT: u32 = 100_000;
+pub(crate) const MAX_COUNT: u32 = 100_000;
 /// Demo coordinator accounts are `demo-coordinator-<n>@` this domain (reserved: it never delivers).
 const ACCOUNT_DOMAIN: &str = "demo.invalid";
 const COORDINATORS: u32 = 5;
@@ -144,40 +144,40 @@ impl Rng {
 
 /// One generated offer.
 #[derive(Debug, Clone)]
-pub struct DemoOffer {
-    pub accepting: bool,
-    pub capacity: Option<i32>,
-    pub verifier_on_site: Option<bool>,
-    pub accepts: Vec<Accepts>,
-    pub volume_band: Option<VolumeBand>,
+pub(crate) struct DemoOffer {
+    pub(crate) accepting: bool,
+    pub(crate) capacity: Option<i32>,
+    pub(crate) verifier_on_site: Option<bool>,
+    pub(crate) accepts: Vec<Accepts>,
+    pub(crate) volume_band: Option<VolumeBand>,
 }
 
 /// One generated site.
 #[derive(Debug, Clone)]
-pub struct DemoSite {
-    pub site_id: Uuid,
-    pub name: String,
-    pub site_type: SiteType,
-    pub zip: &'static str,
-    pub place: &'static ZipPlace,
-    pub payment: Payment,
-    pub fee_usd: Option<i32>,
-    pub hipaa_training: Option<HipaaTraining>,
-    pub liability_insurance: Option<LiabilityInsurance>,
-    pub housing: Option<Housing>,
-    pub schedule: Vec<Schedule>,
-    pub immunizations: Vec<Immunization>,
-    pub status: SiteStatus,
+pub(crate) struct DemoSite {
+    pub(crate) site_id: Uuid,
+    pub(crate) name: String,
+    pub(crate) site_type: SiteType,
+    pub(crate) zip: &'static str,
+    pub(crate) place: &'static ZipPlace,
+    pub(crate) payment: Payment,
+    pub(crate) fee_usd: Option<i32>,
+    pub(crate) hipaa_training: Option<HipaaTraining>,
+    pub(crate) liability_insurance: Option<LiabilityInsurance>,
+    pub(crate) housing: Option<Housing>,
+    pub(crate) schedule: Vec<Schedule>,
+    pub(crate) immunizations: Vec<Immunization>,
+    pub(crate) status: SiteStatus,
     /// Claimed by the demo coordinator with this number.
-    pub coordinator: Option<u32>,
-    pub offers: BTreeMap<Modality, DemoOffer>,
+    pub(crate) coordinator: Option<u32>,
+    pub(crate) offers: BTreeMap<Modality, DemoOffer>,
     /// Days before now it was last updated.
-    pub age_days: u32,
+    pub(crate) age_days: u32,
 }
 
 /// The demo directory of `count` sites: the same for the same count, each site the same whatever
 /// the count (site `i` depends only on `i`).
-pub fn generate(count: u32) -> Vec<DemoSite> {
+pub(crate) fn generate(count: u32) -> Vec<DemoSite> {
     let mut zips: Vec<(&'static str, &'static ZipPlace)> =
         geo::zip_places().filter(|(_, p)| p.population > 0).collect();
     zips.sort_by_key(|(zip, _)| *zip);

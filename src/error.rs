@@ -49,7 +49,11 @@ pub struct Problem {
 
 /// The kinds of problem (`type` of a [`Problem`]), as `docs/problems.md` lists them.
 #[derive(ToSchema)]
-pub enum ProblemType {
+#[allow(
+    dead_code,
+    reason = "the contract's description of a value the server writes as JSON; never built"
+)]
+pub(crate) enum ProblemType {
     /// 400: malformed JSON, query string or path parameter.
     #[schema(rename = "/problems/bad-request")]
     BadRequest,
@@ -100,7 +104,11 @@ pub enum ProblemType {
 /// What made the duplicate guard take a new site for a listed one.
 #[derive(ToSchema)]
 #[schema(rename_all = "snake_case")]
-pub enum DuplicateMatch {
+#[allow(
+    dead_code,
+    reason = "the contract's description of a value the server writes as JSON; never built"
+)]
+pub(crate) enum DuplicateMatch {
     /// The same NPI, in any ZIP code: the same facility.
     Npi,
     /// In the same ZIP code, the same facility name however it is written.
@@ -145,7 +153,7 @@ pub struct ExistingResource {
 
 impl ExistingResource {
     /// Just the resource's identity.
-    pub fn new(id: uuid::Uuid, href: String) -> Self {
+    pub(crate) fn new(id: uuid::Uuid, href: String) -> Self {
         Self {
             id,
             href,
@@ -171,7 +179,7 @@ pub struct FieldError {
 
 impl FieldError {
     /// A problem with `field`, described by `message`.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             message: message.into(),
@@ -212,12 +220,12 @@ impl ApiError {
     }
 
     /// 400: the request is malformed (query string, path parameter, JSON syntax).
-    pub fn bad_request(detail: impl Into<String>, errors: Vec<FieldError>) -> Self {
+    pub(crate) fn bad_request(detail: impl Into<String>, errors: Vec<FieldError>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail).with_errors(errors)
     }
 
     /// 422: the request is well-formed but its fields break the rules. Lists every broken rule.
-    pub fn validation(errors: Vec<FieldError>) -> Self {
+    pub(crate) fn validation(errors: Vec<FieldError>) -> Self {
         let detail = match errors.len() {
             1 => "1 field is invalid".to_owned(),
             n => format!("{n} fields are invalid"),
@@ -233,7 +241,7 @@ impl ApiError {
 
     /// 401: no credential, or one that is invalid, expired or revoked. `presented` tells whether a
     /// credential was sent (then `WWW-Authenticate` says `invalid_token`).
-    pub fn unauthorized(detail: impl Into<String>, presented: bool) -> Self {
+    pub(crate) fn unauthorized(detail: impl Into<String>, presented: bool) -> Self {
         let challenge = if presented {
             "Bearer error=\"invalid_token\""
         } else {
@@ -244,17 +252,17 @@ impl ApiError {
     }
 
     /// 403: signed in, but not allowed to do this.
-    pub fn forbidden(detail: impl Into<String>) -> Self {
+    pub(crate) fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", detail)
     }
 
     /// 409: the request conflicts with what exists (a taken email, a duplicate site).
-    pub fn conflict(detail: impl Into<String>) -> Self {
+    pub(crate) fn conflict(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
     }
 
     /// 412: `If-Match` names a revision that is no longer current.
-    pub fn precondition_failed(detail: impl Into<String>) -> Self {
+    pub(crate) fn precondition_failed(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::PRECONDITION_FAILED,
             "precondition-failed",
@@ -264,7 +272,7 @@ impl ApiError {
     }
 
     /// 428: the request must be conditional (`If-Match`).
-    pub fn precondition_required(detail: impl Into<String>) -> Self {
+    pub(crate) fn precondition_required(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::PRECONDITION_REQUIRED,
             "precondition-required",
@@ -274,7 +282,7 @@ impl ApiError {
     }
 
     /// 429: too many requests; try again after `retry_after`.
-    pub fn too_many_requests(retry_after: std::time::Duration) -> Self {
+    pub(crate) fn too_many_requests(retry_after: std::time::Duration) -> Self {
         let seconds = retry_after.as_secs().max(1);
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -286,12 +294,12 @@ impl ApiError {
     }
 
     /// 404: nothing is at this URL.
-    pub fn not_found(detail: impl Into<String>) -> Self {
+    pub(crate) fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
     }
 
     /// 405: the URL exists, the method does not.
-    pub fn method_not_allowed(detail: impl Into<String>) -> Self {
+    pub(crate) fn method_not_allowed(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method-not-allowed",
@@ -301,7 +309,7 @@ impl ApiError {
     }
 
     /// 413: the body is larger than the configured limit.
-    pub fn payload_too_large(limit_bytes: Option<usize>) -> Self {
+    pub(crate) fn payload_too_large(limit_bytes: Option<usize>) -> Self {
         let detail = match limit_bytes {
             Some(limit) => format!("the request body is larger than the limit of {limit} bytes"),
             None => "the request body is larger than this server accepts".to_owned(),
@@ -315,7 +323,7 @@ impl ApiError {
     }
 
     /// 415: the body is not JSON.
-    pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
+    pub(crate) fn unsupported_media_type(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
@@ -325,7 +333,7 @@ impl ApiError {
     }
 
     /// 503: the request took longer than the configured timeout.
-    pub fn timeout() -> Self {
+    pub(crate) fn timeout() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "timeout",
@@ -336,7 +344,7 @@ impl ApiError {
     }
 
     /// 503: a dependency (the database) is not available right now.
-    pub fn unavailable(detail: impl Into<String>) -> Self {
+    pub(crate) fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
@@ -347,7 +355,7 @@ impl ApiError {
     }
 
     /// 503: the server is answering as many requests as it takes at once (`MAX_IN_FLIGHT`).
-    pub fn overloaded() -> Self {
+    pub(crate) fn overloaded() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
@@ -358,7 +366,7 @@ impl ApiError {
     }
 
     /// 500: something failed that the client cannot fix. `source` is logged, never shown.
-    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+    pub(crate) fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         let mut error = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -370,7 +378,7 @@ impl ApiError {
     }
 
     /// A problem for a bare status produced outside the handlers (middleware), keeping its status.
-    pub fn from_status(status: StatusCode) -> Self {
+    pub(crate) fn from_status(status: StatusCode) -> Self {
         match status {
             StatusCode::NOT_FOUND => Self::not_found("no resource at this URL"),
             StatusCode::METHOD_NOT_ALLOWED => Self::method_not_allowed("this URL does not support this method"),
@@ -384,19 +392,19 @@ impl ApiError {
     }
 
     /// Adds field problems.
-    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+    pub(crate) fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
         self.0.errors.extend(errors);
         self
     }
 
     /// Names the existing resource a conflict is about.
-    pub fn with_existing(mut self, existing: ExistingResource) -> Self {
+    pub(crate) fn with_existing(mut self, existing: ExistingResource) -> Self {
         self.0.existing = Some(existing);
         self
     }
 
     /// Adds a response header (e.g. `Retry-After`, `WWW-Authenticate`, `Allow`).
-    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+    pub(crate) fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.0.headers.push((name, value));
         self
     }
@@ -479,7 +487,7 @@ fn is_unavailable(error: &sqlx::Error) -> bool {
 
 /// Maps a violated *named* constraint to the problem the client should see, via `on`; any other
 /// database error is internal. The one place where constraint names become HTTP answers.
-pub fn constraint_error(error: sqlx::Error, on: impl FnOnce(&str) -> Option<ApiError>) -> ApiError {
+pub(crate) fn constraint_error(error: sqlx::Error, on: impl FnOnce(&str) -> Option<ApiError>) -> ApiError {
     if let sqlx::Error::Database(database_error) = &error
         && let Some(problem) = database_error.constraint().and_then(on)
     {

@@ -13,7 +13,7 @@ use crate::error::{ApiError, FieldError};
 /// The configured body limit, put in each request's extensions by [`crate::http::with_middleware`]
 /// so rejections can state it.
 #[derive(Debug, Clone, Copy)]
-pub struct BodyLimit(pub usize);
+pub(crate) struct BodyLimit(pub usize);
 
 /// A JSON request body of type `T`.
 ///
@@ -78,7 +78,7 @@ fn is_json(headers: &axum::http::HeaderMap) -> bool {
 }
 
 /// Deserializes a JSON body, turning serde's errors into problems that name the field.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first, so a malformed document is a 400 whatever its shape; then the shape, field by
     // field.
     let document: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
@@ -134,7 +134,7 @@ where
 }
 
 /// Deserializes a query string, turning errors into 400 problems that name the parameter.
-pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+pub(crate) fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let field = json_path(&error.path().to_string());

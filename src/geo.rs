@@ -21,7 +21,7 @@ pub const MEAN_EARTH_RADIUS_M: f64 = 6_371_008.8;
 
 /// Which source placed a ZIP code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ZipSource {
+pub(crate) enum ZipSource {
     /// The US Census Bureau's ZIP Code Tabulation Areas (public domain): the internal point of a
     /// delivery area.
     Census,
@@ -32,7 +32,7 @@ pub enum ZipSource {
 
 impl ZipSource {
     /// The site's `coordinates_source` for coordinates derived from a ZIP of this source.
-    pub fn coordinates_source(self) -> &'static str {
+    pub(crate) fn coordinates_source(self) -> &'static str {
         match self {
             Self::Census => "zip_centroid",
             Self::GeoNames => "zip_geonames",
@@ -42,19 +42,19 @@ impl ZipSource {
 
 /// A ZIP code's point and what the reference data says of it.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ZipPlace {
+pub(crate) struct ZipPlace {
     /// WGS 84 degrees.
-    pub latitude: f64,
+    pub(crate) latitude: f64,
     /// WGS 84 degrees.
-    pub longitude: f64,
+    pub(crate) longitude: f64,
     /// Who placed it.
-    pub source: ZipSource,
+    pub(crate) source: ZipSource,
     /// USPS state (or territory) code.
-    pub state: &'static str,
+    pub(crate) state: &'static str,
     /// Residents (Census ZCTAs only, from SimpleMaps' ACS figures; 0 for the others).
-    pub population: u32,
+    pub(crate) population: u32,
     /// The USPS city name.
-    pub city: &'static str,
+    pub(crate) city: &'static str,
 }
 
 static ZIPS: LazyLock<HashMap<&'static str, ZipPlace>> = LazyLock::new(|| {
@@ -90,7 +90,7 @@ static ZIPS: LazyLock<HashMap<&'static str, ZipPlace>> = LazyLock::new(|| {
 });
 
 /// What the reference data knows of a 5-digit ZIP.
-pub fn zip_place(zip5: &str) -> Option<&'static ZipPlace> {
+pub(crate) fn zip_place(zip5: &str) -> Option<&'static ZipPlace> {
     ZIPS.get(zip5)
 }
 
@@ -100,7 +100,7 @@ pub fn zip_centroid(zip5: &str) -> Option<(f64, f64)> {
 }
 
 /// Every placed ZIP.
-pub fn zip_places() -> impl Iterator<Item = (&'static str, &'static ZipPlace)> {
+pub(crate) fn zip_places() -> impl Iterator<Item = (&'static str, &'static ZipPlace)> {
     ZIPS.iter().map(|(zip, place)| (*zip, place))
 }
 

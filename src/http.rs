@@ -25,7 +25,7 @@ use crate::config::{Config, CorsOrigin};
 use crate::error::{ApiError, PROBLEM_JSON};
 use crate::extract::BodyLimit;
 
-pub mod conditional;
+pub(crate) mod conditional;
 mod server;
 
 pub use server::{ServeOptions, serve};
@@ -160,7 +160,7 @@ fn cors(origins: &[CorsOrigin]) -> CorsLayer {
 
 /// The probes: exempt from the rate limit and the in-flight bound, since load balancers poll them
 /// and they must answer whatever the load.
-pub const PROBES: &[&str] = &["/healthz", "/readyz"];
+pub(crate) const PROBES: &[&str] = &["/healthz", "/readyz"];
 
 fn is_probe(path: &str) -> bool {
     PROBES.contains(&path)
@@ -205,7 +205,7 @@ async fn problem_for_bare_errors(response: Response<Body>, body_limit: usize) ->
 
 /// The client's IP address when the server knows it (a real socket; absent in in-process tests).
 #[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub Option<std::net::IpAddr>);
+pub(crate) struct ClientAddr(pub Option<std::net::IpAddr>);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
@@ -224,7 +224,7 @@ fn client_ip(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
 /// The general request rate limit: per client address, and also per credential (a hash of the
 /// `Authorization` header) when one is sent. The address always counts, so sending made-up
 /// credentials cannot buy fresh allowances. Probes are exempt: load balancers poll them.
-pub async fn rate_limit(
+pub(crate) async fn rate_limit(
     axum::extract::State(state): axum::extract::State<crate::AppState>,
     request: Request,
     next: axum::middleware::Next,

@@ -15,10 +15,10 @@ use uuid::Uuid;
 use crate::error::{ApiError, FieldError};
 
 /// The request header.
-pub const HEADER: &str = "idempotency-key";
+pub(crate) const HEADER: &str = "idempotency-key";
 
 /// The key a request carries, if any; 400 when it is not 1 to 255 visible ASCII characters.
-pub fn key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(crate) fn key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get(HEADER) else {
         return Ok(None);
     };
@@ -37,7 +37,7 @@ pub fn key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 }
 
 /// A fingerprint of what the request asks for.
-pub fn fingerprint(method: &str, path: &str, body: &serde_json::Value) -> Vec<u8> {
+pub(crate) fn fingerprint(method: &str, path: &str, body: &serde_json::Value) -> Vec<u8> {
     let mut hasher = Sha256::new();
     hasher.update(method.as_bytes());
     hasher.update(b" ");
@@ -50,7 +50,7 @@ pub fn fingerprint(method: &str, path: &str, body: &serde_json::Value) -> Vec<u8
 
 /// A response kept for replay.
 #[derive(Debug, Clone)]
-pub struct Stored {
+pub(crate) struct Stored {
     response_status: i32,
     response_body: Vec<u8>,
     response_location: Option<String>,
@@ -59,7 +59,7 @@ pub struct Stored {
 
 impl Stored {
     /// A response to keep.
-    pub fn new(status: StatusCode, body: Vec<u8>, location: Option<String>, etag: Option<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, body: Vec<u8>, location: Option<String>, etag: Option<String>) -> Self {
         Self {
             response_status: i32::from(status.as_u16()),
             response_body: body,
@@ -88,7 +88,7 @@ impl IntoResponse for Stored {
 }
 
 /// What claiming a key found.
-pub enum Claim {
+pub(crate) enum Claim {
     /// The key is new: go ahead, then [`finish`] in the same transaction.
     Fresh,
     /// The key was used for this same request: answer with the stored response.
@@ -97,7 +97,7 @@ pub enum Claim {
 
 /// Deletes every key past its 24 hours (the periodic purge, [`crate::maintenance`]); returns how
 /// many.
-pub async fn purge_expired(executor: impl sqlx::PgExecutor<'_>) -> Result<u64, sqlx::Error> {
+pub(crate) async fn purge_expired(executor: impl sqlx::PgExecutor<'_>) -> Result<u64, sqlx::Error> {
     Ok(
         sqlx::query!("delete from idempotency_key where created_at < now() - interval '24 hours'")
             .execute(executor)
@@ -107,7 +107,7 @@ pub async fn purge_expired(executor: impl sqlx::PgExecutor<'_>) -> Result<u64, s
 }
 
 /// Claims `key` for this request inside `conn`'s transaction.
-pub async fn claim(
+pub(crate) async fn claim(
     conn: &mut PgConnection,
     account_id: Uuid,
     key: &str,
@@ -163,7 +163,12 @@ pub async fn claim(
 }
 
 /// Stores the response of a [`Claim::Fresh`] request, in its transaction.
-pub async fn finish(conn: &mut PgConnection, account_id: Uuid, key: &str, stored: &Stored) -> Result<(), ApiError> {
+pub(crate) async fn finish(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    key: &str,
+    stored: &Stored,
+) -> Result<(), ApiError> {
     sqlx::query!(
         "update idempotency_key
             set response_status = $3, response_body = $4, response_location = $5, response_etag = $6

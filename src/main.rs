@@ -167,7 +167,7 @@ async fn run(listener: Option<std::net::TcpListener>, config: Config, database: 
     // The search index is built now rather than by the first search (which waits for it).
     let index = state.clone();
     tokio::spawn(async move {
-        if let Err(error) = index.search.ready(&index.search_pool).await {
+        if let Err(error) = index.build_search_index().await {
             tracing::warn!(%error, "building the search index failed; the first search tries again");
         }
     });

@@ -5,12 +5,12 @@ use uuid::Uuid;
 use crate::error::{ApiError, FieldError};
 
 /// The default page size.
-pub const DEFAULT_LIMIT: u32 = 20;
+pub(crate) const DEFAULT_LIMIT: u32 = 20;
 /// The largest page size.
-pub const MAX_LIMIT: u32 = 100;
+pub(crate) const MAX_LIMIT: u32 = 100;
 
 /// Checks `limit` and decodes `cursor`; 400 naming the parameter otherwise.
-pub fn page(limit: Option<u32>, cursor: Option<&str>) -> Result<(u32, Option<Uuid>), ApiError> {
+pub(crate) fn page(limit: Option<u32>, cursor: Option<&str>) -> Result<(u32, Option<Uuid>), ApiError> {
     let limit = match limit {
         None => DEFAULT_LIMIT,
         Some(limit @ 1..=MAX_LIMIT) => limit,
@@ -35,7 +35,7 @@ pub fn page(limit: Option<u32>, cursor: Option<&str>) -> Result<(u32, Option<Uui
 
 /// Trims a page fetched with `limit + 1` rows to `limit`, returning the cursor of the next page
 /// when there is one.
-pub fn next_cursor<T>(items: &mut Vec<T>, limit: u32, id: impl Fn(&T) -> Uuid) -> Option<String> {
+pub(crate) fn next_cursor<T>(items: &mut Vec<T>, limit: u32, id: impl Fn(&T) -> Uuid) -> Option<String> {
     if items.len() > limit as usize {
         items.truncate(limit as usize);
         items.last().map(|item| id(item).to_string())

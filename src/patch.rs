@@ -4,7 +4,7 @@ use serde::{Deserialize, Deserializer};
 
 /// One field of a PATCH body. Use with `#[serde(default)]` so an absent field is [`Patch::Absent`].
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Patch<T> {
+pub(crate) enum Patch<T> {
     /// Not in the body: leave the stored value alone.
     #[default]
     Absent,
@@ -15,16 +15,8 @@ pub enum Patch<T> {
 }
 
 impl<T> Patch<T> {
-    /// The value to set, if any (`None` for absent and null).
-    pub fn value(&self) -> Option<&T> {
-        match self {
-            Self::Value(value) => Some(value),
-            _ => None,
-        }
-    }
-
     /// Whether the field was sent at all.
-    pub fn is_present(&self) -> bool {
+    pub(crate) fn is_present(&self) -> bool {
         !matches!(self, Self::Absent)
     }
 }

@@ -33,7 +33,7 @@ use sqlx::postgres::PgConnectOptions;
 
 mod watch;
 
-pub use watch::WatchedCluster;
+pub(crate) use watch::WatchedCluster;
 
 /// How long a cluster may take to start, and to stop, before we escalate.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -119,9 +119,9 @@ fn io_context(context: impl Into<String>) -> impl FnOnce(io::Error) -> Provision
 #[derive(Debug, Clone)]
 pub struct Binaries {
     /// `initdb`.
-    pub initdb: PathBuf,
+    pub(crate) initdb: PathBuf,
     /// `postgres`.
-    pub postgres: PathBuf,
+    pub(crate) postgres: PathBuf,
 }
 
 impl Binaries {
@@ -136,7 +136,7 @@ impl Binaries {
     }
 
     /// The first folder of `candidates` that holds both programs.
-    pub fn find_in(candidates: &[PathBuf]) -> Result<Self, ProvisionError> {
+    pub(crate) fn find_in(candidates: &[PathBuf]) -> Result<Self, ProvisionError> {
         candidates
             .iter()
             .find_map(|dir| {
@@ -396,12 +396,12 @@ impl LocalCluster {
     }
 
     /// The cluster's folder.
-    pub fn data_dir(&self) -> &Path {
+    pub(crate) fn data_dir(&self) -> &Path {
         &self.data_dir
     }
 
     /// The folder asked for, when it is a symbolic link to [`LocalCluster::data_dir`].
-    pub fn linked_from(&self) -> Option<&Path> {
+    pub(crate) fn linked_from(&self) -> Option<&Path> {
         self.linked_from.as_deref()
     }
 

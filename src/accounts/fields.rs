@@ -4,12 +4,12 @@ use crate::error::FieldError;
 
 /// An email address, trimmed and lower-cased (addresses are unique case-insensitively).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Email(String);
+pub(crate) struct Email(String);
 
 impl Email {
     /// Parses an address: one `@`, a non-empty local part, a dotted domain, no spaces, at most 254
     /// characters. Deliberately permissive: the real check is that mail arrives.
-    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+    pub(crate) fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
         let email = raw.trim().to_ascii_lowercase();
         let invalid = || FieldError::new(field, "must be an email address such as name@example.org");
         // ASCII only: lower-casing then agrees everywhere (the database checks `email = lower(email)`,
@@ -33,30 +33,30 @@ impl Email {
     }
 
     /// The normalized address.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 /// A password of 12 to 256 characters that is not easily guessed. Never logged: `Debug` hides it.
 #[derive(Clone)]
-pub struct Password(String);
+pub(crate) struct Password(String);
 
 impl Password {
     /// Minimum length in characters.
-    pub const MIN: usize = 12;
+    pub(crate) const MIN: usize = 12;
     /// Maximum length in characters (bounds the hashing cost).
-    pub const MAX: usize = 256;
+    pub(crate) const MAX: usize = 256;
 
     /// The least `zxcvbn` score accepted (0 to 4): 3, "safely unguessable", about 10^10 guesses.
-    pub const MIN_SCORE: u8 = 3;
+    pub(crate) const MIN_SCORE: u8 = 3;
 
     /// Checks the length rule, then that the password is not easily guessed (NIST SP 800-63B: no
     /// composition rules, but no common, repetitive or sequential passwords, nor ones made of the
     /// account's own email or name, given as `context`): the `zxcvbn` estimator, with its
     /// dictionaries of common passwords, names and words, must score it [`Password::MIN_SCORE`] or
     /// more. The message says why it is weak when the estimator can tell.
-    pub fn parse(field: &str, raw: String, context: &[&str]) -> Result<Self, FieldError> {
+    pub(crate) fn parse(field: &str, raw: String, context: &[&str]) -> Result<Self, FieldError> {
         let length = raw.chars().count();
         if !(Self::MIN..=Self::MAX).contains(&length) {
             return Err(FieldError::new(
@@ -80,7 +80,7 @@ impl Password {
     }
 
     /// The password, for hashing.
-    pub fn into_inner(self) -> String {
+    pub(crate) fn into_inner(self) -> String {
         self.0
     }
 }
@@ -93,11 +93,11 @@ impl std::fmt::Debug for Password {
 
 /// A display name: trimmed, 1 to 100 characters, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DisplayName(String);
+pub(crate) struct DisplayName(String);
 
 impl DisplayName {
     /// Parses a display name.
-    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+    pub(crate) fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
         let name = raw.trim();
         let length = name.chars().count();
         if !(1..=100).contains(&length) {
@@ -110,7 +110,7 @@ impl DisplayName {
     }
 
     /// The name.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }

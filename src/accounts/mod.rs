@@ -1,7 +1,7 @@
 //! Accounts: sign-up, the caller's own account (`/v1/me`), and administration of all accounts.
 
-pub mod fields;
-pub mod queries;
+pub(crate) mod fields;
+pub(crate) mod queries;
 
 use axum::Json as JsonResponse;
 use axum::extract::State;
@@ -22,7 +22,7 @@ use crate::patch::Patch;
 use fields::{DisplayName, Email, Password};
 
 /// The account routes.
-pub fn router() -> OpenApiRouter<AppState> {
+pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_account, list_accounts))
         .routes(routes!(get_me, update_me))
@@ -39,89 +39,89 @@ pub struct Account {
     pub email: String,
     /// Name shown to others (e.g. on experience reports).
     #[schema(example = "Ann Lee, RT(R)")]
-    pub display_name: String,
+    pub(crate) display_name: String,
     /// `member` or `admin`. Coordinating a site is not a role: see a site's managers.
-    pub role: Role,
+    pub(crate) role: Role,
     /// A disabled account cannot sign in, and its sessions and API keys stop working.
-    pub disabled: bool,
+    pub(crate) disabled: bool,
     /// When the account was created.
-    pub created_at: DateTime<Utc>,
+    pub(crate) created_at: DateTime<Utc>,
     /// When the account last changed.
-    pub updated_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
 }
 
 /// Sign-up: a new member account.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NewAccount {
+pub(crate) struct NewAccount {
     /// Sign-in address; unique regardless of case.
     #[schema(example = "ann.lee@example.org", format = Email, max_length = 254)]
-    pub email: String,
+    pub(crate) email: String,
     /// Name shown to others, 1 to 100 characters.
     #[schema(example = "Ann Lee, RT(R)", min_length = 1, max_length = 100)]
-    pub display_name: String,
+    pub(crate) display_name: String,
     /// 12 to 256 characters, not easily guessed (no common, repetitive or sequential password,
     /// nor one made of the email or name: the `zxcvbn` estimator must score it 3 of 4 or more).
     /// Stored only as an Argon2id hash.
     #[schema(example = "correct horse battery staple", min_length = 12, max_length = 256, format = Password)]
-    pub password: String,
+    pub(crate) password: String,
 }
 
 /// Changes to the caller's own account. Role and disabled flag are not among them: sending either
 /// is a 422, never silently ignored.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct MePatch {
+pub(crate) struct MePatch {
     /// A new display name (1 to 100 characters).
     #[serde(default)]
     #[schema(value_type = Option<String>, nullable = false, min_length = 1, max_length = 100, example = "Ann Lee, RT(R)(CT)")]
-    pub display_name: Patch<String>,
+    pub(crate) display_name: Patch<String>,
     /// A new password (12 to 256 characters, not easily guessed, as at sign-up); requires
     /// `current_password`. Signs out every other
     /// session.
     #[serde(default)]
     #[schema(value_type = Option<String>, nullable = false, format = Password, min_length = 12, max_length = 256)]
-    pub password: Patch<String>,
+    pub(crate) password: Patch<String>,
     /// The current password, required to set a new one.
     #[serde(default)]
     #[schema(value_type = Option<String>, nullable = false, format = Password, max_length = 256)]
-    pub current_password: Patch<String>,
+    pub(crate) current_password: Patch<String>,
 }
 
 /// An administrator's changes to an account.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AccountPatch {
+pub(crate) struct AccountPatch {
     /// A new role.
     #[serde(default)]
     #[schema(value_type = Option<Role>, nullable = false)]
-    pub role: Patch<Role>,
+    pub(crate) role: Patch<Role>,
     /// Disable (true) or re-enable (false) the account.
     #[serde(default)]
     #[schema(value_type = Option<bool>, nullable = false)]
-    pub disabled: Patch<bool>,
+    pub(crate) disabled: Patch<bool>,
 }
 
 /// Paging through accounts.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct AccountQuery {
+pub(crate) struct AccountQuery {
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
+    pub(crate) limit: Option<u32>,
     /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
 }
 
 /// One page of accounts, oldest first.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AccountPage {
+pub(crate) struct AccountPage {
     /// The accounts on this page.
-    pub items: Vec<Account>,
+    pub(crate) items: Vec<Account>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
     #[schema(required = true)]
-    pub next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 /// Signs up a member. Anyone may call it; the new account has the `member` role.
@@ -137,7 +137,7 @@ pub struct AccountPage {
         (status = UNPROCESSABLE_ENTITY, description = "A field breaks a rule; every one is listed.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn create_account(
+pub(crate) async fn create_account(
     State(state): State<AppState>,
     Json(body): Json<NewAccount>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -167,7 +167,7 @@ pub async fn create_account(
         Unauthenticated,
     )
 )]
-pub async fn get_me(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
+pub(crate) async fn get_me(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
     let account = queries::find(&state.pool, caller.account_id)
         .await?
         .ok_or_else(|| ApiError::not_found("the account no longer exists"))?;
@@ -189,7 +189,7 @@ pub async fn get_me(State(state): State<AppState>, caller: Caller) -> Result<imp
         (status = TOO_MANY_REQUESTS, description = "Too many password checks for this account or address (`current_password` counts like a sign-in); see `Retry-After`.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn update_me(
+pub(crate) async fn update_me(
     State(state): State<AppState>,
     caller: Caller,
     crate::http::ClientAddr(addr): crate::http::ClientAddr,
@@ -260,7 +260,7 @@ pub async fn update_me(
         NotAdmin,
     )
 )]
-pub async fn list_accounts(
+pub(crate) async fn list_accounts(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<AccountQuery>,
@@ -290,7 +290,7 @@ pub async fn list_accounts(
         (status = UNPROCESSABLE_ENTITY, description = "A field breaks a rule.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn update_account(
+pub(crate) async fn update_account(
     State(state): State<AppState>,
     caller: Caller,
     Path(account_id): Path<Uuid>,

@@ -9,7 +9,7 @@ use crate::auth::{Caller, Credential, Role};
 use crate::error::{ApiError, constraint_error};
 
 /// Inserts an account; 409 when the email is taken.
-pub async fn create(
+pub(crate) async fn create(
     executor: impl PgExecutor<'_>,
     email: &Email,
     display_name: &DisplayName,
@@ -37,7 +37,7 @@ pub async fn create(
 }
 
 /// The account with this id.
-pub async fn find(executor: impl PgExecutor<'_>, account_id: Uuid) -> Result<Option<Account>, ApiError> {
+pub(crate) async fn find(executor: impl PgExecutor<'_>, account_id: Uuid) -> Result<Option<Account>, ApiError> {
     Ok(sqlx::query_as!(
         Account,
         r#"select account_id, email, display_name, role as "role: Role", disabled, created_at, updated_at
@@ -49,7 +49,7 @@ pub async fn find(executor: impl PgExecutor<'_>, account_id: Uuid) -> Result<Opt
 }
 
 /// The email and stored password hash of an account.
-pub async fn password_hash(
+pub(crate) async fn password_hash(
     executor: impl PgExecutor<'_>,
     account_id: Uuid,
 ) -> Result<Option<(String, String)>, ApiError> {
@@ -63,7 +63,7 @@ pub async fn password_hash(
 }
 
 /// The id and password hash of the enabled account with this email, for signing in.
-pub async fn credentials_by_email(
+pub(crate) async fn credentials_by_email(
     executor: impl PgExecutor<'_>,
     email: &Email,
 ) -> Result<Option<(Uuid, String)>, ApiError> {
@@ -78,7 +78,7 @@ pub async fn credentials_by_email(
 
 /// Applies the caller's own changes. A new password also revokes every other session of the
 /// account, in the same transaction.
-pub async fn update_own(
+pub(crate) async fn update_own(
     pool: &PgPool,
     caller: &Caller,
     display_name: Option<&DisplayName>,
@@ -117,7 +117,11 @@ pub async fn update_own(
 }
 
 /// A page of accounts after `after` (by id, which is time-ordered).
-pub async fn list(executor: impl PgExecutor<'_>, after: Option<Uuid>, limit: i64) -> Result<Vec<Account>, ApiError> {
+pub(crate) async fn list(
+    executor: impl PgExecutor<'_>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Account>, ApiError> {
     Ok(sqlx::query_as!(
         Account,
         r#"select account_id, email, display_name, role as "role: Role", disabled, created_at, updated_at
@@ -133,7 +137,7 @@ pub async fn list(executor: impl PgExecutor<'_>, after: Option<Uuid>, limit: i64
 }
 
 /// Applies an administrator's changes; `None` when there is no such account.
-pub async fn update_by_admin(
+pub(crate) async fn update_by_admin(
     executor: impl PgExecutor<'_>,
     account_id: Uuid,
     role: Option<&Role>,

@@ -22,7 +22,7 @@ use crate::openapi::responses::{BadId, BadJson, Unauthenticated};
 const MAX_KEYS_PER_ACCOUNT: i64 = 20;
 
 /// The API key routes.
-pub fn router() -> OpenApiRouter<AppState> {
+pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_api_key, list_api_keys))
         .routes(routes!(delete_api_key))
@@ -30,47 +30,47 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// A key as listed: everything but the secret.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ApiKey {
+pub(crate) struct ApiKey {
     /// Stable identifier, for revoking.
-    pub api_key_id: Uuid,
+    pub(crate) api_key_id: Uuid,
     /// What the key is for, as its owner named it.
     #[schema(example = "enrollment sync script")]
-    pub name: String,
+    pub(crate) name: String,
     /// The first characters of the key (`csk_` and 8 more), to recognise it.
     #[schema(example = "csk_3f9a0c1d")]
-    pub prefix: String,
+    pub(crate) prefix: String,
     /// When it was created.
-    pub created_at: DateTime<Utc>,
+    pub(crate) created_at: DateTime<Utc>,
     /// When it last authenticated a request (updated at most once a minute); `null` if never.
-    pub last_used_at: Option<DateTime<Utc>>,
+    pub(crate) last_used_at: Option<DateTime<Utc>>,
     /// When it was revoked; `null` while it works.
-    pub revoked_at: Option<DateTime<Utc>>,
+    pub(crate) revoked_at: Option<DateTime<Utc>>,
 }
 
 /// A new key. `key` is shown only here, once.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct NewApiKeySecret {
+pub(crate) struct NewApiKeySecret {
     /// The key's details.
     #[serde(flatten)]
-    pub api_key: ApiKey,
+    pub(crate) api_key: ApiKey,
     /// The secret: send as `Authorization: Bearer <key>`. Starts with `csk_`.
-    pub key: String,
+    pub(crate) key: String,
 }
 
 /// Naming a new key.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NewApiKey {
+pub(crate) struct NewApiKey {
     /// What the key is for, 1 to 100 characters.
     #[schema(example = "enrollment sync script", min_length = 1, max_length = 100)]
-    pub name: String,
+    pub(crate) name: String,
 }
 
 /// The caller's keys, newest first, revoked ones included.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ApiKeyList {
+pub(crate) struct ApiKeyList {
     /// The keys.
-    pub items: Vec<ApiKey>,
+    pub(crate) items: Vec<ApiKey>,
 }
 
 /// Creates an API key for the caller's account. Needs a session: a key cannot mint more keys, so a
@@ -89,7 +89,7 @@ pub struct ApiKeyList {
         (status = UNPROCESSABLE_ENTITY, description = "A bad name, or the account already has 20 live keys.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn create_api_key(
+pub(crate) async fn create_api_key(
     State(state): State<AppState>,
     caller: Caller,
     Json(body): Json<NewApiKey>,
@@ -159,7 +159,10 @@ pub async fn create_api_key(
         Unauthenticated,
     )
 )]
-pub async fn list_api_keys(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
+pub(crate) async fn list_api_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<impl IntoResponse, ApiError> {
     let items = sqlx::query_as!(
         ApiKey,
         "select api_key_id, name, prefix, created_at, last_used_at, revoked_at
@@ -186,7 +189,7 @@ pub async fn list_api_keys(State(state): State<AppState>, caller: Caller) -> Res
         (status = NOT_FOUND, description = "The caller has no key with this id.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn delete_api_key(
+pub(crate) async fn delete_api_key(
     State(state): State<AppState>,
     caller: Caller,
     Path(api_key_id): Path<Uuid>,

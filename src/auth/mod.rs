@@ -5,7 +5,7 @@
 //! ownership check in the query's `where`.
 
 pub mod password;
-pub mod rate_limit;
+pub(crate) mod rate_limit;
 pub mod token;
 
 use axum::extract::FromRequestParts;
@@ -21,7 +21,7 @@ use crate::error::ApiError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[sqlx(type_name = "account_role", rename_all = "snake_case")]
 #[serde(rename_all = "snake_case")]
-pub enum Role {
+pub(crate) enum Role {
     /// A technologist or coordinator: may add sites, report experiences, manage their own sites.
     Member,
     /// Verifies listings, approves claims, manages accounts.
@@ -30,7 +30,7 @@ pub enum Role {
 
 /// Which credential the caller presented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Credential {
+pub(crate) enum Credential {
     /// A session token (`cst_...`), with its id.
     Session(Uuid),
     /// An API key (`csk_...`), with its id.
@@ -39,18 +39,18 @@ pub enum Credential {
 
 /// A signed-in caller: a valid, unexpired, unrevoked credential of an enabled account.
 #[derive(Debug, Clone, Copy)]
-pub struct Caller {
+pub(crate) struct Caller {
     /// The account.
-    pub account_id: Uuid,
+    pub(crate) account_id: Uuid,
     /// Its role.
-    pub role: Role,
+    pub(crate) role: Role,
     /// The credential used for this request.
-    pub credential: Credential,
+    pub(crate) credential: Credential,
 }
 
 impl Caller {
     /// 403 unless the caller is an admin.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
+    pub(crate) fn require_admin(&self) -> Result<(), ApiError> {
         match self.role {
             Role::Admin => Ok(()),
             Role::Member => Err(ApiError::forbidden("this operation is for administrators")),
@@ -58,7 +58,7 @@ impl Caller {
     }
 
     /// Whether the caller is an admin.
-    pub fn is_admin(&self) -> bool {
+    pub(crate) fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
 }
@@ -80,7 +80,7 @@ impl FromRequestParts<AppState> for Caller {
 /// The caller if a credential was presented; anonymous otherwise. A credential that is presented
 /// but not valid is still a 401: a client must learn that its token stopped working.
 #[derive(Debug, Clone, Copy)]
-pub struct MaybeCaller(pub Option<Caller>);
+pub(crate) struct MaybeCaller(pub Option<Caller>);
 
 impl FromRequestParts<AppState> for MaybeCaller {
     type Rejection = ApiError;
@@ -158,4 +158,5 @@ async fn lookup(pool: &sqlx::PgPool, kind: token::Kind, hash: &[u8]) -> Result<O
 }
 
 /// `Cache-Control: no-store`, for every response that carries or concerns credentials.
-pub const NO_STORE: (header::HeaderName, HeaderValue) = (header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+pub(crate) const NO_STORE: (header::HeaderName, HeaderValue) =
+    (header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -16,7 +16,7 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Hashes `password` with Argon2id (the crate's defaults: 19 MiB, 2 passes) and a random salt.
-pub async fn hash(password: String) -> Result<String, ApiError> {
+pub(crate) async fn hash(password: String) -> Result<String, ApiError> {
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
@@ -29,7 +29,7 @@ pub async fn hash(password: String) -> Result<String, ApiError> {
 
 /// Whether `password` matches `hash`; with no hash (unknown account) checks a dummy one, spending
 /// the same time, and answers `false`.
-pub async fn verify(password: String, hash: Option<String>) -> Result<bool, ApiError> {
+pub(crate) async fn verify(password: String, hash: Option<String>) -> Result<bool, ApiError> {
     tokio::task::spawn_blocking(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());

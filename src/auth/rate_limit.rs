@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 /// A limit of `max` events per `window` for each key. Keys are kept as a 128-bit hash, whatever
 /// their length (a megabyte "email" costs 16 bytes), and at most [`MAX_KEYS`] of them.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     max: u32,
     window: Duration,
     windows: Mutex<Windows>,
@@ -32,7 +32,7 @@ const SWEEP_AT: usize = 10_000;
 /// ends: flooding the table with fresh keys cannot reset a key's count (a password guesser's
 /// email would otherwise start afresh). Keys sharing a cell share its highest count, so a flood
 /// can only make the limit stricter for some keys, never looser.
-pub const MAX_KEYS: usize = 100_000;
+pub(crate) const MAX_KEYS: usize = 100_000;
 /// Spill cells: 65,536 of 24 bytes, 1.5 MB once allocated.
 const SPILL_CELLS: usize = 1 << 16;
 
@@ -50,7 +50,7 @@ fn key_hash(key: &str) -> [u8; 16] {
 
 impl RateLimiter {
     /// `max` events per minute per key; `0` turns the limit off.
-    pub fn per_minute(max: u32) -> Self {
+    pub(crate) fn per_minute(max: u32) -> Self {
         Self {
             max,
             window: Duration::from_secs(60),
@@ -59,7 +59,8 @@ impl RateLimiter {
     }
 
     /// How many keys it holds now.
-    pub fn keys(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn keys(&self) -> usize {
         self.windows
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -68,7 +69,7 @@ impl RateLimiter {
     }
 
     /// Counts one event for `key`; `Err(retry_after)` when the key is over its limit.
-    pub fn check(&self, key: &str) -> Result<(), Duration> {
+    pub(crate) fn check(&self, key: &str) -> Result<(), Duration> {
         if self.max == 0 {
             return Ok(());
         }
@@ -127,7 +128,7 @@ impl RateLimiter {
 /// Counts one password check (signing in, or `current_password` when changing it) against the
 /// per-email and per-address limits they share: a guess costs the same allowance wherever it is
 /// made. `email` as entered (normalised when it is one).
-pub fn check_password_attempt(
+pub(crate) fn check_password_attempt(
     limiter: &RateLimiter,
     email: &str,
     addr: Option<std::net::IpAddr>,

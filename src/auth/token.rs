@@ -46,7 +46,7 @@ pub fn generate(kind: Kind) -> NewSecret {
 
 /// Tells the kind of a presented secret and hashes it for lookup; `None` when it cannot be one of
 /// ours (wrong prefix or shape), so it is rejected without touching the database.
-pub fn parse(presented: &str) -> Option<(Kind, Vec<u8>)> {
+pub(crate) fn parse(presented: &str) -> Option<(Kind, Vec<u8>)> {
     let kind = [Kind::Session, Kind::ApiKey]
         .into_iter()
         .find(|kind| presented.starts_with(kind.prefix()))?;
@@ -59,7 +59,7 @@ fn digest(secret: &str) -> Vec<u8> {
 }
 
 /// Lower-case hexadecimal.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

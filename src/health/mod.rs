@@ -17,7 +17,7 @@ use crate::error::{ApiError, Problem};
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The probe routes.
-pub fn router() -> OpenApiRouter<AppState> {
+pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_healthz))
         .routes(routes!(get_readyz))
@@ -25,16 +25,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The answer of a probe that succeeded.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ProbeStatus {
+pub(crate) struct ProbeStatus {
     /// `ok` for liveness, `ready` for readiness.
-    #[schema(value_type = ProbeState)]
-    pub status: &'static str,
+    pub(crate) status: ProbeState,
 }
 
 /// What a probe that succeeded says.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-pub enum ProbeState {
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ProbeState {
     /// The process is up (`/healthz`).
     Ok,
     /// The search index is built and the database answers (`/readyz`).
@@ -48,8 +47,8 @@ pub enum ProbeState {
     tag = "health",
     responses((status = OK, description = "The process is up.", body = ProbeStatus))
 )]
-pub async fn get_healthz() -> impl IntoResponse {
-    no_store(ProbeStatus { status: "ok" })
+pub(crate) async fn get_healthz() -> impl IntoResponse {
+    no_store(ProbeStatus { status: ProbeState::Ok })
 }
 
 /// Readiness: the search index is built and the database answers within two seconds. Route
@@ -64,13 +63,15 @@ pub async fn get_healthz() -> impl IntoResponse {
          body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn get_readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+pub(crate) async fn get_readyz(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     if state.search.is_building() {
         return Err(ApiError::unavailable("the search index is still being built"));
     }
     let ping = sqlx::query_scalar!("select 1 as ping").fetch_one(&state.pool);
     match tokio::time::timeout(READINESS_TIMEOUT, ping).await {
-        Ok(Ok(_)) => Ok(no_store(ProbeStatus { status: "ready" })),
+        Ok(Ok(_)) => Ok(no_store(ProbeStatus {
+            status: ProbeState::Ready,
+        })),
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness check failed");
             Err(ApiError::unavailable("the database is not answering"))

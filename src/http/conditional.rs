@@ -6,7 +6,7 @@ use axum::response::Response;
 
 /// Whether `If-None-Match` names `etag` (weak comparison, RFC 9110 13.1.2: `W/` is ignored) or is
 /// `*`.
-pub fn matches(headers: &HeaderMap, etag: &str) -> bool {
+pub(crate) fn matches(headers: &HeaderMap, etag: &str) -> bool {
     let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
     let etag = opaque(etag);
     headers
@@ -18,7 +18,7 @@ pub fn matches(headers: &HeaderMap, etag: &str) -> bool {
 }
 
 /// `304 Not Modified` with `etag`, when `If-None-Match` names it.
-pub fn not_modified(headers: &HeaderMap, etag: &str) -> Option<Response> {
+pub(crate) fn not_modified(headers: &HeaderMap, etag: &str) -> Option<Response> {
     if !matches(headers, etag) {
         return None;
     }

@@ -64,7 +64,7 @@ mod tighten;
     )),
     modifiers(&BearerAuth),
 )]
-pub struct ApiDoc;
+pub(crate) struct ApiDoc;
 
 /// Declares the `bearer` security scheme that operations needing a caller refer to.
 struct BearerAuth;
@@ -101,7 +101,7 @@ pub fn to_yaml(document: &utoipa::openapi::OpenApi) -> String {
 }
 
 /// `/openapi.json` (served by Swagger UI's router), `/openapi.yaml` and `/docs`.
-pub fn docs_router(mut document: utoipa::openapi::OpenApi) -> Router {
+pub(crate) fn docs_router(mut document: utoipa::openapi::OpenApi) -> Router {
     tighten::apply(&mut document);
     let yaml = to_yaml(&document);
     Router::new()

@@ -43,7 +43,7 @@ const SHARED: &[(&str, &str, &str)] = &[
 ];
 
 /// Applies every rule to `document`.
-pub fn apply(document: &mut OpenApi) {
+pub(crate) fn apply(document: &mut OpenApi) {
     if document.servers.is_none() {
         document.servers = Some(vec![
             Server::builder()

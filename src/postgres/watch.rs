@@ -59,7 +59,7 @@ struct Restarting {
 
 impl WatchedCluster {
     /// Watches `cluster` from a thread of its own.
-    pub fn watch(cluster: LocalCluster) -> Result<Self, ProvisionError> {
+    pub(crate) fn watch(cluster: LocalCluster) -> Result<Self, ProvisionError> {
         let connect = cluster.connect_options("postgres");
         let data_dir = cluster.data_dir().to_path_buf();
         let linked_from = cluster.linked_from().map(Path::to_path_buf);
@@ -87,22 +87,22 @@ impl WatchedCluster {
     }
 
     /// Options for connecting to `database` on this cluster as the superuser `postgres`.
-    pub fn connect_options(&self, database: &str) -> PgConnectOptions {
+    pub(crate) fn connect_options(&self, database: &str) -> PgConnectOptions {
         self.connect.clone().database(database)
     }
 
     /// The cluster's folder.
-    pub fn data_dir(&self) -> &Path {
+    pub(crate) fn data_dir(&self) -> &Path {
         &self.data_dir
     }
 
     /// The folder asked for, when it is a symbolic link to [`WatchedCluster::data_dir`].
-    pub fn linked_from(&self) -> Option<&Path> {
+    pub(crate) fn linked_from(&self) -> Option<&Path> {
         self.linked_from.as_deref()
     }
 
     /// Ends the watch, then stops the server (fast shutdown; see [`LocalCluster::stop`]).
-    pub fn stop(self) {
+    pub(crate) fn stop(self) {
         drop(self);
     }
 }

@@ -22,7 +22,7 @@ use crate::openapi::responses::{BadId, Unauthenticated};
 /// What kind of credential signs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum CredentialKind {
+pub(crate) enum CredentialKind {
     /// A session from signing in (`cst_...`); it expires.
     Session,
     /// An API key (`csk_...`); it works until revoked.
@@ -31,48 +31,48 @@ pub enum CredentialKind {
 
 /// A live session or API key of the caller's account (never its secret).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ActiveCredential {
+pub(crate) struct ActiveCredential {
     /// The session's or key's id: revoke it with `DELETE /v1/me/sessions/{id}`.
-    pub id: Uuid,
+    pub(crate) id: Uuid,
     /// A session or an API key.
-    pub kind: CredentialKind,
+    pub(crate) kind: CredentialKind,
     /// Whether this is the credential that authenticated this request.
-    pub current: bool,
+    pub(crate) current: bool,
     /// An API key's name; `null` for a session.
     #[schema(example = "enrollment sync script")]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// An API key's first characters (`csk_` and 8 more); `null` for a session.
     #[schema(example = "csk_3f9a0c1d")]
-    pub prefix: Option<String>,
+    pub(crate) prefix: Option<String>,
     /// When the session began (signing in) or the key was created.
-    pub created_at: DateTime<Utc>,
+    pub(crate) created_at: DateTime<Utc>,
     /// When it last authenticated a request, to the minute (it is recorded at most once a minute).
     /// A session counts signing in as a use; `null` only for an API key never used.
-    pub last_used_at: Option<DateTime<Utc>>,
+    pub(crate) last_used_at: Option<DateTime<Utc>>,
     /// When a session stops working; `null` for an API key, which does not expire.
-    pub expires_at: Option<DateTime<Utc>>,
+    pub(crate) expires_at: Option<DateTime<Utc>>,
 }
 
 /// A page of the caller's live credentials, newest first.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ActiveCredentialPage {
+pub(crate) struct ActiveCredentialPage {
     /// The credentials on this page.
-    pub items: Vec<ActiveCredential>,
+    pub(crate) items: Vec<ActiveCredential>,
     /// Pass as `cursor` for the next page; `null` on the last page.
     #[schema(required = true)]
-    pub next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 /// Paging the caller's credentials.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct ActiveCredentialQuery {
+pub(crate) struct ActiveCredentialQuery {
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
+    pub(crate) limit: Option<u32>,
     /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
 }
 
 /// Lists the caller's live sessions and API keys, newest first, with when each was last used and
@@ -90,7 +90,7 @@ pub struct ActiveCredentialQuery {
         Unauthenticated,
     )
 )]
-pub async fn list_my_sessions(
+pub(crate) async fn list_my_sessions(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<ActiveCredentialQuery>,
@@ -160,7 +160,7 @@ pub async fn list_my_sessions(
         (status = NOT_FOUND, description = "The caller has no session or API key with this id.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn delete_my_session(
+pub(crate) async fn delete_my_session(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,

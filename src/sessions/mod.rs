@@ -1,7 +1,7 @@
 //! Sessions: signing in (a bearer token) and signing out; the caller's own sessions and API keys
 //! ([`mine`]).
 
-pub mod mine;
+pub(crate) mod mine;
 
 use axum::Json as JsonResponse;
 use axum::extract::State;
@@ -24,7 +24,7 @@ use crate::http::ClientAddr;
 use crate::openapi::responses::{BadJson, Unauthenticated};
 
 /// The session routes.
-pub fn router() -> OpenApiRouter<AppState> {
+pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_session))
         .routes(routes!(delete_current_session))
@@ -35,34 +35,33 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Email and password.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SignIn {
+pub(crate) struct SignIn {
     /// The account's email (any case).
     #[schema(example = "ann.lee@example.org", format = Email, max_length = 254)]
-    pub email: String,
+    pub(crate) email: String,
     /// The account's password.
     #[schema(example = "correct horse battery staple", format = Password, max_length = 256)]
-    pub password: String,
+    pub(crate) password: String,
 }
 
 /// How a token is sent: `Authorization: Bearer <token>`.
-#[derive(ToSchema)]
-pub enum TokenType {
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub(crate) enum TokenType {
     /// The only kind.
     Bearer,
 }
 
 /// A new session. The token is shown only here, once: keep it secret.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Session {
+pub(crate) struct Session {
     /// Send as `Authorization: Bearer <token>`. Starts with `cst_`.
-    pub token: String,
+    pub(crate) token: String,
     /// Always `Bearer`.
-    #[schema(value_type = TokenType)]
-    pub token_type: String,
+    pub(crate) token_type: TokenType,
     /// After this instant the token no longer works; sign in again.
-    pub expires_at: DateTime<Utc>,
+    pub(crate) expires_at: DateTime<Utc>,
     /// The signed-in account.
-    pub account: Account,
+    pub(crate) account: Account,
 }
 
 /// Signs in with email and password and returns a bearer token.
@@ -83,7 +82,7 @@ pub struct Session {
         (status = TOO_MANY_REQUESTS, description = "Too many attempts; see `Retry-After`.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn create_session(
+pub(crate) async fn create_session(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
     Json(body): Json<SignIn>,
@@ -121,7 +120,7 @@ pub async fn create_session(
     tx.commit().await?;
     let session = Session {
         token: secret.plain,
-        token_type: "Bearer".to_owned(),
+        token_type: TokenType::Bearer,
         expires_at,
         account,
     };
@@ -140,7 +139,7 @@ pub async fn create_session(
         (status = NOT_FOUND, description = "The request was authenticated with an API key, not a session; revoke keys with `DELETE /v1/api-keys/{api_key_id}`.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn delete_current_session(
+pub(crate) async fn delete_current_session(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -163,7 +162,7 @@ pub async fn delete_current_session(
 
 /// Deletes sessions that expired, or were revoked more than a day ago (the periodic purge,
 /// [`crate::maintenance`]); returns how many. Neither kind signs anything in.
-pub async fn purge_expired(executor: impl sqlx::PgExecutor<'_>) -> Result<u64, sqlx::Error> {
+pub(crate) async fn purge_expired(executor: impl sqlx::PgExecutor<'_>) -> Result<u64, sqlx::Error> {
     Ok(
         sqlx::query!("delete from session where expires_at < now() or revoked_at < now() - interval '1 day'")
             .execute(executor)

@@ -21,7 +21,7 @@ use crate::openapi::responses::{BadJsonOrId, ClaimDecided, ClaimNotFound, NotAdm
 use crate::vocabulary::{ClaimStatus, CodeSet, SiteChangeKind, SiteStatus};
 
 /// The claim routes.
-pub fn router() -> OpenApiRouter<AppState> {
+pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_claim))
         .routes(routes!(list_claims))
@@ -31,38 +31,38 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// A request to manage a site.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Claim {
+pub(crate) struct Claim {
     /// Stable identifier.
-    pub site_claim_id: Uuid,
+    pub(crate) site_claim_id: Uuid,
     /// The site claimed.
-    pub site_id: Uuid,
+    pub(crate) site_id: Uuid,
     /// The site's name, for an administrator's list.
     #[schema(example = "Riverside Imaging Center")]
-    pub site_name: String,
+    pub(crate) site_name: String,
     /// The claimant.
-    pub account_id: Uuid,
+    pub(crate) account_id: Uuid,
     /// Why the claimant should manage the site.
     #[schema(example = "I am the CT clinical coordinator; my work email is jlee@riverside.example.org")]
-    pub justification: String,
+    pub(crate) justification: String,
     /// Where the claim stands.
-    pub status: ClaimStatus,
+    pub(crate) status: ClaimStatus,
     /// The administrator who decided; `null` while pending.
     #[schema(required = true)]
-    pub decided_by: Option<Uuid>,
+    pub(crate) decided_by: Option<Uuid>,
     /// When it was decided; `null` while pending.
     #[schema(required = true)]
-    pub decided_at: Option<DateTime<Utc>>,
+    pub(crate) decided_at: Option<DateTime<Utc>>,
     /// The administrator's note; `null` without one.
     #[schema(required = true)]
-    pub decision_note: Option<String>,
+    pub(crate) decision_note: Option<String>,
     /// When the claim was made.
-    pub created_at: DateTime<Utc>,
+    pub(crate) created_at: DateTime<Utc>,
 }
 
 /// Asking to manage a site.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NewClaim {
+pub(crate) struct NewClaim {
     /// Who you are at the facility and how an administrator can check it (work email, role), 10 to
     /// 1000 characters.
     #[schema(
@@ -70,42 +70,42 @@ pub struct NewClaim {
         max_length = 1000,
         example = "I am the CT clinical coordinator; my work email is jlee@riverside.example.org"
     )]
-    pub justification: String,
+    pub(crate) justification: String,
 }
 
 /// An administrator's decision.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ClaimDecision {
+pub(crate) struct ClaimDecision {
     /// An optional note to the claimant (1 to 1000 characters, no control characters but line
     /// breaks).
     #[schema(min_length = 1, max_length = 1000)]
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
 }
 
 /// Filtering and paging claims.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct ClaimQuery {
+pub(crate) struct ClaimQuery {
     /// Which claims: `pending` (default), `approved` or `rejected`.
     #[param(value_type = Option<ClaimStatus>)]
-    pub status: Option<String>,
+    pub(crate) status: Option<String>,
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
+    pub(crate) limit: Option<u32>,
     /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
 }
 
 /// One page of claims, oldest first.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ClaimPage {
+pub(crate) struct ClaimPage {
     /// The claims on this page.
-    pub items: Vec<Claim>,
+    pub(crate) items: Vec<Claim>,
     /// Pass as `cursor` for the next page; `null` on the last page.
     #[schema(required = true)]
-    pub next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 /// Asks to manage a site: for coordinators of a facility someone else listed.
@@ -125,7 +125,7 @@ pub struct ClaimPage {
         (status = UNPROCESSABLE_ENTITY, description = "The justification is too short or too long.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn create_claim(
+pub(crate) async fn create_claim(
     State(state): State<AppState>,
     caller: Caller,
     Path(site_id): Path<Uuid>,
@@ -177,7 +177,7 @@ async fn find(conn: &mut sqlx::PgConnection, claim_id: Uuid) -> Result<Claim, Ap
         NotAdmin,
     )
 )]
-pub async fn list_claims(
+pub(crate) async fn list_claims(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<ClaimQuery>,
@@ -219,7 +219,7 @@ pub async fn list_claims(
         (status = UNPROCESSABLE_ENTITY, description = "The note is too long or the body has unknown fields.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn approve_claim(
+pub(crate) async fn approve_claim(
     State(state): State<AppState>,
     caller: Caller,
     Path(claim_id): Path<Uuid>,
@@ -253,7 +253,7 @@ pub async fn approve_claim(
         (status = UNPROCESSABLE_ENTITY, description = "The note is too long or the body has unknown fields.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn reject_claim(
+pub(crate) async fn reject_claim(
     State(state): State<AppState>,
     caller: Caller,
     Path(claim_id): Path<Uuid>,

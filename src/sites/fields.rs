@@ -13,7 +13,7 @@ const US_STATES: &[&str] = &[
 ];
 
 /// A USPS state or territory code, in the contract: the codes `UsState::parse` accepts.
-pub struct UsStateCode;
+pub(crate) struct UsStateCode;
 
 impl utoipa::PartialSchema for UsStateCode {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
@@ -31,11 +31,11 @@ impl utoipa::ToSchema for UsStateCode {}
 
 /// A US state or territory, as its upper-case USPS code.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct UsState(String);
+pub(crate) struct UsState(String);
 
 impl UsState {
     /// Parses a USPS code in any case.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub(crate) fn parse(raw: &str) -> Result<Self, String> {
         let code = raw.trim().to_ascii_uppercase();
         if US_STATES.contains(&code.as_str()) {
             Ok(Self(code))
@@ -45,18 +45,18 @@ impl UsState {
     }
 
     /// The code.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
 
 /// A US ZIP code: `12345` or ZIP+4 `12345-6789` (nine digits without the hyphen are accepted).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PostalCode(String);
+pub(crate) struct PostalCode(String);
 
 impl PostalCode {
     /// Parses and normalizes a ZIP code.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub(crate) fn parse(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
         let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
         let shape_ok = raw.chars().all(|c| c.is_ascii_digit() || c == '-') && raw.matches('-').count() <= 1;
@@ -70,24 +70,30 @@ impl PostalCode {
     }
 
     /// The code as stored.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 
     /// The 5-digit ZIP.
-    pub fn zip5(&self) -> &str {
+    pub(crate) fn zip5(&self) -> &str {
         &self.0[..5]
     }
 }
 
 /// A US phone number in E.164 form (`+16145551234`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Phone(String);
+pub(crate) struct Phone(String);
 
 impl Phone {
+    /// The E.164 form.
+    #[cfg(test)]
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// Accepts the usual ways of writing a US number: `(614) 555-1234`, `614.555.1234`,
     /// `+1 614 555 1234`.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub(crate) fn parse(raw: &str) -> Result<Self, String> {
         let allowed = raw.chars().all(|c| c.is_ascii_digit() || " ()-.+".contains(c));
         let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
         let national = match digits.len() {
@@ -103,20 +109,15 @@ impl Phone {
             _ => Err("must be a US phone number such as (614) 555-1234".to_owned()),
         }
     }
-
-    /// The E.164 form.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// An `http` or `https` URL with a host name.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct WebsiteUrl(String);
+pub(crate) struct WebsiteUrl(String);
 
 impl WebsiteUrl {
     /// Parses a website address.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub(crate) fn parse(raw: &str) -> Result<Self, String> {
         let url = raw.trim();
         let error = || "must be an http:// or https:// address such as https://www.example.org".to_owned();
         let rest = url
@@ -135,21 +136,16 @@ impl WebsiteUrl {
         }
         Ok(Self(url.to_owned()))
     }
-
-    /// The URL.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// A National Provider Identifier: 10 digits whose last is a Luhn check digit computed with the
 /// prefix 80840.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Npi(String);
+pub(crate) struct Npi(String);
 
 impl Npi {
     /// Parses and checks an NPI.
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub(crate) fn parse(raw: &str) -> Result<Self, String> {
         let npi = raw.trim();
         if npi.len() != 10 || !npi.bytes().all(|b| b.is_ascii_digit()) {
             return Err("must be a 10-digit NPI".to_owned());
@@ -161,7 +157,7 @@ impl Npi {
     }
 
     /// The NPI.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -187,7 +183,7 @@ fn luhn_valid(digits: &str) -> bool {
 // --- Parsers of JSON values, for the input reader -------------------------------------------
 
 /// A string, trimmed, of `min..=max` characters, without control characters.
-pub fn text(value: &Value, min: usize, max: usize) -> Result<String, String> {
+pub(crate) fn text(value: &Value, min: usize, max: usize) -> Result<String, String> {
     let s = value.as_str().ok_or("must be a string")?.trim();
     let length = s.chars().count();
     if length == 0 {
@@ -207,12 +203,12 @@ pub fn text(value: &Value, min: usize, max: usize) -> Result<String, String> {
 }
 
 /// A string parsed by `parse`.
-pub fn with<T>(value: &Value, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T, String> {
+pub(crate) fn with<T>(value: &Value, parse: impl FnOnce(&str) -> Result<T, String>) -> Result<T, String> {
     parse(value.as_str().ok_or("must be a string")?)
 }
 
 /// An integer in `min..=max`.
-pub fn integer(value: &Value, min: i64, max: i64) -> Result<i32, String> {
+pub(crate) fn integer(value: &Value, min: i64, max: i64) -> Result<i32, String> {
     let n = value
         .as_i64()
         .ok_or_else(|| format!("must be a whole number from {min} to {max}"))?;
@@ -224,7 +220,7 @@ pub fn integer(value: &Value, min: i64, max: i64) -> Result<i32, String> {
 }
 
 /// A number in `min..=max`.
-pub fn number(value: &Value, min: f64, max: f64) -> Result<f64, String> {
+pub(crate) fn number(value: &Value, min: f64, max: f64) -> Result<f64, String> {
     match value.as_f64() {
         Some(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(format!("must be a number from {min} to {max}")),
@@ -232,12 +228,12 @@ pub fn number(value: &Value, min: f64, max: f64) -> Result<f64, String> {
 }
 
 /// `true` or `false`.
-pub fn boolean(value: &Value) -> Result<bool, String> {
+pub(crate) fn boolean(value: &Value) -> Result<bool, String> {
     value.as_bool().ok_or_else(|| "must be true or false".to_owned())
 }
 
 /// One code of the set `T`.
-pub fn code<T: CodeSet>(value: &Value) -> Result<T, String> {
+pub(crate) fn code<T: CodeSet>(value: &Value) -> Result<T, String> {
     value
         .as_str()
         .and_then(T::from_code)
@@ -245,7 +241,7 @@ pub fn code<T: CodeSet>(value: &Value) -> Result<T, String> {
 }
 
 /// An array of codes of `T`, deduplicated and in vocabulary order.
-pub fn code_list<T: CodeSet + Ord>(value: &Value) -> Result<Vec<T>, String> {
+pub(crate) fn code_list<T: CodeSet + Ord>(value: &Value) -> Result<Vec<T>, String> {
     let items = value
         .as_array()
         .ok_or_else(|| format!("must be an array of: {}", T::allowed()))?;
@@ -266,7 +262,12 @@ pub fn code_list<T: CodeSet + Ord>(value: &Value) -> Result<Vec<T>, String> {
 }
 
 /// An array of at most `max_items` strings of 1 to `max_len` characters, trimmed and deduplicated.
-pub fn text_list(value: &Value, max_items: usize, min_len: usize, max_len: usize) -> Result<Vec<String>, String> {
+pub(crate) fn text_list(
+    value: &Value,
+    max_items: usize,
+    min_len: usize,
+    max_len: usize,
+) -> Result<Vec<String>, String> {
     let items = value.as_array().ok_or("must be an array of strings")?;
     if items.len() > max_items {
         return Err(format!("must have at most {max_items} entries"));

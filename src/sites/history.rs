@@ -18,28 +18,28 @@ use crate::vocabulary::SiteChangeKind;
 
 /// One recorded change.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct SiteChange {
+pub(crate) struct SiteChange {
     /// Stable identifier.
-    pub site_change_id: Uuid,
+    pub(crate) site_change_id: Uuid,
     /// What happened.
-    pub kind: SiteChangeKind,
+    pub(crate) kind: SiteChangeKind,
     /// Who made the change (`null` once that account is deleted).
     #[schema(required = true)]
-    pub account_id: Option<Uuid>,
+    pub(crate) account_id: Option<Uuid>,
     /// The changed fields: `{"field": {"old": ..., "new": ...}}`; offers appear as
     /// `offers.<modality>`. Claim decisions carry the claim and claimant. A `create` or `update`
     /// let through the duplicate guard by `duplicate_override_reason` carries
     /// `duplicate_override`: `{"reason": ..., "existing": {"id": ..., "name": ...}}`, the site it
     /// was taken for.
     #[schema(value_type = SiteChanges, example = json!({"payment": {"old": "free", "new": "fee"}, "offers.ct": {"old": {"capacity": 1}, "new": {"capacity": 2}}}))]
-    pub changes: serde_json::Value,
+    pub(crate) changes: serde_json::Value,
     /// When.
-    pub created_at: DateTime<Utc>,
+    pub(crate) created_at: DateTime<Utc>,
 }
 
 /// What one change changed: each changed field (offers as `offers.<modality>`) with its old and
 /// new value, and for claim decisions and duplicate overrides the entries named here.
-pub struct SiteChanges;
+pub(crate) struct SiteChanges;
 
 impl utoipa::PartialSchema for SiteChanges {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
@@ -74,65 +74,81 @@ impl ToSchema for SiteChanges {
 
 /// A field's value before and after a change (`null` where there was or is none).
 #[derive(ToSchema)]
-pub struct FieldChange {
+#[allow(
+    dead_code,
+    reason = "the contract's description of a value the server writes as JSON; never built"
+)]
+pub(crate) struct FieldChange {
     /// The value before.
     #[schema(value_type = serde_json::Value, required = true)]
-    pub old: (),
+    pub(crate) old: (),
     /// The value after.
     #[schema(value_type = serde_json::Value, required = true)]
-    pub new: (),
+    pub(crate) new: (),
 }
 
 /// A claim decision, as its history entry records it.
 #[derive(ToSchema)]
-pub struct ClaimChange {
+#[allow(
+    dead_code,
+    reason = "the contract's description of a value the server writes as JSON; never built"
+)]
+pub(crate) struct ClaimChange {
     /// The claim.
-    pub site_claim_id: Uuid,
+    pub(crate) site_claim_id: Uuid,
     /// The claimant.
-    pub account_id: Uuid,
+    pub(crate) account_id: Uuid,
     /// The decision.
     #[schema(value_type = crate::vocabulary::ClaimStatus)]
-    pub status: String,
+    pub(crate) status: String,
 }
 
 /// Why a site the duplicate guard took for a listed one was created or changed anyway.
 #[derive(ToSchema)]
-pub struct DuplicateOverride {
+#[allow(
+    dead_code,
+    reason = "the contract's description of a value the server writes as JSON; never built"
+)]
+pub(crate) struct DuplicateOverride {
     /// The reason given.
-    pub reason: String,
+    pub(crate) reason: String,
     /// The listed site it was taken for.
-    pub existing: OverriddenSite,
+    pub(crate) existing: OverriddenSite,
 }
 
 /// The listed site a duplicate override was about.
 #[derive(ToSchema)]
-pub struct OverriddenSite {
+#[allow(
+    dead_code,
+    reason = "the contract's description of a value the server writes as JSON; never built"
+)]
+pub(crate) struct OverriddenSite {
     /// Its identifier.
-    pub id: Uuid,
+    pub(crate) id: Uuid,
     /// Its name then.
-    pub name: String,
+    pub(crate) name: String,
 }
 
 /// One page of history, newest first.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct SiteChangePage {
+pub(crate) struct SiteChangePage {
     /// The changes on this page.
-    pub items: Vec<SiteChange>,
+    pub(crate) items: Vec<SiteChange>,
     /// Pass as `cursor` for the next (older) page; `null` on the last page.
     #[schema(required = true)]
-    pub next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 /// Paging through history.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct HistoryQuery {
+pub(crate) struct HistoryQuery {
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
+    pub(crate) limit: Option<u32>,
     /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
 }
 
 /// A site's history, newest first (its managers and administrators).
@@ -150,7 +166,7 @@ pub struct HistoryQuery {
         SiteNotFound,
     )
 )]
-pub async fn list_site_history(
+pub(crate) async fn list_site_history(
     State(state): State<AppState>,
     caller: Caller,
     Path(site_id): Path<Uuid>,

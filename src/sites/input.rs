@@ -71,56 +71,56 @@ pub const OFFER_FIELDS: &[&str] = &[
 /// its column's name (`queries::insert` and `queries::update` write it so, naming no field), with
 /// the coordinates and offers left to their own columns and table.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct ValidSite {
-    pub name: String,
-    pub aliases: Vec<String>,
-    pub site_type: SiteType,
-    pub street: Option<String>,
-    pub city: String,
-    pub state: UsState,
-    pub postal_code: PostalCode,
+pub(crate) struct ValidSite {
+    pub(crate) name: String,
+    pub(crate) aliases: Vec<String>,
+    pub(crate) site_type: SiteType,
+    pub(crate) street: Option<String>,
+    pub(crate) city: String,
+    pub(crate) state: UsState,
+    pub(crate) postal_code: PostalCode,
     /// Coordinates the request gave, if any.
     #[serde(skip)]
-    pub coordinates: Option<(f64, f64)>,
-    pub phone: Option<Phone>,
-    pub website: Option<WebsiteUrl>,
-    pub email: Option<Email>,
-    pub npi: Option<Npi>,
-    pub payment: Payment,
-    pub fee_usd: Option<i32>,
-    pub fee_covers: Option<String>,
-    pub compensation: Compensation,
-    pub hipaa_training: Option<HipaaTraining>,
-    pub liability_insurance: Option<LiabilityInsurance>,
-    pub insurance_accepted: Vec<InsuranceCoverage>,
-    pub min_per_occurrence_usd: Option<i32>,
-    pub min_aggregate_usd: Option<i32>,
-    pub background_check: Option<bool>,
-    pub drug_screen: Option<bool>,
-    pub immunizations: Vec<Immunization>,
-    pub bls_required: Option<bool>,
-    pub orientation_required: Option<bool>,
-    pub affiliation_agreement_required: Option<bool>,
-    pub lead_time_days: Option<i32>,
-    pub housing: Option<Housing>,
-    pub schedule: Vec<Schedule>,
-    pub rotation_weeks_min: Option<i32>,
-    pub rotation_weeks_max: Option<i32>,
-    pub min_hours_per_week: Option<i32>,
+    pub(crate) coordinates: Option<(f64, f64)>,
+    pub(crate) phone: Option<Phone>,
+    pub(crate) website: Option<WebsiteUrl>,
+    pub(crate) email: Option<Email>,
+    pub(crate) npi: Option<Npi>,
+    pub(crate) payment: Payment,
+    pub(crate) fee_usd: Option<i32>,
+    pub(crate) fee_covers: Option<String>,
+    pub(crate) compensation: Compensation,
+    pub(crate) hipaa_training: Option<HipaaTraining>,
+    pub(crate) liability_insurance: Option<LiabilityInsurance>,
+    pub(crate) insurance_accepted: Vec<InsuranceCoverage>,
+    pub(crate) min_per_occurrence_usd: Option<i32>,
+    pub(crate) min_aggregate_usd: Option<i32>,
+    pub(crate) background_check: Option<bool>,
+    pub(crate) drug_screen: Option<bool>,
+    pub(crate) immunizations: Vec<Immunization>,
+    pub(crate) bls_required: Option<bool>,
+    pub(crate) orientation_required: Option<bool>,
+    pub(crate) affiliation_agreement_required: Option<bool>,
+    pub(crate) lead_time_days: Option<i32>,
+    pub(crate) housing: Option<Housing>,
+    pub(crate) schedule: Vec<Schedule>,
+    pub(crate) rotation_weeks_min: Option<i32>,
+    pub(crate) rotation_weeks_max: Option<i32>,
+    pub(crate) min_hours_per_week: Option<i32>,
     #[serde(skip)]
-    pub offers: BTreeMap<Modality, ValidOffer>,
+    pub(crate) offers: BTreeMap<Modality, ValidOffer>,
 }
 
 /// An offer that passed every rule.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ValidOffer {
-    pub accepting: bool,
-    pub capacity: Option<i32>,
-    pub verifier_on_site: Option<bool>,
-    pub accepts: Vec<Accepts>,
-    pub procedure_categories: Vec<String>,
-    pub volume_band: Option<VolumeBand>,
-    pub notes: Option<String>,
+pub(crate) struct ValidOffer {
+    pub(crate) accepting: bool,
+    pub(crate) capacity: Option<i32>,
+    pub(crate) verifier_on_site: Option<bool>,
+    pub(crate) accepts: Vec<Accepts>,
+    pub(crate) procedure_categories: Vec<String>,
+    pub(crate) volume_band: Option<VolumeBand>,
+    pub(crate) notes: Option<String>,
 }
 
 /// Reads the fields of one JSON object, recording a problem per bad field.
@@ -182,7 +182,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Reads a whole site. `Err` lists every problem.
-pub fn read_site(document: &Value) -> Result<ValidSite, Vec<FieldError>> {
+pub(crate) fn read_site(document: &Value) -> Result<ValidSite, Vec<FieldError>> {
     let mut errors = Vec::new();
     let Some(object) = document.as_object() else {
         return Err(vec![FieldError::new("", "must be a JSON object")]);

@@ -1,13 +1,13 @@
 //! Sites: the listing. Members add sites they know; coordinators register and keep their own
 //! facility's listing current; administrators verify listings and approve claims.
 
-pub mod claims;
+pub(crate) mod claims;
 mod duplicates;
-pub mod fields;
-pub mod history;
+pub(crate) mod fields;
+pub(crate) mod history;
 pub mod input;
 pub mod model;
-pub mod queries;
+pub(crate) mod queries;
 pub mod search;
 
 use axum::Json as JsonResponse;
@@ -33,7 +33,7 @@ use model::{NewSite, Site, SitePatch};
 use queries::Coordinates;
 
 /// The site routes.
-pub fn router() -> OpenApiRouter<AppState> {
+pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_site, search::search_sites))
         .routes(routes!(get_site, update_site, archive_site))
@@ -44,7 +44,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The URL of a site.
-pub fn site_href(site_id: Uuid) -> String {
+pub(crate) fn site_href(site_id: Uuid) -> String {
     format!("/v1/sites/{site_id}")
 }
 
@@ -191,7 +191,7 @@ async fn authorize_edit(conn: &mut PgConnection, caller: &Caller, site_id: Uuid)
         (status = UNPROCESSABLE_ENTITY, description = "Fields break rules (all listed), or the `Idempotency-Key` was used for another request.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn create_site(
+pub(crate) async fn create_site(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
@@ -290,7 +290,7 @@ pub async fn create_site(
         SiteNotFound,
     )
 )]
-pub async fn get_site(
+pub(crate) async fn get_site(
     State(state): State<AppState>,
     Path(site_id): Path<Uuid>,
     headers: HeaderMap,
@@ -360,7 +360,7 @@ fn check_if_match(headers: &HeaderMap, version: i64, required: bool) -> Result<(
         (status = PRECONDITION_REQUIRED, description = "`If-Match` is missing.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn update_site(
+pub(crate) async fn update_site(
     State(state): State<AppState>,
     caller: Caller,
     Path(site_id): Path<Uuid>,
@@ -461,7 +461,7 @@ pub async fn update_site(
         StaleRevision,
     )
 )]
-pub async fn archive_site(
+pub(crate) async fn archive_site(
     State(state): State<AppState>,
     caller: Caller,
     Path(site_id): Path<Uuid>,
@@ -490,7 +490,7 @@ pub async fn archive_site(
         (status = CONFLICT, description = "The site is archived; restore it first.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn verify_site(
+pub(crate) async fn verify_site(
     State(state): State<AppState>,
     caller: Caller,
     Path(site_id): Path<Uuid>,
@@ -520,7 +520,7 @@ pub async fn verify_site(
         (status = CONFLICT, description = "The site is not archived.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn restore_site(
+pub(crate) async fn restore_site(
     State(state): State<AppState>,
     caller: Caller,
     Path(site_id): Path<Uuid>,

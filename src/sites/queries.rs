@@ -15,17 +15,18 @@ use crate::vocabulary::{ClaimStatus, Modality, SiteChangeKind, SiteSource, SiteS
 
 /// Coordinates and where they came from.
 #[derive(Debug, Clone, Copy)]
-pub struct Coordinates {
-    pub latitude: f64,
-    pub longitude: f64,
+pub(crate) struct Coordinates {
+    pub(crate) latitude: f64,
+    pub(crate) longitude: f64,
     /// `request`, `zip_centroid` or `zip_geonames`.
-    pub source: &'static str,
+    pub(crate) source: &'static str,
 }
 
 /// The columns of a [`Site`], of the table aliased `s`. `s.offers` is the offers object kept on
 /// the site row by [`sync_offers`] (migration `…09`), so a list of sites comes back in one
 /// statement without building it per row.
-pub const SITE_COLUMNS: &str = "s.site_id, s.name, s.site_type, s.city, s.state, s.postal_code, s.aliases, s.street,
+pub(crate) const SITE_COLUMNS: &str =
+    "s.site_id, s.name, s.site_type, s.city, s.state, s.postal_code, s.aliases, s.street,
     s.latitude, s.longitude, s.phone, s.website, s.email, s.npi, s.payment, s.fee_usd, s.fee_covers, s.compensation,
     s.hipaa_training, s.liability_insurance, s.insurance_accepted, s.min_per_occurrence_usd, s.min_aggregate_usd,
     s.background_check, s.drug_screen, s.immunizations, s.bls_required, s.orientation_required,
@@ -111,7 +112,7 @@ impl<'r> Columns<'r> {
 }
 
 /// The site with its offers, or `None`.
-pub async fn load(conn: &mut PgConnection, site_id: Uuid) -> Result<Option<Site>, ApiError> {
+pub(crate) async fn load(conn: &mut PgConnection, site_id: Uuid) -> Result<Option<Site>, ApiError> {
     // Runtime SQL: a `Site` (nested details, raw offers) is read by its `FromRow` from
     // `SITE_COLUMNS`, the one column list every statement returning a site shares.
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -123,7 +124,7 @@ pub async fn load(conn: &mut PgConnection, site_id: Uuid) -> Result<Option<Site>
 }
 
 /// Locks the site row for this transaction; returns its version and status.
-pub async fn lock(conn: &mut PgConnection, site_id: Uuid) -> Result<Option<(i64, SiteStatus)>, ApiError> {
+pub(crate) async fn lock(conn: &mut PgConnection, site_id: Uuid) -> Result<Option<(i64, SiteStatus)>, ApiError> {
     let row = sqlx::query!(
         r#"select version, status as "status: SiteStatus" from site where site_id = $1 for update"#,
         site_id,
@@ -134,7 +135,7 @@ pub async fn lock(conn: &mut PgConnection, site_id: Uuid) -> Result<Option<(i64,
 }
 
 /// Serializes writes that could create a duplicate in one ZIP code, until the transaction ends.
-pub async fn lock_zip(conn: &mut PgConnection, zip5: &str) -> Result<(), ApiError> {
+pub(crate) async fn lock_zip(conn: &mut PgConnection, zip5: &str) -> Result<(), ApiError> {
     sqlx::query!(
         "select pg_advisory_xact_lock(hashtextextended('site zip ' || $1, 0))",
         zip5
@@ -146,7 +147,7 @@ pub async fn lock_zip(conn: &mut PgConnection, zip5: &str) -> Result<(), ApiErro
 
 /// Serializes writes of sites with one NPI (which may be in different ZIP codes), like
 /// [`lock_zip`]; taken after it.
-pub async fn lock_npi(conn: &mut PgConnection, npi: &str) -> Result<(), ApiError> {
+pub(crate) async fn lock_npi(conn: &mut PgConnection, npi: &str) -> Result<(), ApiError> {
     sqlx::query!(
         "select pg_advisory_xact_lock(hashtextextended('site npi ' || $1, 0))",
         npi
@@ -158,19 +159,19 @@ pub async fn lock_npi(conn: &mut PgConnection, npi: &str) -> Result<(), ApiError
 
 /// A listed site as the duplicate guard compares it, with the address its 409 shows.
 #[derive(Debug, Clone)]
-pub struct Listed {
-    pub site_id: Uuid,
-    pub name: String,
-    pub street: Option<String>,
-    pub city: String,
-    pub state: String,
-    pub postal_code: String,
-    pub npi: Option<String>,
+pub(crate) struct Listed {
+    pub(crate) site_id: Uuid,
+    pub(crate) name: String,
+    pub(crate) street: Option<String>,
+    pub(crate) city: String,
+    pub(crate) state: String,
+    pub(crate) postal_code: String,
+    pub(crate) npi: Option<String>,
 }
 
 /// The sites a site in `zip5` with `npi` could duplicate, oldest first: every site of the ZIP code
 /// (a handful, from `site_zip5_name_idx`) and any with the NPI (`site_npi_idx`), archived ones too.
-pub async fn duplicate_candidates(
+pub(crate) async fn duplicate_candidates(
     conn: &mut PgConnection,
     zip5: &str,
     npi: Option<&str>,
@@ -225,7 +226,7 @@ impl<'a> EditableColumns<'a> {
 /// Inserts a new site with its offers and returns it as stored: one statement (the row, its
 /// offers' rows, and the offers and modalities kept on the row, built from the offers given as
 /// [`sync_offers`] builds them).
-pub async fn insert(
+pub(crate) async fn insert(
     conn: &mut PgConnection,
     site_id: Uuid,
     site: &ValidSite,
@@ -257,7 +258,7 @@ pub async fn insert(
 
 /// Replaces every editable field of a site, bumps its version, and returns it as stored (with
 /// the offers as they are now: write them first, with [`sync_offers`]).
-pub async fn update(
+pub(crate) async fn update(
     conn: &mut PgConnection,
     site_id: Uuid,
     site: &ValidSite,
@@ -285,7 +286,7 @@ pub async fn update(
 /// One statement, one round trip, however many offers: the site's `offers` is built from the
 /// offers given, as `site_offers_json` builds it from the rows they become (a statement does not
 /// see its own writes).
-pub async fn sync_offers(
+pub(crate) async fn sync_offers(
     conn: &mut PgConnection,
     site_id: Uuid,
     offers: &BTreeMap<Modality, ValidOffer>,
@@ -361,7 +362,7 @@ fn given_offers(offers: &BTreeMap<Modality, ValidOffer>) -> (Vec<Value>, Vec<Mod
 }
 
 /// Sets the status (archive, restore, verify) and bumps the version.
-pub async fn set_status(
+pub(crate) async fn set_status(
     conn: &mut PgConnection,
     site_id: Uuid,
     status: SiteStatus,
@@ -383,7 +384,7 @@ pub async fn set_status(
 
 /// Back to `unverified`, forgetting the verification (so restoring it from the archive cannot
 /// bring "verified" back either): its identity changed since an administrator checked it.
-pub async fn unverify(conn: &mut PgConnection, site_id: Uuid) -> Result<(), ApiError> {
+pub(crate) async fn unverify(conn: &mut PgConnection, site_id: Uuid) -> Result<(), ApiError> {
     sqlx::query!(
         "update site set status = $2, verified_by = null, verified_at = null where site_id = $1",
         site_id,
@@ -395,7 +396,11 @@ pub async fn unverify(conn: &mut PgConnection, site_id: Uuid) -> Result<(), ApiE
 }
 
 /// Whether `account_id` manages `site_id`.
-pub async fn is_manager(executor: impl PgExecutor<'_>, site_id: Uuid, account_id: Uuid) -> Result<bool, ApiError> {
+pub(crate) async fn is_manager(
+    executor: impl PgExecutor<'_>,
+    site_id: Uuid,
+    account_id: Uuid,
+) -> Result<bool, ApiError> {
     Ok(sqlx::query_scalar!(
         r#"select exists (select 1 from site_manager where site_id = $1 and account_id = $2) as "manages!""#,
         site_id,
@@ -406,7 +411,11 @@ pub async fn is_manager(executor: impl PgExecutor<'_>, site_id: Uuid, account_id
 }
 
 /// Makes `account_id` a manager of `site_id` (no-op if already).
-pub async fn add_manager(executor: impl PgExecutor<'_>, site_id: Uuid, account_id: Uuid) -> Result<(), ApiError> {
+pub(crate) async fn add_manager(
+    executor: impl PgExecutor<'_>,
+    site_id: Uuid,
+    account_id: Uuid,
+) -> Result<(), ApiError> {
     sqlx::query!(
         "insert into site_manager (site_id, account_id) values ($1, $2) on conflict do nothing",
         site_id,
@@ -418,7 +427,7 @@ pub async fn add_manager(executor: impl PgExecutor<'_>, site_id: Uuid, account_i
 }
 
 /// Records a change in the site's history (in the caller's transaction).
-pub async fn record_change(
+pub(crate) async fn record_change(
     executor: impl PgExecutor<'_>,
     site_id: Uuid,
     account_id: Uuid,
@@ -439,7 +448,7 @@ pub async fn record_change(
 }
 
 /// The claim with this id, with its site's name.
-pub async fn claim(executor: impl PgExecutor<'_>, claim_id: Uuid) -> Result<Option<Claim>, ApiError> {
+pub(crate) async fn claim(executor: impl PgExecutor<'_>, claim_id: Uuid) -> Result<Option<Claim>, ApiError> {
     Ok(sqlx::query_as!(
         Claim,
         r#"select c.site_claim_id, c.site_id, s.name as site_name, c.account_id, c.justification,
@@ -453,7 +462,7 @@ pub async fn claim(executor: impl PgExecutor<'_>, claim_id: Uuid) -> Result<Opti
 }
 
 /// A page of claims with `status` after `after` (by id, which is time-ordered).
-pub async fn claims(
+pub(crate) async fn claims(
     executor: impl PgExecutor<'_>,
     status: ClaimStatus,
     after: Option<Uuid>,
@@ -476,7 +485,7 @@ pub async fn claims(
 }
 
 /// Records a new pending claim; 409 when the account already has one on the site.
-pub async fn insert_claim(
+pub(crate) async fn insert_claim(
     executor: impl PgExecutor<'_>,
     claim_id: Uuid,
     site_id: Uuid,
@@ -502,7 +511,7 @@ pub async fn insert_claim(
 }
 
 /// A claim's site, claimant and status, locked for this transaction.
-pub async fn lock_claim(
+pub(crate) async fn lock_claim(
     conn: &mut PgConnection,
     claim_id: Uuid,
 ) -> Result<Option<(Uuid, Uuid, ClaimStatus)>, ApiError> {
@@ -517,7 +526,7 @@ pub async fn lock_claim(
 }
 
 /// Records an administrator's decision on a claim.
-pub async fn decide_claim(
+pub(crate) async fn decide_claim(
     executor: impl PgExecutor<'_>,
     claim_id: Uuid,
     status: ClaimStatus,

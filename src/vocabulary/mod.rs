@@ -49,7 +49,7 @@ impl Modality {
     }
 
     /// The ARRT abbreviation (`CT`, `MR`, `M`, ...), which searches accept in any case.
-    pub fn arrt(self) -> &'static str {
+    pub(crate) fn arrt(self) -> &'static str {
         match self {
             Self::Ct => "CT",
             Self::Mri => "MR",
@@ -68,7 +68,7 @@ impl Modality {
     }
 
     /// The ARRT pathway.
-    pub fn pathway(self) -> Pathway {
+    pub(crate) fn pathway(self) -> Pathway {
         match self {
             Self::Mri | Self::VascularSonography => Pathway::PrimaryAndPostPrimary,
             Self::Radiography | Self::NuclearMedicine | Self::RadiationTherapy | Self::Sonography => Pathway::Primary,
@@ -81,7 +81,7 @@ impl Modality {
     /// disciplines (and MR and VS as primary) are earned through an accredited educational program,
     /// and R.R.A. through a radiologist assistant program: a site can host those students, but an
     /// independent candidate cannot earn them by clinical experience alone.
-    pub fn clinical_experience_pathway(self) -> bool {
+    pub(crate) fn clinical_experience_pathway(self) -> bool {
         matches!(
             self,
             Self::Ct
@@ -98,7 +98,7 @@ impl Modality {
     /// The primary credentials that support pursuing this discipline through clinical experience
     /// (ARRT's supporting category requirements at the time of writing; `../shared/domain`), empty
     /// where there is no such pathway.
-    pub fn supporting_credentials(self) -> Vec<SupportingCredential> {
+    pub(crate) fn supporting_credentials(self) -> Vec<SupportingCredential> {
         const R: SupportingCredential = SupportingCredential::arrt(PrimaryCredential::R);
         const N: SupportingCredential = SupportingCredential {
             credential: PrimaryCredential::N,
@@ -127,7 +127,7 @@ impl Modality {
     }
 
     /// What else a candidate for this discipline should know about the site, if anything.
-    pub fn note(self) -> Option<&'static str> {
+    pub(crate) fn note(self) -> Option<&'static str> {
         match self {
             Self::Mammography => Some(
                 "Candidates must meet MQSA requirements before submitting procedures (ARRT, effective \
@@ -142,7 +142,7 @@ impl Modality {
     }
 
     /// A code (`ct`) or an ARRT abbreviation (`CT`, `mr`, `r.r.a.`), in any case.
-    pub fn parse_loose(value: &str) -> Option<Self> {
+    pub(crate) fn parse_loose(value: &str) -> Option<Self> {
         let value = value.trim();
         Self::ALL.iter().copied().find(|m| {
             m.code().eq_ignore_ascii_case(value)
@@ -167,7 +167,7 @@ code_set! {
 
 impl SiteType {
     /// The category of the ASRT member survey this type belongs to.
-    pub fn survey_category(self) -> SurveyCategory {
+    pub(crate) fn survey_category(self) -> SurveyCategory {
         match self {
             Self::Hospital | Self::CriticalAccessHospital => SurveyCategory::Hospital,
             Self::ImagingCenter | Self::BreastCenter => SurveyCategory::ImagingCenter,
@@ -179,7 +179,7 @@ impl SiteType {
 
 /// A modality's ARRT abbreviation (`CT`, `MR`, `M`, ...), as `GET /v1/vocabulary` lists it;
 /// searches accept it in place of the modality code.
-pub struct ArrtAbbreviation;
+pub(crate) struct ArrtAbbreviation;
 
 impl utoipa::PartialSchema for ArrtAbbreviation {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
@@ -198,7 +198,7 @@ impl ToSchema for ArrtAbbreviation {}
 /// How an ARRT credential is earned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Pathway {
+pub(crate) enum Pathway {
     /// Through an accredited educational program.
     Primary,
     /// Through documented clinical experience, after a primary credential.
@@ -209,7 +209,7 @@ pub enum Pathway {
 
 /// The site categories of the ASRT member survey.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-pub enum SurveyCategory {
+pub(crate) enum SurveyCategory {
     /// Hospitals, including critical access hospitals.
     #[serde(rename = "hospital")]
     Hospital,
@@ -226,7 +226,7 @@ pub enum SurveyCategory {
 
 /// A primary ARRT discipline, by its abbreviation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-pub enum PrimaryCredential {
+pub(crate) enum PrimaryCredential {
     /// Radiography.
     R,
     /// Nuclear medicine technology.
@@ -239,7 +239,7 @@ pub enum PrimaryCredential {
 
 /// A credentialing organisation whose primary credential counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-pub enum Issuer {
+pub(crate) enum Issuer {
     /// The American Registry of Radiologic Technologists.
     #[serde(rename = "ARRT")]
     Arrt,
@@ -390,63 +390,63 @@ code_set! {
 }
 
 /// The vocabulary routes.
-pub fn router() -> OpenApiRouter<AppState> {
+pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_vocabulary))
 }
 
 /// One code of a closed set.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Term<T: CodeSet + Serialize + ToSchema> {
+pub(crate) struct Term<T: CodeSet + Serialize + ToSchema> {
     /// The code used in requests and responses.
-    pub code: T,
+    pub(crate) code: T,
     /// What to show a person.
     #[schema(example = "Free")]
-    pub display: &'static str,
+    pub(crate) display: &'static str,
 }
 
 /// A modality with its ARRT details.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ModalityTerm {
+pub(crate) struct ModalityTerm {
     /// The code used in requests and responses.
-    pub code: Modality,
+    pub(crate) code: Modality,
     /// What to show a person.
     #[schema(example = "Computed Tomography")]
-    pub display: &'static str,
+    pub(crate) display: &'static str,
     /// The ARRT abbreviation; searches accept it too, in any case.
     #[schema(value_type = ArrtAbbreviation)]
-    pub arrt: &'static str,
+    pub(crate) arrt: &'static str,
     /// How the credential is earned: `primary` (an educational program), `post_primary` (clinical
     /// experience after a primary credential), or `primary_and_post_primary` (either).
-    pub pathway: Pathway,
+    pub(crate) pathway: Pathway,
     /// Whether a technologist can earn it through documented clinical experience at a site (the
     /// post-primary pathway): what an independent candidate looks for. `false` for the primary
     /// disciplines and R.R.A., which take an educational program (a site may still host its
     /// students).
     #[schema(example = true)]
-    pub clinical_experience: bool,
+    pub(crate) clinical_experience: bool,
     /// The primary credentials with which a technologist may pursue it through clinical
     /// experience (ARRT's supporting category requirements; check ARRT's current page before
     /// showing them as rules); empty when `clinical_experience` is `false`. An R.T.(N) filters
     /// offers by the modalities whose list has `N`.
-    pub supporting_credentials: Vec<SupportingCredential>,
+    pub(crate) supporting_credentials: Vec<SupportingCredential>,
     /// What else a candidate should know, e.g. mammography's MQSA requirement; `null` when there is
     /// nothing more.
     #[schema(required = true, example = json!(null))]
-    pub note: Option<&'static str>,
+    pub(crate) note: Option<&'static str>,
 }
 
 /// A primary credential that supports pursuing a post-primary discipline.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-pub struct SupportingCredential {
+pub(crate) struct SupportingCredential {
     /// The primary discipline's ARRT abbreviation.
-    pub credential: PrimaryCredential,
+    pub(crate) credential: PrimaryCredential,
     /// Whose credential counts: `ARRT`, and for `N` also `NMTCB`, for `S` also `ARDMS`.
     #[schema(example = json!(["ARRT"]))]
-    pub issuers: &'static [Issuer],
+    pub(crate) issuers: &'static [Issuer],
     /// Another credential needed as well, by its ARRT abbreviation, when there is one: breast
     /// sonography through radiography needs mammography (`M`) too. `null` when there is none.
     #[schema(required = true, value_type = Option<ArrtAbbreviation>, example = json!(null))]
-    pub together_with: Option<&'static str>,
+    pub(crate) together_with: Option<&'static str>,
 }
 
 impl SupportingCredential {
@@ -461,47 +461,47 @@ impl SupportingCredential {
 
 /// A site type with the survey category it counts under.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SiteTypeTerm {
+pub(crate) struct SiteTypeTerm {
     /// The code used in requests and responses.
-    pub code: SiteType,
+    pub(crate) code: SiteType,
     /// What to show a person.
     #[schema(example = "Outpatient imaging center")]
-    pub display: &'static str,
+    pub(crate) display: &'static str,
     /// The ASRT survey's category it counts under.
-    pub survey_category: SurveyCategory,
+    pub(crate) survey_category: SurveyCategory,
 }
 
 /// Every closed set of the API, with codes and display names.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Vocabulary {
+pub(crate) struct Vocabulary {
     /// ARRT disciplines a site can train for.
-    pub modalities: Vec<ModalityTerm>,
+    pub(crate) modalities: Vec<ModalityTerm>,
     /// Kinds of facility.
-    pub site_types: Vec<SiteTypeTerm>,
+    pub(crate) site_types: Vec<SiteTypeTerm>,
     /// Whom a site accepts for a modality (`accepts` on an offer).
-    pub accepts: Vec<Term<Accepts>>,
+    pub(crate) accepts: Vec<Term<Accepts>>,
     /// Whether and how a site charges (`payment`).
-    pub payment: Vec<Term<Payment>>,
+    pub(crate) payment: Vec<Term<Payment>>,
     /// What the candidate is paid (`compensation`).
-    pub compensation: Vec<Term<Compensation>>,
+    pub(crate) compensation: Vec<Term<Compensation>>,
     /// HIPAA training (`hipaa_training`).
-    pub hipaa_training: Vec<Term<HipaaTraining>>,
+    pub(crate) hipaa_training: Vec<Term<HipaaTraining>>,
     /// Liability insurance (`liability_insurance`).
-    pub liability_insurance: Vec<Term<LiabilityInsurance>>,
+    pub(crate) liability_insurance: Vec<Term<LiabilityInsurance>>,
     /// Accepted liability coverage (`insurance_accepted`).
-    pub insurance_coverage: Vec<Term<InsuranceCoverage>>,
+    pub(crate) insurance_coverage: Vec<Term<InsuranceCoverage>>,
     /// Required immunizations (`immunizations`).
-    pub immunizations: Vec<Term<Immunization>>,
+    pub(crate) immunizations: Vec<Term<Immunization>>,
     /// Housing help (`housing`).
-    pub housing: Vec<Term<Housing>>,
+    pub(crate) housing: Vec<Term<Housing>>,
     /// Schedule options (`schedule`).
-    pub schedule: Vec<Term<Schedule>>,
+    pub(crate) schedule: Vec<Term<Schedule>>,
     /// Exam volume bands (`volume_band` on an offer).
-    pub volume_bands: Vec<Term<VolumeBand>>,
+    pub(crate) volume_bands: Vec<Term<VolumeBand>>,
     /// Listing status (`status`).
-    pub site_status: Vec<Term<SiteStatus>>,
+    pub(crate) site_status: Vec<Term<SiteStatus>>,
     /// Listing source (`source`).
-    pub site_source: Vec<Term<SiteSource>>,
+    pub(crate) site_source: Vec<Term<SiteSource>>,
 }
 
 fn terms<T: CodeSet + Serialize + ToSchema>() -> Vec<Term<T>> {
@@ -515,7 +515,7 @@ fn terms<T: CodeSet + Serialize + ToSchema>() -> Vec<Term<T>> {
 }
 
 /// The whole vocabulary.
-pub fn vocabulary() -> Vocabulary {
+pub(crate) fn vocabulary() -> Vocabulary {
     Vocabulary {
         modalities: Modality::ALL
             .iter()
@@ -577,7 +577,7 @@ fn encoded() -> &'static (Vec<u8>, String) {
         (status = NOT_MODIFIED, description = "The client's copy is current."),
     )
 )]
-pub async fn get_vocabulary(headers: axum::http::HeaderMap) -> axum::response::Response {
+pub(crate) async fn get_vocabulary(headers: axum::http::HeaderMap) -> axum::response::Response {
     let (body, etag) = encoded();
     let cache = (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     if let Some(mut response) = crate::http::conditional::not_modified(&headers, etag) {

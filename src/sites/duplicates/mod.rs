@@ -22,14 +22,14 @@ use super::input::ValidSite;
 use super::queries::{self, Listed};
 use super::site_href;
 use crate::error::{ApiError, ExistingResource, FieldError};
-pub use name::FacilityName;
+pub(crate) use name::FacilityName;
 
 /// The request field that overrides a name match: why this is a different facility.
-pub const OVERRIDE_FIELD: &str = "duplicate_override_reason";
+pub(crate) const OVERRIDE_FIELD: &str = "duplicate_override_reason";
 
 /// Reads the override reason from a request value: absent or `null` is none; otherwise a string
 /// of 10 to 500 characters.
-pub fn read_override(value: Option<Value>) -> Result<Option<String>, FieldError> {
+pub(crate) fn read_override(value: Option<Value>) -> Result<Option<String>, FieldError> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(value) => fields::text(&value, 10, 500)
@@ -40,7 +40,7 @@ pub fn read_override(value: Option<Value>) -> Result<Option<String>, FieldError>
 
 /// Why a listed site is taken for the one being written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
+pub(crate) enum Signal {
     /// Both have this NPI: one provider, one facility.
     Npi,
     /// The same facility name in the same ZIP code.
@@ -49,7 +49,7 @@ pub enum Signal {
 
 impl Signal {
     /// The code of `existing.matched_on` in the 409.
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             Signal::Npi => "npi",
             Signal::Name => "name",
@@ -59,7 +59,7 @@ impl Signal {
 
 /// What the guard compares of a site.
 #[derive(Debug, Clone)]
-pub struct Facility<'a> {
+pub(crate) struct Facility<'a> {
     name: FacilityName,
     npi: Option<&'a str>,
     street_number: Option<String>,
@@ -67,7 +67,7 @@ pub struct Facility<'a> {
 
 impl<'a> Facility<'a> {
     /// A site's name, NPI and street address, as the guard sees them.
-    pub fn new(name: &str, npi: Option<&'a str>, street: Option<&str>) -> Self {
+    pub(crate) fn new(name: &str, npi: Option<&'a str>, street: Option<&str>) -> Self {
         Self {
             name: FacilityName::parse(name),
             npi,
@@ -78,7 +78,7 @@ impl<'a> Facility<'a> {
     /// Whether `listed` (in the same ZIP code or not) is this facility, and by which signal. The
     /// same NPI is the same facility; two different NPIs are two providers, and two different
     /// building numbers two addresses, whatever the names; otherwise the names decide.
-    pub fn matches(&self, listed: &Facility<'_>, same_zip: bool) -> Option<Signal> {
+    pub(crate) fn matches(&self, listed: &Facility<'_>, same_zip: bool) -> Option<Signal> {
         match (self.npi, listed.npi) {
             (Some(a), Some(b)) if a == b => return Some(Signal::Npi),
             (Some(_), Some(_)) => return None,
@@ -107,7 +107,7 @@ fn street_number(street: &str) -> Option<String> {
 
 /// The listed site that `new` (in `zip5`) duplicates, if any: a site with its NPI first, then the
 /// oldest site with its name.
-pub fn find<'c>(new: &Facility<'_>, zip5: &str, candidates: &'c [Listed]) -> Option<(&'c Listed, Signal)> {
+pub(crate) fn find<'c>(new: &Facility<'_>, zip5: &str, candidates: &'c [Listed]) -> Option<(&'c Listed, Signal)> {
     let mut by_name = None;
     for candidate in candidates {
         let listed = Facility::new(&candidate.name, candidate.npi.as_deref(), candidate.street.as_deref());
@@ -125,7 +125,7 @@ pub fn find<'c>(new: &Facility<'_>, zip5: &str, candidates: &'c [Listed]) -> Opt
 /// its name matches and `reason` says why it is another facility: then `Some` of what the site's
 /// history records (`duplicate_override`). Holds the site's ZIP code (and NPI) until the
 /// transaction ends.
-pub async fn guard(
+pub(crate) async fn guard(
     conn: &mut PgConnection,
     site: &ValidSite,
     except: Option<Uuid>,

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 /// A facility name taken apart for comparison.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FacilityName {
+pub(crate) struct FacilityName {
     /// The words that tell this facility apart (places, people, saints, streets), canonical, in
     /// the order written.
     distinctive: Vec<String>,
@@ -25,7 +25,7 @@ impl FacilityName {
     /// Takes `name` apart: lower-cased, accents and punctuation folded, abbreviations expanded
     /// (`St.` before a name is Saint, `Ctr` is Center, `&` is and), stop words dropped, plurals and
     /// possessives singular, then each word sorted into distinctive, generic or number.
-    pub fn parse(name: &str) -> Self {
+    pub(crate) fn parse(name: &str) -> Self {
         let words = expand(join_initials(split(name)));
         let mut parsed = Self {
             distinctive: Vec::new(),
@@ -67,7 +67,7 @@ impl FacilityName {
     /// or both have distinctive words, these are the same but for at most one typo (or the same
     /// letters spaced differently, "Lake Shore"), and the generic words name the same kind of
     /// facility (or one name has no kind at all: "Ruzelru" and "Ruzelru Hospital").
-    pub fn same_facility(&self, other: &Self) -> bool {
+    pub(crate) fn same_facility(&self, other: &Self) -> bool {
         if self.numbers != other.numbers {
             return false;
         }

@@ -16,22 +16,22 @@ const TAG_LEN: usize = 16;
 
 /// Where the previous page ended, in the order of the search's sort.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Position {
+pub(crate) struct Position {
     /// The search this cursor belongs to (covered by the tag, not carried).
     #[serde(skip)]
-    pub search: String,
+    pub(crate) search: String,
     /// The sort key of the last item, exactly as the index ordered by it.
     #[serde(rename = "k")]
-    pub key: Key,
+    pub(crate) key: Key,
     /// The id of the last item (the tie-breaker).
     #[serde(rename = "i")]
-    pub id: uuid::Uuid,
+    pub(crate) id: uuid::Uuid,
     /// The walk's total, counted with its first page.
     #[serde(rename = "t")]
-    pub total: i64,
+    pub(crate) total: i64,
     /// With `q`: the words the walk's first page resolved it to, so every page uses the same.
     #[serde(rename = "q", default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<super::text::TextQuery>,
+    pub(crate) text: Option<super::text::TextQuery>,
 }
 
 /// A sort key that survives the round trip through the cursor exactly: the next page's keyset
@@ -40,7 +40,7 @@ pub struct Position {
 /// as their bit patterns (a decimal rendering need not parse back to the same bits), times with
 /// every digit they have (PostgreSQL keeps microseconds).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Key {
+pub(crate) enum Key {
     /// `sort=name`.
     #[serde(rename = "n")]
     Name(String),
@@ -83,7 +83,7 @@ fn signed(search: &str, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Encodes a position.
-pub fn encode(key: &[u8], position: &Position) -> String {
+pub(crate) fn encode(key: &[u8], position: &Position) -> String {
     let mut bytes = serde_json::to_vec(position).expect("a position serializes");
     let tag = hmac(key, &signed(&position.search, &bytes));
     bytes.extend_from_slice(&tag[..TAG_LEN]);
@@ -91,7 +91,7 @@ pub fn encode(key: &[u8], position: &Position) -> String {
 }
 
 /// Decodes a cursor this installation issued for the search `search`; `None` otherwise.
-pub fn decode(key: &[u8], cursor: &str, search: &str) -> Option<Position> {
+pub(crate) fn decode(key: &[u8], cursor: &str, search: &str) -> Option<Position> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
     if bytes.len() <= TAG_LEN {
         return None;

@@ -10,14 +10,14 @@
 //! default) a site updated during the walk moves ahead of the cursor, so a walk that had not yet
 //! reached it does not show it (search with `updated_since` to catch up).
 
-pub mod cursor;
-pub mod index;
-pub mod params;
+pub(crate) mod cursor;
+pub(crate) mod index;
+pub(crate) mod params;
 mod plan;
-pub mod query;
+pub(crate) mod query;
 mod respond;
-pub mod text;
-pub mod threads;
+pub(crate) mod text;
+pub(crate) mod threads;
 
 use std::collections::BTreeMap;
 
@@ -31,24 +31,25 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::error::{ApiError, Problem};
 use params::{Facet, Sort};
-pub use respond::{OfferSummary, SiteHit, SiteSummary, Summaries};
+pub use respond::OfferSummary;
+pub(crate) use respond::{SiteHit, Summaries};
 
 /// How many sites match.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Total {
+pub(crate) struct Total {
     /// The count, exact whatever the filters. Counted with a walk's first page: later pages (with
     /// `cursor`) repeat it.
     #[schema(example = 412)]
-    pub value: i64,
+    pub(crate) value: i64,
     /// `eq`: `value` is exact (totals are always counted exactly; `gte`, at least `value`, is
     /// kept for clients written against earlier versions).
-    pub relation: Relation,
+    pub(crate) relation: Relation,
 }
 
 /// Whether a count is exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Relation {
+pub(crate) enum Relation {
     /// Exactly `value`.
     Eq,
     /// At least `value`.
@@ -57,34 +58,34 @@ pub enum Relation {
 
 /// How many sites have one value of a facet.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct FacetCount {
+pub(crate) struct FacetCount {
     /// The value (a code, or a state).
     #[schema(example = "ct")]
-    pub value: String,
+    pub(crate) value: String,
     /// Sites matching every other filter that have this value.
     #[schema(example = 412)]
-    pub count: i64,
+    pub(crate) count: i64,
 }
 
 /// One page of search results.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SitePage {
+pub(crate) struct SitePage {
     /// The sites on this page, in the order of `sort`: summaries, or whole sites with `view=full`.
     #[schema(value_type = Vec<SiteHit>)]
-    pub items: Vec<respond::Item>,
+    pub(crate) items: Vec<respond::Item>,
     /// Pass as `cursor` (with the same filters) for the next page; `null` on the last page. Also
     /// sent as `Link: <...>; rel="next"`.
     #[schema(required = true)]
-    pub next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
     /// How many sites match.
-    pub total: Total,
+    pub(crate) total: Total,
     /// The sort in effect.
-    pub sort: Sort,
+    pub(crate) sort: Sort,
     /// Counts per value of each facet asked for in `facets`, under all the other filters; present
     /// when `facets` is given.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, example = json!({"modality": [{"value": "ct", "count": 412}, {"value": "mri", "count": 388}]}))]
-    pub facets: Option<BTreeMap<Facet, Vec<FacetCount>>>,
+    pub(crate) facets: Option<BTreeMap<Facet, Vec<FacetCount>>>,
 }
 
 /// Searches listed sites. Every filter combines with the others (AND across parameters, OR within
@@ -147,7 +148,7 @@ pub struct SitePage {
         (status = BAD_REQUEST, description = "A parameter is malformed, out of range, unknown, or inconsistent with another (each is named).", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn search_sites(
+pub(crate) async fn search_sites(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
@@ -176,7 +177,7 @@ pub async fn search_sites(
 
 /// After a write to sites (or their claims) that succeeded, the index catches up before the
 /// response leaves: the writer's next search on this instance sees the write.
-pub async fn catch_up_after_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn catch_up_after_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let writes = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS)
         && (path.starts_with("/v1/sites") || path.starts_with("/v1/claims"));

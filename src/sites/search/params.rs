@@ -8,14 +8,14 @@ use crate::sites::fields::{PostalCode, UsState};
 use crate::vocabulary::{Accepts, CodeSet, HipaaTraining, Modality, Payment, Schedule, SiteStatus, SiteType};
 
 /// Largest radius accepted: beyond this a radius filter means nothing.
-pub const MAX_RADIUS_MILES: f64 = 1000.0;
+pub(crate) const MAX_RADIUS_MILES: f64 = 1000.0;
 /// Metres in a mile.
-pub const METERS_PER_MILE: f64 = 1609.344;
+pub(crate) const METERS_PER_MILE: f64 = 1609.344;
 
 /// A distance unit: `mi` (miles) or `km` (kilometres).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[schema(as = DistanceUnit)]
-pub enum Unit {
+pub(crate) enum Unit {
     /// Statute miles.
     #[serde(rename = "mi")]
     Miles,
@@ -26,27 +26,19 @@ pub enum Unit {
 
 impl Unit {
     /// Metres per unit.
-    pub fn meters(self) -> f64 {
+    pub(crate) fn meters(self) -> f64 {
         match self {
             Self::Miles => METERS_PER_MILE,
             Self::Kilometers => 1000.0,
-        }
-    }
-
-    /// `mi` or `km`.
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Miles => "mi",
-            Self::Kilometers => "km",
         }
     }
 }
 
 /// Where distances are measured from.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Near {
-    pub latitude: f64,
-    pub longitude: f64,
+pub(crate) struct Near {
+    pub(crate) latitude: f64,
+    pub(crate) longitude: f64,
 }
 
 /// The order of search results (ties by id): `relevance` (best text match first, needs `q`),
@@ -54,7 +46,7 @@ pub struct Near {
 /// first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[schema(as = SearchSort)]
-pub enum Sort {
+pub(crate) enum Sort {
     /// Best text match first (needs `q`).
     #[serde(rename = "relevance")]
     Relevance,
@@ -69,22 +61,10 @@ pub enum Sort {
     UpdatedDesc,
 }
 
-impl Sort {
-    /// The code in the query string.
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Relevance => "relevance",
-            Self::Distance => "distance",
-            Self::Name => "name",
-            Self::UpdatedDesc => "-updated_at",
-        }
-    }
-}
-
 /// How much of each site a page of results carries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum View {
+pub(crate) enum View {
     /// What a results list shows (`SiteHit`'s required fields).
     #[default]
     Summary,
@@ -97,7 +77,7 @@ pub enum View {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
-pub enum Facet {
+pub(crate) enum Facet {
     Modality,
     SiteType,
     State,
@@ -110,7 +90,7 @@ pub enum Facet {
 
 impl Facet {
     /// Every facet.
-    pub const ALL: &'static [Self] = &[
+    pub(crate) const ALL: &'static [Self] = &[
         Self::Modality,
         Self::SiteType,
         Self::State,
@@ -122,7 +102,7 @@ impl Facet {
     ];
 
     /// The name in `facets=` and in the response.
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             Self::Modality => "modality",
             Self::SiteType => "site_type",
@@ -141,7 +121,7 @@ impl Facet {
 /// filtering for "no insurance required" wants the sites that said so); `unknown` asks for exactly
 /// the sites that have not said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wanted<T> {
+pub(crate) enum Wanted<T> {
     /// Sites known to have this value.
     Value(T),
     /// Sites that have not stated one.
@@ -161,40 +141,40 @@ impl<T> Wanted<T> {
 
 /// A parsed search.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct SearchParams {
-    pub modalities: Vec<Modality>,
-    pub states: Vec<String>,
-    pub city: Option<String>,
-    pub postal_code: Option<String>,
-    pub near: Option<Near>,
+pub(crate) struct SearchParams {
+    pub(crate) modalities: Vec<Modality>,
+    pub(crate) states: Vec<String>,
+    pub(crate) city: Option<String>,
+    pub(crate) postal_code: Option<String>,
+    pub(crate) near: Option<Near>,
     /// Radius in metres.
-    pub radius_m: Option<f64>,
-    pub unit: Option<Unit>,
-    pub site_types: Vec<SiteType>,
-    pub accepts: Option<Wanted<Accepts>>,
-    pub verifier_on_site: Option<Wanted<bool>>,
-    pub accepting: Option<bool>,
-    pub payments: Vec<Payment>,
-    pub max_fee_usd: Option<i32>,
-    pub insurance_required: Option<Wanted<bool>>,
-    pub hipaa_training: Option<Wanted<HipaaTraining>>,
-    pub housing: Option<Wanted<bool>>,
+    pub(crate) radius_m: Option<f64>,
+    pub(crate) unit: Option<Unit>,
+    pub(crate) site_types: Vec<SiteType>,
+    pub(crate) accepts: Option<Wanted<Accepts>>,
+    pub(crate) verifier_on_site: Option<Wanted<bool>>,
+    pub(crate) accepting: Option<bool>,
+    pub(crate) payments: Vec<Payment>,
+    pub(crate) max_fee_usd: Option<i32>,
+    pub(crate) insurance_required: Option<Wanted<bool>>,
+    pub(crate) hipaa_training: Option<Wanted<HipaaTraining>>,
+    pub(crate) housing: Option<Wanted<bool>>,
     /// `schedule=unknown` among them asks for sites that have stated no schedule.
-    pub schedules: Vec<Wanted<Schedule>>,
-    pub statuses: Vec<SiteStatus>,
-    pub q: Option<String>,
-    pub updated_since: Option<DateTime<Utc>>,
-    pub sort: Option<Sort>,
-    pub limit: u32,
-    pub cursor: Option<String>,
-    pub facets: Vec<Facet>,
-    pub view: View,
+    pub(crate) schedules: Vec<Wanted<Schedule>>,
+    pub(crate) statuses: Vec<SiteStatus>,
+    pub(crate) q: Option<String>,
+    pub(crate) updated_since: Option<DateTime<Utc>>,
+    pub(crate) sort: Option<Sort>,
+    pub(crate) limit: u32,
+    pub(crate) cursor: Option<String>,
+    pub(crate) facets: Vec<Facet>,
+    pub(crate) view: View,
 }
 
 impl SearchParams {
     /// The sort in effect: the one asked for, else relevance with `q`, distance with `near`,
     /// most recently updated otherwise.
-    pub fn effective_sort(&self) -> Sort {
+    pub(crate) fn effective_sort(&self) -> Sort {
         self.sort.unwrap_or(if self.q.is_some() {
             Sort::Relevance
         } else if self.near.is_some() {
@@ -205,17 +185,8 @@ impl SearchParams {
     }
 
     /// Whether any offer-level filter applies.
-    pub fn has_offer_filters(&self) -> bool {
+    pub(crate) fn has_offer_filters(&self) -> bool {
         self.accepts.is_some() || self.verifier_on_site.is_some() || self.accepting.is_some()
-    }
-
-    /// The statuses searched: by default listed sites (unverified and verified), never archived.
-    pub fn effective_statuses(&self) -> Vec<SiteStatus> {
-        if self.statuses.is_empty() {
-            vec![SiteStatus::Unverified, SiteStatus::Verified]
-        } else {
-            self.statuses.clone()
-        }
     }
 }
 
@@ -248,7 +219,7 @@ pub(crate) const KNOWN: &[&str] = &[
 ];
 
 /// Parses a query string; every bad parameter is reported in one 400.
-pub fn parse(query: &str) -> Result<SearchParams, ApiError> {
+pub(crate) fn parse(query: &str) -> Result<SearchParams, ApiError> {
     let mut params = SearchParams {
         limit: crate::pagination::DEFAULT_LIMIT,
         ..SearchParams::default()

@@ -13,15 +13,15 @@ use crate::error::{ApiError, FieldError};
 /// A search ready to run.
 pub(super) struct Plan {
     /// Names the search's result set and order, so a cursor cannot be used with another search.
-    pub search: String,
-    pub sort: Sort,
+    pub(crate) search: String,
+    pub(crate) sort: Sort,
     /// Where the previous page ended, and the walk's total (counted with its first page).
-    pub after: Option<(After, i64)>,
-    pub text: Option<TextQuery>,
+    pub(crate) after: Option<(After, i64)>,
+    pub(crate) text: Option<TextQuery>,
 }
 
 impl Plan {
-    pub fn new(state: &AppState, params: &SearchParams) -> Result<Self, ApiError> {
+    pub(crate) fn new(state: &AppState, params: &SearchParams) -> Result<Self, ApiError> {
         let sort = params.effective_sort();
         let search = search_id(params);
         let position = match &params.cursor {
@@ -47,7 +47,7 @@ impl Plan {
     }
 
     /// The index's query: a page and one more site (to tell whether there is a next page).
-    pub fn query<'a>(&'a self, params: &'a SearchParams) -> Query<'a> {
+    pub(crate) fn query<'a>(&'a self, params: &'a SearchParams) -> Query<'a> {
         Query {
             params,
             text: self.text.as_ref(),

@@ -16,7 +16,7 @@ use crate::vocabulary::{Accepts, HipaaTraining, Payment, Schedule, SiteStatus, S
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // describes the parser's parameters for the contract; never built
-pub struct SearchQuery {
+pub(crate) struct SearchQuery {
     /// Modality codes or ARRT abbreviations (repeatable; abbreviations in any case).
     #[param(value_type = Option<Vec<ModalityFilter>>, explode = true)]
     modality: Option<Vec<String>>,
@@ -102,7 +102,8 @@ pub struct SearchQuery {
 }
 
 /// The parameter names, in order, for the test that compares them with the parser's.
-pub fn names() -> Vec<String> {
+#[cfg(test)]
+pub(crate) fn names() -> Vec<String> {
     SearchQuery::into_params(|| None).into_iter().map(|p| p.name).collect()
 }
 
@@ -117,7 +118,7 @@ fn or_unknown(set: &str) -> RefOr<Schema> {
 macro_rules! filter_schema {
     ($(#[$meta:meta])* $name:ident = $schema:expr, [$($dep:ty),*]) => {
         $(#[$meta])*
-        pub struct $name;
+        pub(crate) struct $name;
         impl PartialSchema for $name {
             fn schema() -> RefOr<Schema> {
                 $schema

@@ -29,14 +29,14 @@ use crate::vocabulary::{Accepts, HipaaTraining, LiabilityInsurance, Modality, Pa
 pub struct OfferSummary {
     /// Whether the site takes candidates for this modality now.
     #[serde(default = "yes")]
-    pub accepting: bool,
+    pub(crate) accepting: bool,
     /// Whom it accepts for this modality.
     #[serde(default)]
-    pub accepts: Vec<Accepts>,
+    pub(crate) accepts: Vec<Accepts>,
     /// Whether an eligible verifier is on site; absent when the site has not said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub verifier_on_site: Option<bool>,
+    pub(crate) verifier_on_site: Option<bool>,
 }
 
 fn yes() -> bool {
@@ -54,7 +54,7 @@ const CACHED_SUMMARIES: usize = 16_384;
 /// A site changed since has another version in the index, so its old summary is never shown; a
 /// summary read newer than the index's version waits until the index has caught up. Bounded
 /// (the least useful go first), so memory stays flat.
-pub struct Summaries(quick_cache::sync::Cache<Uuid, (u32, Arc<SiteSummary>)>);
+pub(crate) struct Summaries(quick_cache::sync::Cache<Uuid, (u32, Arc<SiteSummary>)>);
 
 impl Default for Summaries {
     fn default() -> Self {
@@ -113,45 +113,45 @@ async fn summaries(state: &AppState, hits: &[IndexHit]) -> Result<Vec<Arc<SiteSu
 /// whether it is verified, and what each offer and the site ask of a candidate; a value the site
 /// has not stated is left out. `GET /v1/sites/{site_id}` (or `view=full`) has the rest.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
-pub struct SiteSummary {
+pub(crate) struct SiteSummary {
     /// Stable identifier.
-    pub site_id: Uuid,
+    pub(crate) site_id: Uuid,
     /// The facility's name.
     #[schema(example = "Riverside Imaging Center")]
-    pub name: String,
+    pub(crate) name: String,
     /// The kind of facility.
-    pub site_type: SiteType,
+    pub(crate) site_type: SiteType,
     /// City.
     #[schema(example = "Columbus")]
-    pub city: String,
+    pub(crate) city: String,
     /// USPS state or territory code.
     #[schema(value_type = UsStateCode)]
-    pub state: String,
+    pub(crate) state: String,
     /// `unverified`, `verified` (checked by an administrator) or `archived`.
-    pub status: SiteStatus,
+    pub(crate) status: SiteStatus,
     /// Whether the site charges (`unknown` when it has not said).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub payment: Option<Payment>,
+    pub(crate) payment: Option<Payment>,
     /// Whether the candidate needs liability insurance; absent when the site has not said.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub liability_insurance: Option<LiabilityInsurance>,
+    pub(crate) liability_insurance: Option<LiabilityInsurance>,
     /// How HIPAA training is handled; absent when the site has not said.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
-    pub hipaa_training: Option<HipaaTraining>,
+    pub(crate) hipaa_training: Option<HipaaTraining>,
     /// The offers, keyed by modality code: with `modality`, those of the modalities searched for
     /// (the site's page, or `view=full`, has the others).
     #[schema(value_type = BTreeMap<Modality, OfferSummary>)]
-    pub offers: Json<BTreeMap<Modality, OfferSummary>>,
+    pub(crate) offers: Json<BTreeMap<Modality, OfferSummary>>,
 }
 
 /// A site in search results: the summary ([`SiteSummary`], always), with `view=full` every other
 /// field of the site as `GET /v1/sites/{site_id}` has it, and its distance and relevance.
 #[derive(ToSchema)]
 #[allow(dead_code)] // describes `Item` for the contract; never built
-pub struct SiteHit {
+pub(crate) struct SiteHit {
     #[serde(flatten)]
     summary: SiteSummary,
     /// Great-circle distance from `near` on the mean Earth radius, as maps show it, in
@@ -168,7 +168,7 @@ pub struct SiteHit {
 
 /// A site on a page, with what the index measured.
 #[derive(Debug, Clone, Serialize)]
-pub struct Hit<T> {
+pub(crate) struct Hit<T> {
     #[serde(flatten)]
     site: T,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -182,7 +182,7 @@ pub struct Hit<T> {
 /// A site on a page, in the view asked for.
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
-pub enum Item {
+pub(crate) enum Item {
     Summary(Hit<SiteSummary>),
     Full(Hit<Box<Site>>),
 }

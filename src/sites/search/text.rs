@@ -16,10 +16,10 @@ use super::index::words::{Words, is_number};
 
 /// How similar (pg_trgm `similarity`, 0 to 1) a dictionary word must be to a query word to count
 /// as the same word: `radiolgy` ~ `radiology` is 0.58, `wexnr` ~ `wexner` 0.44.
-pub const SIMILARITY: f32 = 0.4;
+pub(crate) const SIMILARITY: f32 = 0.4;
 
 /// Words of `q` beyond this many are ignored.
-pub const MAX_WORDS: usize = 6;
+pub(crate) const MAX_WORDS: usize = 6;
 
 /// Words too common to narrow a search: left out of `q` (unless it has nothing else), so "Mercy
 /// Hospital of Springfield" finds "Mercy Hospital Springfield".
@@ -29,26 +29,26 @@ const STOP_WORDS: &[&str] = &["a", "an", "and", "at", "for", "in", "of", "on", "
 /// walk uses the same expansions even if the dictionary changes meanwhile.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
-pub struct TextQuery {
+pub(crate) struct TextQuery {
     /// Per query word, its expansions with their similarity, best first.
     expansions: Vec<Vec<(String, f32)>>,
 }
 
 /// One choice of expansion per query word.
 #[derive(Debug, Clone)]
-pub struct Combo {
+pub(crate) struct Combo {
     /// The chosen word for each query word.
-    pub words: Vec<String>,
+    pub(crate) words: Vec<String>,
     /// For each query word, the expansions ranked before the chosen one: a site having one of them
     /// belongs to a better combination, so it is excluded here (each site appears once).
-    pub better: Vec<Vec<String>>,
+    pub(crate) better: Vec<Vec<String>>,
     /// The relevance of every site of this combination.
-    pub score: f32,
+    pub(crate) score: f32,
 }
 
 /// The words of a text, normalized as site names are (`normalize_site_name` in the database):
 /// lower case, apostrophes and dots dropped, split at anything else that is not alphanumeric.
-pub fn words(text: &str) -> Vec<String> {
+pub(crate) fn words(text: &str) -> Vec<String> {
     // Character by character, as PostgreSQL's `lower()` does ('İ' is 'i', not "i̇").
     let lowered: String = text
         .chars()
@@ -94,7 +94,7 @@ impl TextQuery {
 
     /// Every combination of expansions, best first (then by the expansions' ranks), over the words
     /// that have expansions. Empty when none has: nothing matches.
-    pub fn combos(&self) -> Vec<Combo> {
+    pub(crate) fn combos(&self) -> Vec<Combo> {
         let expansions: Vec<&Vec<(String, f32)>> = self.expansions.iter().filter(|e| !e.is_empty()).collect();
         if expansions.is_empty() {
             return Vec::new();

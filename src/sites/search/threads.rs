@@ -16,14 +16,14 @@ const NICER: libc::c_int = 10;
 /// The search threads. Dropping them waits for the threads to finish their searches and exit,
 /// so none outlives the service (a thread still running while the process exits can crash it).
 #[derive(Debug)]
-pub struct SearchThreads {
+pub(crate) struct SearchThreads {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl SearchThreads {
     /// `threads` threads, waiting for searches.
-    pub fn new(threads: usize) -> Self {
+    pub(crate) fn new(threads: usize) -> Self {
         let (jobs, queue) = mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         let threads = (0..threads.max(1))
@@ -59,7 +59,10 @@ impl SearchThreads {
     }
 
     /// Runs `work` on a search thread and waits for its answer.
-    pub async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             // The request may have gone (its client hung up): then nobody waits for the answer.

@@ -290,11 +290,7 @@ impl TestApp {
     /// second: for tests that write rows directly rather than through the API.
     #[allow(dead_code)]
     pub async fn sync_search(&self) {
-        self.state
-            .search
-            .catch_up(&self.pool)
-            .await
-            .expect("reading the change feed");
+        self.state.sync_search_index().await.expect("reading the change feed");
     }
 
     /// The application with default configuration.

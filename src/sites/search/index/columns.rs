@@ -125,7 +125,7 @@ pub(super) struct Columns {
 }
 
 impl Columns {
-    pub fn with_capacity(sites: usize) -> Self {
+    pub(crate) fn with_capacity(sites: usize) -> Self {
         Self {
             site_id: Vec::with_capacity(sites),
             location: Vec::with_capacity(sites),
@@ -139,12 +139,12 @@ impl Columns {
     }
 
     /// How many slots there are (free ones included).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.site_id.len()
     }
 
     /// Stores `doc` in a new slot or a free one.
-    pub fn add(&mut self, doc: &Doc) -> u32 {
+    pub(crate) fn add(&mut self, doc: &Doc) -> u32 {
         if let Some(slot) = self.free.pop() {
             self.set(slot, doc);
             return slot;
@@ -163,7 +163,7 @@ impl Columns {
     }
 
     /// Stores `doc` in `slot`, in place of what it held.
-    pub fn set(&mut self, slot: u32, doc: &Doc) {
+    pub(crate) fn set(&mut self, slot: u32, doc: &Doc) {
         let i = slot as usize;
         self.site_id[i] = doc.site_id;
         self.names.set(slot, doc.name.as_bytes());
@@ -177,63 +177,63 @@ impl Columns {
     }
 
     /// Frees `slot`.
-    pub fn clear(&mut self, slot: u32) {
+    pub(crate) fn clear(&mut self, slot: u32) {
         self.site_id[slot as usize] = Uuid::nil();
         self.names.set(slot, &[]);
         self.words.set(slot, &[]);
         self.free.push(slot);
     }
 
-    pub fn site_id(&self, slot: u32) -> Uuid {
+    pub(crate) fn site_id(&self, slot: u32) -> Uuid {
         self.site_id[slot as usize]
     }
 
-    pub fn name(&self, slot: u32) -> &str {
+    pub(crate) fn name(&self, slot: u32) -> &str {
         // Whole strings go in, so whole strings come out.
         std::str::from_utf8(self.names.get(slot)).unwrap_or_default()
     }
 
-    pub fn words(&self, slot: u32) -> Vec<u32> {
+    pub(crate) fn words(&self, slot: u32) -> Vec<u32> {
         decode_words(self.words.get(slot))
     }
 
-    pub fn location(&self, slot: u32) -> Option<(f64, f64)> {
+    pub(crate) fn location(&self, slot: u32) -> Option<(f64, f64)> {
         let [lat, lon] = self.location[slot as usize];
         (!lat.is_nan()).then_some((lat, lon))
     }
 
     /// Where the site is, in earth-centred coordinates.
-    pub fn point(&self, slot: u32) -> Option<Point> {
+    pub(crate) fn point(&self, slot: u32) -> Option<Point> {
         self.location(slot).map(|(lat, lon)| geo::earth_point(lat, lon))
     }
 
     /// Its fine cell of the grid.
-    pub fn cell(&self, slot: u32) -> Option<(i32, i32)> {
+    pub(crate) fn cell(&self, slot: u32) -> Option<(i32, i32)> {
         self.location(slot).map(|(lat, lon)| grid::fine_cell(lat, lon))
     }
 
-    pub fn updated_at(&self, slot: u32) -> i64 {
+    pub(crate) fn updated_at(&self, slot: u32) -> i64 {
         self.updated_at[slot as usize]
     }
 
-    pub fn xid(&self, slot: u32) -> u32 {
+    pub(crate) fn xid(&self, slot: u32) -> u32 {
         self.xid[slot as usize]
     }
 
-    pub fn city(&self, slot: u32) -> u32 {
+    pub(crate) fn city(&self, slot: u32) -> u32 {
         self.city[slot as usize]
     }
 
-    pub fn zip5(&self, slot: u32) -> u32 {
+    pub(crate) fn zip5(&self, slot: u32) -> u32 {
         self.zip5[slot as usize]
     }
 
-    pub fn zip4(&self, slot: u32) -> Option<u16> {
+    pub(crate) fn zip4(&self, slot: u32) -> Option<u16> {
         Some(self.zip4[slot as usize]).filter(|z| *z != NO_ZIP4)
     }
 
     /// Renumbers the slots (of a fresh load, with none free): slot `i` becomes what `order[i]` was.
-    pub fn permute(&mut self, order: &[u32]) {
+    pub(crate) fn permute(&mut self, order: &[u32]) {
         debug_assert!(self.free.is_empty());
         permute(&mut self.site_id, order);
         self.names = self.names.permuted(order);
@@ -246,7 +246,7 @@ impl Columns {
         permute(&mut self.zip4, order);
     }
 
-    pub fn shrink_to_fit(&mut self) {
+    pub(crate) fn shrink_to_fit(&mut self) {
         self.site_id.shrink_to_fit();
         self.names.shrink_to_fit();
         self.words.shrink_to_fit();
@@ -259,7 +259,7 @@ impl Columns {
     }
 
     /// Approximate heap bytes.
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.site_id.capacity() * 16
             + self.names.bytes()
             + self.words.bytes()

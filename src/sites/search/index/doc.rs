@@ -16,25 +16,25 @@ pub(super) const INDEX_COLUMNS: &str = "s.site_id, s.name, s.site_type, s.city, 
 /// A site's searchable values, as PostgreSQL has them.
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct IndexRow {
-    pub site_id: Uuid,
-    pub name: String,
-    pub site_type: SiteType,
-    pub city: String,
-    pub state: String,
-    pub postal_code: String,
-    pub latitude: Option<f64>,
-    pub longitude: Option<f64>,
-    pub payment: Option<Payment>,
-    pub fee_usd: Option<i32>,
-    pub hipaa_training: Option<HipaaTraining>,
-    pub liability_insurance: Option<LiabilityInsurance>,
-    pub housing: Option<Housing>,
-    pub schedule: Vec<Schedule>,
-    pub status: SiteStatus,
-    pub updated_at: chrono::DateTime<chrono::Utc>,
-    pub search_text: Option<String>,
-    pub index_xid: i64,
-    pub offers: Json<BTreeMap<Modality, OfferKeys>>,
+    pub(crate) site_id: Uuid,
+    pub(crate) name: String,
+    pub(crate) site_type: SiteType,
+    pub(crate) city: String,
+    pub(crate) state: String,
+    pub(crate) postal_code: String,
+    pub(crate) latitude: Option<f64>,
+    pub(crate) longitude: Option<f64>,
+    pub(crate) payment: Option<Payment>,
+    pub(crate) fee_usd: Option<i32>,
+    pub(crate) hipaa_training: Option<HipaaTraining>,
+    pub(crate) liability_insurance: Option<LiabilityInsurance>,
+    pub(crate) housing: Option<Housing>,
+    pub(crate) schedule: Vec<Schedule>,
+    pub(crate) status: SiteStatus,
+    pub(crate) updated_at: chrono::DateTime<chrono::Utc>,
+    pub(crate) search_text: Option<String>,
+    pub(crate) index_xid: i64,
+    pub(crate) offers: Json<BTreeMap<Modality, OfferKeys>>,
 }
 
 /// What search filters on in an offer.
@@ -78,21 +78,21 @@ impl PackedOffer {
         Self(u16::from(position(modality)) | (u16::from(keys.accepting) << 4) | (verifier << 5) | (accepts << 7))
     }
 
-    pub fn modality(self) -> usize {
+    pub(crate) fn modality(self) -> usize {
         usize::from(self.0 & 0xF)
     }
 
-    pub fn accepting(self) -> bool {
+    pub(crate) fn accepting(self) -> bool {
         self.0 & (1 << 4) != 0
     }
 
     /// 0 unknown, 1 no, 2 yes.
-    pub fn verifier(self) -> usize {
+    pub(crate) fn verifier(self) -> usize {
         usize::from((self.0 >> 5) & 0b11)
     }
 
     /// The positions of the accepted candidates, in [`Accepts::ALL`].
-    pub fn accepts(self) -> impl Iterator<Item = usize> {
+    pub(crate) fn accepts(self) -> impl Iterator<Item = usize> {
         let bits = self.0 >> 7;
         (0..Accepts::ALL.len()).filter(move |i| bits & (1 << i) != 0)
     }
@@ -101,24 +101,24 @@ impl PackedOffer {
 /// A site as read from its row, before it is filed in the index.
 #[derive(Debug)]
 pub(super) struct Doc {
-    pub site_id: Uuid,
-    pub name: String,
+    pub(crate) site_id: Uuid,
+    pub(crate) name: String,
     /// The site's words (name, city, aliases), as ids of the index's dictionary.
-    pub words: Vec<u32>,
-    pub offers: Vec<PackedOffer>,
+    pub(crate) words: Vec<u32>,
+    pub(crate) offers: Vec<PackedOffer>,
     /// Latitude and longitude, when it has them.
-    pub location: Option<(f64, f64)>,
+    pub(crate) location: Option<(f64, f64)>,
     /// Microseconds since the epoch, as PostgreSQL keeps them.
-    pub updated_at: i64,
+    pub(crate) updated_at: i64,
     /// The transaction that wrote this state of the row (`site.index_xid`), modulo 2^32.
-    pub xid: u32,
+    pub(crate) xid: u32,
     /// The stated fee of a site that charges one.
-    pub fee: Option<i32>,
-    pub zip5: u32,
+    pub(crate) fee: Option<i32>,
+    pub(crate) zip5: u32,
     /// The ZIP+4 extension, [`NO_ZIP4`] when not stated.
-    pub zip4: u16,
-    pub city: u32,
-    pub codes: Codes,
+    pub(crate) zip4: u16,
+    pub(crate) city: u32,
+    pub(crate) codes: Codes,
 }
 
 /// A `zip4` that says none is stated.
@@ -128,16 +128,16 @@ pub(super) const NO_ZIP4: u16 = u16::MAX;
 /// positions of its codes.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Codes {
-    pub state: u8,
-    pub site_type: u8,
-    pub status: u8,
+    pub(crate) state: u8,
+    pub(crate) site_type: u8,
+    pub(crate) status: u8,
     /// [`stated`] positions: 0 when not stated.
-    pub payment: u8,
-    pub insurance: u8,
-    pub hipaa: u8,
-    pub housing: u8,
+    pub(crate) payment: u8,
+    pub(crate) insurance: u8,
+    pub(crate) hipaa: u8,
+    pub(crate) housing: u8,
     /// One bit per [`Schedule`] value.
-    pub schedule: u8,
+    pub(crate) schedule: u8,
 }
 
 /// What a doc refers to by id: interned words, cities and states.
@@ -163,7 +163,7 @@ pub(super) fn xid_at_least(a: u32, b: u32) -> bool {
 }
 
 impl Doc {
-    pub fn new(row: IndexRow, interner: &mut impl Interner) -> Self {
+    pub(crate) fn new(row: IndexRow, interner: &mut impl Interner) -> Self {
         let mut words: Vec<u32> = row
             .search_text
             .as_deref()

@@ -37,13 +37,13 @@ use order::Order;
 use words::Words;
 
 /// How often the index reads the change feed when no write through this instance made it.
-pub const SYNC_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const SYNC_EVERY: Duration = Duration::from_secs(1);
 
 /// Rows read from PostgreSQL per statement while building.
 const LOAD_BATCH: i64 = 20_000;
 
 /// The index, shared by every request of the process.
-pub struct SearchIndex {
+pub(crate) struct SearchIndex {
     inner: RwLock<Inner>,
     built: tokio::sync::OnceCell<()>,
     /// Whether a build has begun.
@@ -80,12 +80,12 @@ impl Default for SearchIndex {
 }
 
 /// A failure to reach the database while building or catching up.
-pub type SyncError = sqlx::Error;
+pub(crate) type SyncError = sqlx::Error;
 
 impl SearchIndex {
     /// The index, built from `pool` on first use (later callers wait for the build), with a
     /// background task that keeps it in step for as long as the index lives.
-    pub async fn ready(self: &Arc<Self>, pool: &PgPool) -> Result<(), SyncError> {
+    pub(crate) async fn ready(self: &Arc<Self>, pool: &PgPool) -> Result<(), SyncError> {
         self.started.store(true, Ordering::Release);
         let built = self
             .built
@@ -103,23 +103,23 @@ impl SearchIndex {
     }
 
     /// Whether the index has been built.
-    pub fn is_built(&self) -> bool {
+    pub(crate) fn is_built(&self) -> bool {
         self.built.initialized()
     }
 
     /// Whether a build has begun and not finished (the service is not ready yet).
-    pub fn is_building(&self) -> bool {
+    pub(crate) fn is_building(&self) -> bool {
         self.started.load(Ordering::Acquire) && !self.is_built()
     }
 
     /// The contents, to answer a search (never held across an `.await`).
-    pub fn read(&self) -> RwLockReadGuard<'_, Inner> {
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Inner> {
         self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// An opaque name of the index's current state, different after every change and in every
     /// process.
-    pub fn state_tag(&self) -> String {
+    pub(crate) fn state_tag(&self) -> String {
         format!("{:x}-{:x}", self.nonce, self.version.load(Ordering::Acquire))
     }
 
@@ -186,7 +186,7 @@ impl SearchIndex {
 
     /// Applies every change committed since the last look. Does nothing before the index is built
     /// (the build reads everything).
-    pub async fn catch_up(&self, pool: &PgPool) -> Result<(), SyncError> {
+    pub(crate) async fn catch_up(&self, pool: &PgPool) -> Result<(), SyncError> {
         if !self.is_built() {
             return Ok(());
         }
@@ -271,7 +271,7 @@ fn spawn_sync(index: Weak<SearchIndex>, pool: PgPool) {
 /// Interned words (with their sites), cities and states.
 #[derive(Debug, Default)]
 pub(crate) struct Dictionary {
-    pub words: Words,
+    pub(crate) words: Words,
     cities: HashMap<Box<str>, u32>,
     states: HashMap<Box<str>, u8>,
 }
@@ -295,32 +295,32 @@ impl Interner for Dictionary {
 /// One set of sites per value of everything search filters on.
 #[derive(Debug, Default)]
 pub(crate) struct Sets {
-    pub live: RoaringBitmap,
+    pub(crate) live: RoaringBitmap,
     /// Not archived.
-    pub listed: RoaringBitmap,
-    pub located: RoaringBitmap,
-    pub status: Values,
-    pub site_type: Values,
+    pub(crate) listed: RoaringBitmap,
+    pub(crate) located: RoaringBitmap,
+    pub(crate) status: Values,
+    pub(crate) site_type: Values,
     /// By [`doc::stated`] position (0: not stated).
-    pub payment: Values,
-    pub insurance: Values,
-    pub hipaa: Values,
-    pub housing: Values,
-    pub schedule: Values,
-    pub no_schedule: RoaringBitmap,
+    pub(crate) payment: Values,
+    pub(crate) insurance: Values,
+    pub(crate) hipaa: Values,
+    pub(crate) housing: Values,
+    pub(crate) schedule: Values,
+    pub(crate) no_schedule: RoaringBitmap,
     /// Sites that charge, by stated fee.
-    pub fee: BTreeMap<i32, RoaringBitmap>,
-    pub state: Values,
-    pub city: Values,
-    pub zip5: HashMap<u32, RoaringBitmap>,
+    pub(crate) fee: BTreeMap<i32, RoaringBitmap>,
+    pub(crate) state: Values,
+    pub(crate) city: Values,
+    pub(crate) zip5: HashMap<u32, RoaringBitmap>,
     /// By modality position.
-    pub modality: Values,
+    pub(crate) modality: Values,
     /// Per modality: accepting no, yes.
-    pub accepting: Vec<Values>,
+    pub(crate) accepting: Vec<Values>,
     /// Per modality: verifier on site unknown, no, yes.
-    pub verifier: Vec<Values>,
+    pub(crate) verifier: Vec<Values>,
     /// Per modality: accepts none stated, then each [`Accepts`] position + 1.
-    pub accepts: Vec<Values>,
+    pub(crate) accepts: Vec<Values>,
 }
 
 /// Sets by a small integer value, grown on demand.
@@ -340,7 +340,7 @@ impl Values {
     }
 
     /// The sites with `value` (none when no site ever had it).
-    pub fn get(&self, value: usize) -> &RoaringBitmap {
+    pub(crate) fn get(&self, value: usize) -> &RoaringBitmap {
         static EMPTY: std::sync::LazyLock<RoaringBitmap> = std::sync::LazyLock::new(RoaringBitmap::new);
         self.0.get(value).unwrap_or(&EMPTY)
     }
@@ -354,7 +354,7 @@ impl Values {
 
 /// The index's contents.
 #[derive(Debug, Default)]
-pub struct Inner {
+pub(crate) struct Inner {
     columns: Columns,
     pub(crate) dictionary: Dictionary,
     pub(crate) sets: Sets,

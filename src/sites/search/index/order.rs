@@ -17,19 +17,19 @@ pub(crate) struct Order {
 
 impl Order {
     /// The order of `slots`, which are in it already.
-    pub fn from_sorted(slots: Vec<u32>) -> Self {
+    pub(crate) fn from_sorted(slots: Vec<u32>) -> Self {
         let len = slots.len();
         let chunks = slots.chunks(CHUNK * 3 / 4).map(<[u32]>::to_vec).collect();
         Self { chunks, len }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// The first position whose slot is not `before` (every slot before it is), as
     /// `slice::partition_point`.
-    pub fn partition_point(&self, before: impl Fn(u32) -> bool) -> At {
+    pub(crate) fn partition_point(&self, before: impl Fn(u32) -> bool) -> At {
         let chunk = self
             .chunks
             .partition_point(|chunk| chunk.last().is_some_and(|last| before(*last)));
@@ -39,7 +39,7 @@ impl Order {
         }
     }
 
-    pub fn insert(&mut self, at: At, slot: u32) {
+    pub(crate) fn insert(&mut self, at: At, slot: u32) {
         let (mut chunk, mut offset) = at;
         if self.chunks.is_empty() {
             self.chunks.push(Vec::with_capacity(CHUNK));
@@ -57,7 +57,7 @@ impl Order {
     }
 
     /// Removes the slot at `at`, if there is one; returns it.
-    pub fn remove(&mut self, at: At) -> Option<u32> {
+    pub(crate) fn remove(&mut self, at: At) -> Option<u32> {
         let slots = self.chunks.get_mut(at.0)?;
         if at.1 >= slots.len() {
             return None;
@@ -71,12 +71,12 @@ impl Order {
     }
 
     /// The slot at `at`, if there is one.
-    pub fn get(&self, at: At) -> Option<u32> {
+    pub(crate) fn get(&self, at: At) -> Option<u32> {
         self.chunks.get(at.0)?.get(at.1).copied()
     }
 
     /// The slots from `at` on.
-    pub fn from(&self, at: At) -> impl Iterator<Item = u32> + '_ {
+    pub(crate) fn from(&self, at: At) -> impl Iterator<Item = u32> + '_ {
         let (chunk, offset) = at;
         self.chunks
             .get(chunk)
@@ -88,7 +88,7 @@ impl Order {
     }
 
     /// The slots before `at`, nearest first.
-    pub fn before(&self, at: At) -> impl Iterator<Item = u32> + '_ {
+    pub(crate) fn before(&self, at: At) -> impl Iterator<Item = u32> + '_ {
         let (chunk, offset) = at;
         self.chunks
             .get(chunk)
@@ -105,7 +105,7 @@ impl Order {
     }
 
     /// The end of the order.
-    pub fn end(&self) -> At {
+    pub(crate) fn end(&self) -> At {
         (self.chunks.len(), 0)
     }
 }

@@ -22,7 +22,7 @@ use crate::vocabulary::{
 
 /// Where the previous page ended: its last site's sort key and id.
 #[derive(Debug, Clone)]
-pub enum After {
+pub(crate) enum After {
     Name(String, Uuid),
     Updated(DateTime<Utc>, Uuid),
     Distance(f64, Uuid),
@@ -30,39 +30,39 @@ pub enum After {
 }
 
 /// A search to answer.
-pub struct Query<'a> {
-    pub params: &'a SearchParams,
+pub(crate) struct Query<'a> {
+    pub(crate) params: &'a SearchParams,
     /// With `q`: its words, resolved.
-    pub text: Option<&'a TextQuery>,
-    pub after: Option<&'a After>,
+    pub(crate) text: Option<&'a TextQuery>,
+    pub(crate) after: Option<&'a After>,
     /// How many sites to return (a page and one more, to tell whether there is a next page).
-    pub fetch: usize,
+    pub(crate) fetch: usize,
 }
 
 /// A site on the page.
 #[derive(Debug, Clone)]
-pub struct Hit {
-    pub site_id: Uuid,
+pub(crate) struct Hit {
+    pub(crate) site_id: Uuid,
     /// The version of the site the index has ([`super::short_xid`] of the transaction that
     /// wrote it).
-    pub version: u32,
+    pub(crate) version: u32,
     /// Metres from `near`, when given.
-    pub distance_m: Option<f64>,
+    pub(crate) distance_m: Option<f64>,
     /// Text match, 0 to 1, when `q` is given.
-    pub score: Option<f32>,
+    pub(crate) score: Option<f32>,
     /// Its key in the sort's order, for the cursor.
-    pub key: Key,
+    pub(crate) key: Key,
 }
 
 /// Counts per value of each facet asked for.
-pub type FacetCounts = BTreeMap<Facet, BTreeMap<String, u64>>;
+pub(crate) type FacetCounts = BTreeMap<Facet, BTreeMap<String, u64>>;
 
 /// The answer: a page, the exact total, the facets.
 #[derive(Debug)]
-pub struct Outcome {
-    pub hits: Vec<Hit>,
-    pub total: u64,
-    pub facets: FacetCounts,
+pub(crate) struct Outcome {
+    pub(crate) hits: Vec<Hit>,
+    pub(crate) total: u64,
+    pub(crate) facets: FacetCounts,
 }
 
 /// A filter's set: borrowed from the index when it is one value's, else computed.
@@ -104,7 +104,7 @@ struct Filters<'a> {
 
 impl Inner {
     /// Answers `query`.
-    pub fn run(&self, query: &Query) -> Outcome {
+    pub(crate) fn run(&self, query: &Query) -> Outcome {
         let p = query.params;
         let centre = p.near.map(|near| geo::earth_point(near.latitude, near.longitude));
         let (filters, groups) = self.filters(p, centre.as_ref(), query.text);

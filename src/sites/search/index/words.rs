@@ -78,7 +78,7 @@ fn trigrams(word: &str) -> Vec<Trigram> {
 
 impl Words {
     /// The id of `word`, if any site has ever had it.
-    pub fn id(&self, word: &str) -> Option<u32> {
+    pub(crate) fn id(&self, word: &str) -> Option<u32> {
         let hash = self.hasher.hash_one(word);
         self.table
             .find(hash, |&id| text_of(&self.text, &self.ends, id) == word)
@@ -86,7 +86,7 @@ impl Words {
     }
 
     /// The id of `word`, added to the dictionary if it is new.
-    pub fn intern(&mut self, word: &str) -> u32 {
+    pub(crate) fn intern(&mut self, word: &str) -> u32 {
         if let Some(id) = self.id(word) {
             return id;
         }
@@ -116,12 +116,12 @@ impl Words {
         id
     }
 
-    pub fn text(&self, id: u32) -> &str {
+    pub(crate) fn text(&self, id: u32) -> &str {
         text_of(&self.text, &self.ends, id)
     }
 
     /// The sites that have word `id`.
-    pub fn sites(&self, id: u32) -> Cow<'_, RoaringBitmap> {
+    pub(crate) fn sites(&self, id: u32) -> Cow<'_, RoaringBitmap> {
         match self.postings[id as usize] {
             NONE => Cow::Owned(RoaringBitmap::new()),
             set if set & SET != 0 => Cow::Borrowed(&self.sets[(set & !SET) as usize]),
@@ -130,7 +130,7 @@ impl Words {
     }
 
     /// The sites that have `word` (none for a word no site has).
-    pub fn sites_of(&self, word: &str) -> Cow<'_, RoaringBitmap> {
+    pub(crate) fn sites_of(&self, word: &str) -> Cow<'_, RoaringBitmap> {
         self.id(word)
             .map_or(Cow::Owned(RoaringBitmap::new()), |id| self.sites(id))
     }
@@ -141,7 +141,7 @@ impl Words {
     }
 
     /// Adds `slot` to the sites of word `id`.
-    pub fn add(&mut self, id: u32, slot: u32) {
+    pub(crate) fn add(&mut self, id: u32, slot: u32) {
         debug_assert!(slot < SET, "slots stay below 2^31");
         let posting = &mut self.postings[id as usize];
         match *posting {
@@ -168,7 +168,7 @@ impl Words {
     }
 
     /// Takes `slot` out of the sites of word `id`.
-    pub fn remove(&mut self, id: u32, slot: u32) {
+    pub(crate) fn remove(&mut self, id: u32, slot: u32) {
         let posting = &mut self.postings[id as usize];
         match *posting {
             NONE => {}
@@ -188,7 +188,7 @@ impl Words {
     }
 
     /// Compacts the bitmaps after a bulk load.
-    pub fn optimize(&mut self) {
+    pub(crate) fn optimize(&mut self) {
         self.sets.iter_mut().for_each(|set| {
             set.optimize();
         });
@@ -203,7 +203,7 @@ impl Words {
     /// The words some site has that are at least `threshold` similar to `word` (pg_trgm's
     /// `similarity`: shared trigrams over all the trigrams of either), best first, then in byte
     /// order; at most `limit`.
-    pub fn similar(&self, word: &str, threshold: f32, limit: usize) -> Vec<(String, f32)> {
+    pub(crate) fn similar(&self, word: &str, threshold: f32, limit: usize) -> Vec<(String, f32)> {
         let grams = trigrams(word);
         let mut shared: HashMap<u32, u32> = HashMap::new();
         for gram in &grams {
@@ -227,7 +227,7 @@ impl Words {
     }
 
     /// Approximate heap bytes.
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         let sets: usize = self.sets.iter().map(super::bitmap_bytes).sum();
         let trigrams: usize = self.trigrams.values().map(|ids| ids.capacity() * 4 + 40).sum();
         self.text.capacity()

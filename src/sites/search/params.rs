@@ -218,207 +218,256 @@ pub(crate) const KNOWN: &[&str] = &[
     "view",
 ];
 
+/// Parameters that may be repeated (or given comma-separated).
+const REPEATABLE: &[&str] = &[
+    "modality",
+    "state",
+    "site_type",
+    "payment",
+    "schedule",
+    "status",
+    "facets",
+];
+
 /// Parses a query string; every bad parameter is reported in one 400.
 pub(crate) fn parse(query: &str) -> Result<SearchParams, ApiError> {
-    let mut params = SearchParams {
-        limit: crate::pagination::DEFAULT_LIMIT,
-        ..SearchParams::default()
+    let mut reading = Reading {
+        params: SearchParams {
+            limit: crate::pagination::DEFAULT_LIMIT,
+            ..SearchParams::default()
+        },
+        errors: Vec::new(),
+        seen_single: Vec::new(),
+        radius_raw: None,
     };
-    let mut errors: Vec<FieldError> = Vec::new();
-    let mut seen_single: Vec<String> = Vec::new();
-    let mut radius_raw: Option<String> = None;
-    let mut err = |name: &str, message: String| errors.push(FieldError::new(name, message));
-
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        let (name, value) = (name.as_ref(), value.trim());
-        let repeatable = matches!(
-            name,
-            "modality" | "state" | "site_type" | "payment" | "schedule" | "status" | "facets"
-        );
+        reading.read(name.as_ref(), value.trim());
+    }
+    reading.finish()
+}
+
+/// A query string being read: the parameters so far and every problem found.
+struct Reading {
+    params: SearchParams,
+    errors: Vec<FieldError>,
+    /// The single-valued parameters seen, to refuse a second one.
+    seen_single: Vec<String>,
+    /// `radius`, read once `near` is known.
+    radius_raw: Option<String>,
+}
+
+impl Reading {
+    fn err(&mut self, name: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(name, message.into()));
+    }
+
+    fn read(&mut self, name: &str, value: &str) {
+        let repeatable = REPEATABLE.contains(&name);
         if !repeatable && KNOWN.contains(&name) {
-            if seen_single.iter().any(|n| n == name) {
-                err(name, "must be given at most once".to_owned());
-                continue;
+            if self.seen_single.iter().any(|n| n == name) {
+                self.err(name, "must be given at most once");
+                return;
             }
-            seen_single.push(name.to_owned());
+            self.seen_single.push(name.to_owned());
         }
-        // Repeated parameters also accept comma-separated values.
-        let values = || value.split(',').map(str::trim);
+        if repeatable {
+            // Repeated parameters also accept comma-separated values.
+            for v in value.split(',').map(str::trim) {
+                self.read_listed(name, v);
+            }
+        } else {
+            self.read_single(name, value);
+        }
+    }
+
+    /// One value of a repeatable parameter.
+    fn read_listed(&mut self, name: &str, v: &str) {
+        let params = &mut self.params;
+        let problem = match name {
+            "modality" => match Modality::parse_loose(v) {
+                Some(m) => push_new(&mut params.modalities, m),
+                None => Some(format!(
+                    "`{v}` is not a modality; use a code ({}) or an ARRT abbreviation (CT, MR, M, BD, CI, VI, BS, VS, R, N, T, S)",
+                    Modality::allowed()
+                )),
+            },
+            "state" => match UsState::parse(v) {
+                Ok(s) => {
+                    params.states.push(s.as_str().to_owned());
+                    None
+                }
+                Err(m) => Some(format!("`{v}` {m}")),
+            },
+            "site_type" => code(v, &mut params.site_types),
+            "payment" => code(v, &mut params.payments),
+            "status" => code(v, &mut params.statuses),
+            "schedule" => match Wanted::parse(v, Schedule::from_code) {
+                Some(wanted) => push_new(&mut params.schedules, wanted),
+                None => Some(format!("`{v}` is not one of: {}, unknown", Schedule::allowed())),
+            },
+            _ => match Facet::ALL.iter().find(|f| f.code() == v) {
+                Some(f) => push_new(&mut params.facets, *f),
+                None => Some(format!(
+                    "`{v}` is not a facet; one of: {}",
+                    Facet::ALL.iter().map(|f| f.code()).collect::<Vec<_>>().join(", ")
+                )),
+            },
+        };
+        if let Some(message) = problem {
+            self.err(name, message);
+        }
+    }
+
+    /// A single-valued parameter.
+    fn read_single(&mut self, name: &str, value: &str) {
+        let problem = match name {
+            "city" | "postal_code" | "near" | "radius" => self.read_place(name, value),
+            "accepts" | "hipaa_training" | "accepting" | "verifier_on_site" | "insurance_required" | "housing"
+            | "max_fee_usd" => self.read_requirement(name, value),
+            "q" | "updated_since" | "sort" | "limit" | "cursor" | "view" => self.read_paging(name, value),
+            _ => Some(format!(
+                "is not a search parameter; the parameters are: {}",
+                KNOWN.join(", ")
+            )),
+        };
+        if let Some(message) = problem {
+            self.err(name, message);
+        }
+    }
+
+    /// `city`, `postal_code`, `near`, `radius`: where.
+    fn read_place(&mut self, name: &str, value: &str) -> Option<String> {
+        let params = &mut self.params;
         match name {
-            "modality" => {
-                for v in values() {
-                    match Modality::parse_loose(v) {
-                        Some(m) if !params.modalities.contains(&m) => params.modalities.push(m),
-                        Some(_) => {}
-                        None => err(
-                            name,
-                            format!(
-                                "`{v}` is not a modality; use a code ({}) or an ARRT abbreviation (CT, MR, M, BD, CI, VI, BS, VS, R, N, T, S)",
-                                Modality::allowed()
-                            ),
-                        ),
-                    }
-                }
-            }
-            "state" => {
-                for v in values() {
-                    match UsState::parse(v) {
-                        Ok(s) => params.states.push(s.as_str().to_owned()),
-                        Err(m) => err(name, format!("`{v}` {m}")),
-                    }
-                }
-            }
             "city" => match value.chars().count() {
                 1..=100 if !value.chars().any(char::is_control) => params.city = Some(value.to_owned()),
-                _ => err(
-                    name,
-                    "must be 1 to 100 characters, without control characters".to_owned(),
-                ),
+                _ => return Some("must be 1 to 100 characters, without control characters".to_owned()),
             },
             "postal_code" => match PostalCode::parse(value) {
                 Ok(code) => params.postal_code = Some(code.as_str().to_owned()),
-                Err(m) => err(name, m),
+                Err(m) => return Some(m),
             },
             "near" => match parse_near(value) {
                 Ok(near) => params.near = Some(near),
-                Err(m) => err(name, m),
+                Err(m) => return Some(m),
             },
-            "radius" => radius_raw = Some(value.to_owned()),
-            "site_type" => codes(values(), &mut params.site_types, name, &mut err),
-            "payment" => codes(values(), &mut params.payments, name, &mut err),
-            "schedule" => {
-                for v in values() {
-                    match Wanted::parse(v, Schedule::from_code) {
-                        Some(wanted) if !params.schedules.contains(&wanted) => params.schedules.push(wanted),
-                        Some(_) => {}
-                        None => err(name, format!("`{v}` is not one of: {}, unknown", Schedule::allowed())),
-                    }
-                }
-            }
-            "status" => codes(values(), &mut params.statuses, name, &mut err),
+            _ => self.radius_raw = Some(value.to_owned()),
+        }
+        None
+    }
+
+    /// What a site or offer requires or offers.
+    fn read_requirement(&mut self, name: &str, value: &str) -> Option<String> {
+        let params = &mut self.params;
+        match name {
             "accepts" => match Wanted::parse(value, Accepts::from_code) {
                 Some(a) => params.accepts = Some(a),
-                None => err(name, format!("must be one of: {}, unknown", Accepts::allowed())),
+                None => return Some(format!("must be one of: {}, unknown", Accepts::allowed())),
             },
             "hipaa_training" => match Wanted::parse(value, HipaaTraining::from_code) {
                 Some(h) => params.hipaa_training = Some(h),
-                None => err(name, format!("must be one of: {}, unknown", HipaaTraining::allowed())),
+                None => return Some(format!("must be one of: {}, unknown", HipaaTraining::allowed())),
             },
             "accepting" => match parse_bool(value) {
                 Some(accepting) => params.accepting = Some(accepting),
-                None => err(name, "must be true or false".to_owned()),
+                None => return Some("must be true or false".to_owned()),
             },
-            "verifier_on_site" | "insurance_required" | "housing" => match Wanted::parse(value, parse_bool) {
+            "max_fee_usd" => match value.parse::<i32>() {
+                Ok(fee) if (0..=100_000).contains(&fee) => params.max_fee_usd = Some(fee),
+                _ => return Some("must be a whole number from 0 to 100000".to_owned()),
+            },
+            _ => match Wanted::parse(value, parse_bool) {
                 Some(wanted) => match name {
                     "verifier_on_site" => params.verifier_on_site = Some(wanted),
                     "insurance_required" => params.insurance_required = Some(wanted),
                     _ => params.housing = Some(wanted),
                 },
-                None => err(name, "must be true, false or unknown".to_owned()),
+                None => return Some("must be true, false or unknown".to_owned()),
             },
-            "max_fee_usd" => match value.parse::<i32>() {
-                Ok(fee) if (0..=100_000).contains(&fee) => params.max_fee_usd = Some(fee),
-                _ => err(name, "must be a whole number from 0 to 100000".to_owned()),
-            },
+        }
+        None
+    }
+
+    /// Text, recency, order and paging.
+    fn read_paging(&mut self, name: &str, value: &str) -> Option<String> {
+        let params = &mut self.params;
+        match name {
             "q" => match value.chars().count() {
                 2..=200 if !value.chars().any(char::is_control) => params.q = Some(value.to_owned()),
-                _ => err(name, "must be 2 to 200 characters".to_owned()),
+                _ => return Some("must be 2 to 200 characters".to_owned()),
             },
             "updated_since" => match DateTime::parse_from_rfc3339(value) {
                 Ok(t) => params.updated_since = Some(t.with_timezone(&Utc)),
-                Err(_) => err(
-                    name,
-                    "must be an RFC 3339 timestamp such as 2026-01-31T00:00:00Z".to_owned(),
-                ),
+                Err(_) => return Some("must be an RFC 3339 timestamp such as 2026-01-31T00:00:00Z".to_owned()),
             },
             "sort" => match value {
                 "relevance" => params.sort = Some(Sort::Relevance),
                 "distance" => params.sort = Some(Sort::Distance),
                 "name" => params.sort = Some(Sort::Name),
                 "-updated_at" => params.sort = Some(Sort::UpdatedDesc),
-                _ => err(
-                    name,
-                    "must be one of: relevance, distance, name, -updated_at".to_owned(),
-                ),
+                _ => return Some("must be one of: relevance, distance, name, -updated_at".to_owned()),
             },
             "limit" => match value.parse::<u32>() {
                 Ok(limit @ 1..=100) => params.limit = limit,
-                _ => err(name, "must be a whole number from 1 to 100".to_owned()),
+                _ => return Some("must be a whole number from 1 to 100".to_owned()),
             },
             "cursor" => params.cursor = Some(value.to_owned()),
-            "view" => match value {
+            _ => match value {
                 "summary" => params.view = View::Summary,
                 "full" => params.view = View::Full,
-                _ => err(name, "must be summary or full".to_owned()),
+                _ => return Some("must be summary or full".to_owned()),
             },
-            "facets" => {
-                for v in values() {
-                    match Facet::ALL.iter().find(|f| f.code() == v) {
-                        Some(f) if !params.facets.contains(f) => params.facets.push(*f),
-                        Some(_) => {}
-                        None => err(
-                            name,
-                            format!(
-                                "`{v}` is not a facet; one of: {}",
-                                Facet::ALL.iter().map(|f| f.code()).collect::<Vec<_>>().join(", ")
-                            ),
-                        ),
-                    }
-                }
-            }
-            _ => err(
-                name,
-                format!("is not a search parameter; the parameters are: {}", KNOWN.join(", ")),
-            ),
         }
+        None
     }
 
-    if let Some(raw) = radius_raw {
-        match (parse_radius(&raw), params.near) {
-            // A malformed `near` is reported already.
-            (Ok(_), None) if seen_single.iter().any(|n| n == "near") => {}
-            (Ok(_), None) => err(
-                "radius",
-                "needs `near` (a point or ZIP code to measure from)".to_owned(),
-            ),
-            (Ok((meters, unit)), Some(_)) => {
-                params.radius_m = Some(meters);
-                params.unit = Some(unit);
+    /// The rules between parameters, then the answer.
+    fn finish(mut self) -> Result<SearchParams, ApiError> {
+        if let Some(raw) = self.radius_raw.take() {
+            match (parse_radius(&raw), self.params.near) {
+                // A malformed `near` is reported already.
+                (Ok(_), None) if self.seen_single.iter().any(|n| n == "near") => {}
+                (Ok(_), None) => self.err("radius", "needs `near` (a point or ZIP code to measure from)"),
+                (Ok((meters, unit)), Some(_)) => {
+                    self.params.radius_m = Some(meters);
+                    self.params.unit = Some(unit);
+                }
+                (Err(m), _) => self.err("radius", m),
             }
-            (Err(m), _) => err("radius", m),
         }
-    }
-    match params.sort {
-        Some(Sort::Distance) if params.near.is_none() => err(
-            "sort",
-            "`distance` needs `near` (a point or ZIP code to measure from)".to_owned(),
-        ),
-        Some(Sort::Relevance) if params.q.is_none() => err("sort", "`relevance` needs `q` (text to match)".to_owned()),
-        _ => {}
-    }
-    if errors.is_empty() {
-        Ok(params)
-    } else {
-        let detail = match errors.as_slice() {
+        match self.params.sort {
+            Some(Sort::Distance) if self.params.near.is_none() => {
+                self.err("sort", "`distance` needs `near` (a point or ZIP code to measure from)");
+            }
+            Some(Sort::Relevance) if self.params.q.is_none() => {
+                self.err("sort", "`relevance` needs `q` (text to match)")
+            }
+            _ => {}
+        }
+        if self.errors.is_empty() {
+            return Ok(self.params);
+        }
+        let detail = match self.errors.as_slice() {
             [one] => format!("query parameter `{}` {}", one.field, one.message),
             many => format!("{} query parameters are invalid", many.len()),
         };
-        Err(ApiError::bad_request(detail, errors))
+        Err(ApiError::bad_request(detail, self.errors))
     }
 }
 
-fn codes<'a, T: CodeSet + PartialEq>(
-    values: impl Iterator<Item = &'a str>,
-    into: &mut Vec<T>,
-    name: &str,
-    err: &mut impl FnMut(&str, String),
-) {
-    for v in values {
-        match T::from_code(v) {
-            Some(code) if !into.contains(&code) => into.push(code),
-            Some(_) => {}
-            None => err(name, format!("`{v}` is not one of: {}", T::allowed())),
-        }
+/// Adds `value` unless already there (a repeated value is not an error).
+fn push_new<T: PartialEq>(into: &mut Vec<T>, value: T) -> Option<String> {
+    if !into.contains(&value) {
+        into.push(value);
+    }
+    None
+}
+
+/// One code of a set, added to `into`; the problem if it is not one.
+fn code<T: CodeSet + PartialEq>(v: &str, into: &mut Vec<T>) -> Option<String> {
+    match T::from_code(v) {
+        Some(code) => push_new(into, code),
+        None => Some(format!("`{v}` is not one of: {}", T::allowed())),
     }
 }
 

@@ -12,9 +12,9 @@ use sqlx::types::Json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::index::run::{Hit as IndexHit, Outcome};
+use super::index::run::{FacetCounts, Hit as IndexHit, Outcome};
 use super::index::short_xid;
-use super::params::{SearchParams, Unit, View};
+use super::params::{Facet, SearchParams, Unit, View};
 use super::plan::Plan;
 use super::{FacetCount, Relation, SitePage, Total, cursor};
 use crate::AppState;
@@ -243,6 +243,21 @@ pub(super) async fn page(
         };
         cursor::encode(&state.cursor_key[..], &position)
     });
+    let facets = (!params.facets.is_empty()).then(|| facet_counts(outcome.facets));
+    Ok(SitePage {
+        items: items(state, params, &hits).await?,
+        next_cursor,
+        total: Total {
+            value: total,
+            relation: Relation::Eq,
+        },
+        sort: plan.sort,
+        facets,
+    })
+}
+
+/// The page's sites in the view asked for, each with its distance and relevance.
+async fn items(state: &AppState, params: &SearchParams, hits: &[IndexHit]) -> Result<Vec<Item>, ApiError> {
     let unit = params.near.map(|_| params.unit.unwrap_or(Unit::Miles));
     let measured: HashMap<Uuid, (Option<f64>, Option<f32>)> = hits
         .iter()
@@ -253,18 +268,8 @@ pub(super) async fn page(
             )
         })
         .collect();
-    let ids: Vec<Uuid> = hits.iter().map(|hit| hit.site_id).collect();
-    fn hit<T>(site: T, measured: Option<&(Option<f64>, Option<f32>)>, unit: Option<Unit>) -> Hit<T> {
-        let (distance, relevance) = measured.copied().unwrap_or_default();
-        Hit {
-            site,
-            distance,
-            distance_unit: unit,
-            relevance,
-        }
-    }
-    let items: Vec<Item> = match params.view {
-        View::Summary => summaries(state, &hits)
+    Ok(match params.view {
+        View::Summary => summaries(state, hits)
             .await?
             .into_iter()
             .map(|site| {
@@ -272,45 +277,46 @@ pub(super) async fn page(
                 if !params.modalities.is_empty() {
                     site.offers.0.retain(|modality, _| params.modalities.contains(modality));
                 }
-                let measured = measured.get(&site.site_id);
-                Item::Summary(hit(site, measured, unit))
+                Item::Summary(hit(site.site_id, site, &measured, unit))
             })
             .collect(),
-        View::Full => rows::<Site>(state, SITE_COLUMNS, &ids)
-            .await?
-            .into_iter()
-            .map(|site| {
-                let measured = measured.get(&site.site_id);
-                Item::Full(hit(Box::new(site), measured, unit))
-            })
-            .collect(),
-    };
-    let facets = (!params.facets.is_empty()).then(|| {
-        outcome
-            .facets
-            .into_iter()
-            .map(|(facet, counts)| {
-                let counts = counts
-                    .into_iter()
-                    .map(|(value, count)| FacetCount {
-                        value,
-                        count: count as i64,
-                    })
-                    .collect();
-                (facet, counts)
-            })
-            .collect()
-    });
-    Ok(SitePage {
-        items,
-        next_cursor,
-        total: Total {
-            value: total,
-            relation: Relation::Eq,
-        },
-        sort: plan.sort,
-        facets,
+        View::Full => {
+            let ids: Vec<Uuid> = hits.iter().map(|hit| hit.site_id).collect();
+            rows::<Site>(state, SITE_COLUMNS, &ids)
+                .await?
+                .into_iter()
+                .map(|site| Item::Full(hit(site.site_id, Box::new(site), &measured, unit)))
+                .collect()
+        }
     })
+}
+
+/// A site of the page with what the search measured of it.
+fn hit<T>(site_id: Uuid, site: T, measured: &HashMap<Uuid, (Option<f64>, Option<f32>)>, unit: Option<Unit>) -> Hit<T> {
+    let (distance, relevance) = measured.get(&site_id).copied().unwrap_or_default();
+    Hit {
+        site,
+        distance,
+        distance_unit: unit,
+        relevance,
+    }
+}
+
+/// The facets' counts as the page shows them.
+fn facet_counts(facets: FacetCounts) -> BTreeMap<Facet, Vec<FacetCount>> {
+    facets
+        .into_iter()
+        .map(|(facet, counts)| {
+            let counts = counts
+                .into_iter()
+                .map(|(value, count)| FacetCount {
+                    value,
+                    count: count as i64,
+                })
+                .collect();
+            (facet, counts)
+        })
+        .collect()
 }
 
 /// The weak entity tag of a page: the index's state and the query (its parameters in a canonical

@@ -175,6 +175,27 @@ impl Inner {
         centre: Option<&Point>,
         text: Option<&TextQuery>,
     ) -> (Filters<'a>, Option<Vec<(f32, RoaringBitmap)>>) {
+        let common = self.common_sets(p);
+        let refs: Vec<&RoaringBitmap> = common.iter().map(AsRef::as_ref).collect();
+        // Whether anything but `q` narrows the sites before the text does.
+        let narrowed = !refs.is_empty() || p.radius_m.is_some();
+        let mut common = intersection(&self.sets.live, &refs);
+        if let (Some(centre), Some(radius_m)) = (centre, p.radius_m) {
+            common = self.grid.within(centre, radius_m, &common, |slot| {
+                self.point(slot)
+                    .map_or(f64::INFINITY, |point| grid::distance_m(centre, &point))
+            });
+        }
+        let groups = text.map(|text| self.text_groups(text, narrowed.then_some(&common)));
+        if let Some(groups) = &groups {
+            common = union(groups.iter().map(|(_, set)| set)).into_owned();
+        }
+        let own = self.own_sets(p);
+        (Filters { common, own }, groups)
+    }
+
+    /// The sets of the filters no facet drops (place, fee, insurance, housing, recency).
+    fn common_sets(&self, p: &SearchParams) -> Vec<Set<'_>> {
         let s = &self.sets;
         let mut common: Vec<Set> = Vec::new();
         if let Some(city) = &p.city {
@@ -219,21 +240,12 @@ impl Inner {
         if p.near.is_some() {
             common.push(Cow::Borrowed(&s.located));
         }
-        let refs: Vec<&RoaringBitmap> = common.iter().map(AsRef::as_ref).collect();
-        // Whether anything but `q` narrows the sites before the text does.
-        let narrowed = !refs.is_empty() || p.radius_m.is_some();
-        let mut common = intersection(&s.live, &refs);
-        if let (Some(centre), Some(radius_m)) = (centre, p.radius_m) {
-            common = self.grid.within(centre, radius_m, &common, |slot| {
-                self.point(slot)
-                    .map_or(f64::INFINITY, |point| grid::distance_m(centre, &point))
-            });
-        }
-        let groups = text.map(|text| self.text_groups(text, narrowed.then_some(&common)));
-        if let Some(groups) = &groups {
-            common = union(groups.iter().map(|(_, set)| set)).into_owned();
-        }
+        common
+    }
 
+    /// The sets of the filters a facet drops when it counts over its own values.
+    fn own_sets(&self, p: &SearchParams) -> Vec<(Facet, Set<'_>)> {
+        let s = &self.sets;
         let mut own: Vec<(Facet, Set)> = Vec::new();
         own.push((
             Facet::Status,
@@ -276,7 +288,7 @@ impl Inner {
             Some(Wanted::Unknown) => own.push((Facet::HipaaTraining, Cow::Borrowed(s.hipaa.get(0)))),
             None => {}
         }
-        (Filters { common, own }, groups)
+        own
     }
 
     /// The sites matching every filter but the one `except` counts over.
@@ -350,7 +362,12 @@ impl Inner {
         } else {
             Cow::Borrowed(matching)
         };
-        let base = base.as_ref();
+        let counts = self.counts(p, facet, base.as_ref());
+        counts.into_iter().filter(|(_, n)| *n > 0).collect()
+    }
+
+    /// How many sites of `base` have each value of `facet`.
+    fn counts(&self, p: &SearchParams, facet: Facet, base: &RoaringBitmap) -> Vec<(String, u64)> {
         let s = &self.sets;
         let count = |set: &RoaringBitmap| base.intersection_len(set);
         let mut counts: Vec<(String, u64)> = Vec::new();
@@ -405,7 +422,7 @@ impl Inner {
                 }
             }
         }
-        counts.into_iter().filter(|(_, n)| *n > 0).collect()
+        counts
     }
 
     /// Sites matching a HIPAA training wish: a site accepting either way matches both specific

@@ -830,6 +830,41 @@ fn spawn_postmaster(
         .open(&options.log_file)
         .map_err(io_context(format!("opening {}", options.log_file.display())))?;
     let log_offset = log.metadata().map(|m| m.len()).unwrap_or(0);
+    let command = postmaster_command(binaries, options, data_dir, socket_dir, run_as, log)?;
+    let (pid, exited) = spawn_guarded(command, binaries)?;
+    let cluster = LocalCluster {
+        data_dir: data_dir.to_path_buf(),
+        linked_from: None,
+        socket_dir: socket_dir.to_path_buf(),
+        pid,
+        exited: Some(exited),
+        adopted: false,
+        stopped: false,
+        launch: None,
+    };
+    match cluster.wait_ready(START_TIMEOUT) {
+        Ok(()) => {
+            tracing::info!(pid, data_dir = %data_dir.display(), "PostgreSQL started");
+            Ok(cluster)
+        }
+        Err(reason) => Err(ProvisionError::Start {
+            reason,
+            log: options.log_file.clone(),
+            tail: log_tail(&options.log_file, log_offset),
+        }),
+    }
+}
+
+/// The postmaster's command: the cluster's socket and settings, output to `log`, stopped by the
+/// death of the thread that starts it.
+fn postmaster_command(
+    binaries: &Binaries,
+    options: &ClusterOptions,
+    data_dir: &Path,
+    socket_dir: &Path,
+    run_as: Option<&RunAs>,
+    log: fs::File,
+) -> Result<Command, ProvisionError> {
     let mut command = Command::new(&binaries.postgres);
     command
         .arg("-D")
@@ -872,7 +907,15 @@ fn spawn_postmaster(
             Ok(())
         });
     }
+    Ok(command)
+}
 
+/// Starts `command` on a thread of its own and returns the child's pid, and the channel its
+/// exit status comes on.
+fn spawn_guarded(
+    mut command: Command,
+    binaries: &Binaries,
+) -> Result<(i32, mpsc::Receiver<Option<std::process::ExitStatus>>), ProvisionError> {
     // The guardian thread owns the child: it lives exactly as long as the postmaster, reaps it, and
     // reports its exit. The parent-death signal is tied to this thread, so it fires only when the
     // whole process dies.
@@ -894,28 +937,7 @@ fn spawn_postmaster(
         .recv()
         .map_err(|_| io_context("starting postgres")(io::Error::other("guardian thread died")))?
         .map_err(io_context(format!("starting {}", binaries.postgres.display())))?;
-
-    let cluster = LocalCluster {
-        data_dir: data_dir.to_path_buf(),
-        linked_from: None,
-        socket_dir: socket_dir.to_path_buf(),
-        pid,
-        exited: Some(exited_rx),
-        adopted: false,
-        stopped: false,
-        launch: None,
-    };
-    match cluster.wait_ready(START_TIMEOUT) {
-        Ok(()) => {
-            tracing::info!(pid, data_dir = %data_dir.display(), "PostgreSQL started");
-            Ok(cluster)
-        }
-        Err(reason) => Err(ProvisionError::Start {
-            reason,
-            log: options.log_file.clone(),
-            tail: log_tail(&options.log_file, log_offset),
-        }),
-    }
+    Ok((pid, exited_rx))
 }
 
 /// The last lines the server wrote since `offset`, for an error message.

@@ -53,6 +53,43 @@ pub(crate) fn apply(document: &mut OpenApi) {
         ]);
     }
     let components = document.components.get_or_insert_with(Default::default);
+    shared_responses(components);
+    flatten_all_of(&mut components.schemas);
+    widen(&mut components.schemas, "SiteHit", "Site");
+    widen(&mut components.schemas, "OfferSummary", "Offer");
+    let named_sets = named_enums(&components.schemas);
+    for schema in components.schemas.values_mut() {
+        visit(schema, &named_sets);
+    }
+
+    let bodies = request_bodies(document);
+    let components = document.components.get_or_insert_with(Default::default);
+    site_bodies_take_null(components);
+    for name in bodies {
+        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(&name)
+            && object.additional_properties.is_none()
+        {
+            // Every body of this API refuses unknown fields (422 naming them).
+            object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+        }
+    }
+
+    for (path, item) in document.paths.paths.iter_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            operation_rules(path, operation, &named_sets);
+        }
+    }
+}
+
+/// The responses every operation may give (`SHARED`), as components.
+fn shared_responses(components: &mut utoipa::openapi::Components) {
     for (name, status, description) in SHARED {
         let mut response = ResponseBuilder::new().description(*description);
         if *status == "429" || *status == "503" {
@@ -76,19 +113,12 @@ pub(crate) fn apply(document: &mut OpenApi) {
             .build();
         components.responses.insert((*name).to_owned(), RefOr::T(response));
     }
-    flatten_all_of(&mut components.schemas);
-    widen(&mut components.schemas, "SiteHit", "Site");
-    widen(&mut components.schemas, "OfferSummary", "Offer");
-    let named_sets = named_enums(&components.schemas);
-    for schema in components.schemas.values_mut() {
-        visit(schema, &named_sets);
-    }
+}
 
-    let bodies = request_bodies(document);
-    let components = document.components.get_or_insert_with(Default::default);
+/// A site's lists and offers are read like its other optional fields: `null` is "none" when
+/// creating and clears them in a patch (a response always carries them).
+fn site_bodies_take_null(components: &mut utoipa::openapi::Components) {
     for name in ["NewSite", "SitePatch"] {
-        // A site's lists and offers are read like its other optional fields: `null` is "none"
-        // when creating and clears them in a patch (a response always carries them).
         if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) {
             let required = object.required.clone();
             for (field, property) in object.properties.iter_mut() {
@@ -105,27 +135,6 @@ pub(crate) fn apply(document: &mut OpenApi) {
                     offers.schema_type = SchemaType::from_iter([Type::Object, Type::Null]);
                 }
             }
-        }
-    }
-    for name in bodies {
-        if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(&name)
-            && object.additional_properties.is_none()
-        {
-            // Every body of this API refuses unknown fields (422 naming them).
-            object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
-        }
-    }
-
-    for (path, item) in document.paths.paths.iter_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
-            operation_rules(path, operation, &named_sets);
         }
     }
 }

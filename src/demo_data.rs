@@ -209,45 +209,10 @@ fn site(
     names: &mut HashSet<(&'static str, String)>,
 ) -> DemoSite {
     let site_type = rng.pick(SITE_TYPES);
-    let name = loop {
-        let word = format!(
-            "{}{}",
-            SYLLABLES[rng.below(SYLLABLES.len())],
-            ENDINGS[rng.below(ENDINGS.len())]
-        );
-        let mut word: Vec<char> = word.chars().collect();
-        word[0] = word[0].to_ascii_uppercase();
-        let kinds = kinds(site_type);
-        let name = format!(
-            "Demo {} {}",
-            word.iter().collect::<String>(),
-            kinds[rng.below(kinds.len())]
-        );
-        if names.insert((zip, name.clone())) {
-            break name;
-        }
-    };
+    let name = unique_name(rng, site_type, zip, names);
     let payment = rng.pick(PAYMENTS);
-    let mut offers = BTreeMap::new();
-    for (modality, p) in MODALITIES {
-        let breast = site_type == SiteType::BreastCenter && *modality == Modality::Mammography;
-        if breast || rng.chance(*p) {
-            offers.insert(*modality, offer(rng, site_type));
-        }
-    }
-    if offers.is_empty() {
-        offers.insert(Modality::Ct, offer(rng, site_type));
-    }
-    let schedule = [
-        (Schedule::Weekday, 0.9),
-        (Schedule::Evening, 0.25),
-        (Schedule::Night, 0.1),
-        (Schedule::Weekend, 0.2),
-    ]
-    .into_iter()
-    .filter(|(_, p)| rng.chance(*p))
-    .map(|(s, _)| s)
-    .collect();
+    let offers = offers(rng, site_type);
+    let schedule = schedule(rng);
     let immunizations = if rng.chance(0.8) {
         vec![
             Immunization::Tb,
@@ -283,6 +248,62 @@ fn site(
         offers,
         age_days: rng.below(730) as u32,
     }
+}
+
+/// A name no other demo site of the ZIP code has: "Demo", a made-up word, and a kind of facility.
+fn unique_name(
+    rng: &mut Rng,
+    site_type: SiteType,
+    zip: &'static str,
+    names: &mut HashSet<(&'static str, String)>,
+) -> String {
+    loop {
+        let word = format!(
+            "{}{}",
+            SYLLABLES[rng.below(SYLLABLES.len())],
+            ENDINGS[rng.below(ENDINGS.len())]
+        );
+        let mut word: Vec<char> = word.chars().collect();
+        word[0] = word[0].to_ascii_uppercase();
+        let kinds = kinds(site_type);
+        let name = format!(
+            "Demo {} {}",
+            word.iter().collect::<String>(),
+            kinds[rng.below(kinds.len())]
+        );
+        if names.insert((zip, name.clone())) {
+            return name;
+        }
+    }
+}
+
+/// At least one offer: each modality by its share, mammography always at a breast center.
+fn offers(rng: &mut Rng, site_type: SiteType) -> BTreeMap<Modality, DemoOffer> {
+    let mut offers = BTreeMap::new();
+    for (modality, p) in MODALITIES {
+        let breast = site_type == SiteType::BreastCenter && *modality == Modality::Mammography;
+        if breast || rng.chance(*p) {
+            offers.insert(*modality, offer(rng, site_type));
+        }
+    }
+    if offers.is_empty() {
+        offers.insert(Modality::Ct, offer(rng, site_type));
+    }
+    offers
+}
+
+/// When rotations can be scheduled: weekdays mostly, sometimes evenings, nights or weekends.
+fn schedule(rng: &mut Rng) -> Vec<Schedule> {
+    [
+        (Schedule::Weekday, 0.9),
+        (Schedule::Evening, 0.25),
+        (Schedule::Night, 0.1),
+        (Schedule::Weekend, 0.2),
+    ]
+    .into_iter()
+    .filter(|(_, p)| rng.chance(*p))
+    .map(|(s, _)| s)
+    .collect()
 }
 
 fn kinds(site_type: SiteType) -> &'static [&'static str] {

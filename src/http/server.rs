@@ -145,39 +145,7 @@ pub async fn serve(
             tracing::warn!(%remote, "refused a connection: every connection is answering a request");
             continue;
         };
-        let service = hyper::service::service_fn({
-            let app = app.clone();
-            let connection = connection.clone();
-            move |request: hyper::Request<Incoming>| {
-                let mut request = request.map(Body::new);
-                request.extensions_mut().insert(ConnectInfo(remote));
-                let answering = Answering::begin(connection.clone());
-                let response = app.clone().oneshot(request);
-                async move {
-                    let response = response.await?;
-                    Ok::<_, Infallible>(response.map(|body| TrackedBody {
-                        body,
-                        answering: Some(answering),
-                    }))
-                }
-            }
-        });
-        let io = TokioIo::new(TimedStream::new(stream, connection.clone()));
-        let served = graceful.watch(http.serve_connection(io, service));
-        let registration = Registration(connections.clone(), connection.id);
-        tokio::spawn(async move {
-            tokio::select! {
-                result = served => {
-                    if let Err(error) = result {
-                        tracing::debug!(%remote, %error, "connection ended");
-                    }
-                }
-                () = connection.evicted.notified() => {
-                    tracing::debug!(%remote, "closed an idle connection to make room for a new one");
-                }
-            }
-            drop(registration);
-        });
+        spawn_connection(&http, &graceful, &app, &connections, connection, stream, remote);
     }
 
     drop(listener);
@@ -189,6 +157,52 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+/// Answers one accepted connection on a task of its own, until it ends, is evicted for a new one,
+/// or the graceful shutdown closes it.
+fn spawn_connection(
+    http: &hyper::server::conn::http1::Builder,
+    graceful: &GracefulShutdown,
+    app: &Router,
+    connections: &Arc<Connections>,
+    connection: Arc<Connection>,
+    stream: tokio::net::TcpStream,
+    remote: std::net::SocketAddr,
+) {
+    let service = hyper::service::service_fn({
+        let app = app.clone();
+        let connection = connection.clone();
+        move |request: hyper::Request<Incoming>| {
+            let mut request = request.map(Body::new);
+            request.extensions_mut().insert(ConnectInfo(remote));
+            let answering = Answering::begin(connection.clone());
+            let response = app.clone().oneshot(request);
+            async move {
+                let response = response.await?;
+                Ok::<_, Infallible>(response.map(|body| TrackedBody {
+                    body,
+                    answering: Some(answering),
+                }))
+            }
+        }
+    });
+    let io = TokioIo::new(TimedStream::new(stream, connection.clone()));
+    let served = graceful.watch(http.serve_connection(io, service));
+    let registration = Registration(connections.clone(), connection.id);
+    tokio::spawn(async move {
+        tokio::select! {
+            result = served => {
+                if let Err(error) = result {
+                    tracing::debug!(%remote, %error, "connection ended");
+                }
+            }
+            () = connection.evicted.notified() => {
+                tracing::debug!(%remote, "closed an idle connection to make room for a new one");
+            }
+        }
+        drop(registration);
+    });
 }
 
 /// A client that gave up before it was accepted is nothing to worry about; anything else (out of

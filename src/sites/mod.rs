@@ -198,32 +198,7 @@ pub(crate) async fn create_site(
     Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
     let key = idempotency::key(&headers)?;
-    let Value::Object(mut document) = body.clone() else {
-        return Err(ApiError::validation(vec![FieldError::new("", "must be a JSON object")]));
-    };
-    let manage = document.remove("manage");
-    let reason = duplicates::read_override(document.remove(duplicates::OVERRIDE_FIELD));
-    let mut errors = Vec::new();
-    let manage = match manage {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(manage)) => manage,
-        Some(_) => {
-            errors.push(FieldError::new("manage", "must be true or false"));
-            false
-        }
-    };
-    let reason = reason.unwrap_or_else(|error| {
-        errors.push(error);
-        None
-    });
-    let site = match read_site(&Value::Object(document)) {
-        Ok(site) if errors.is_empty() => site,
-        Ok(_) => return Err(ApiError::validation(errors)),
-        Err(mut found) => {
-            errors.append(&mut found);
-            return Err(ApiError::validation(errors));
-        }
-    };
+    let (site, manage, reason) = read_new_site(&body)?;
     if reason.is_some() && !manage && !caller.is_admin() {
         return Err(ApiError::forbidden(
             "only a coordinator registering their own facility (`\"manage\": true`) or an administrator may \
@@ -271,6 +246,37 @@ pub(crate) async fn create_site(
     }
     tx.commit().await?;
     Ok(stored.into_response())
+}
+
+/// A create's body: the site, whether the caller manages it, and a reason to override the
+/// duplicate guard; every problem of the three reported together.
+fn read_new_site(body: &Value) -> Result<(ValidSite, bool, Option<String>), ApiError> {
+    let Value::Object(mut document) = body.clone() else {
+        return Err(ApiError::validation(vec![FieldError::new("", "must be a JSON object")]));
+    };
+    let manage = document.remove("manage");
+    let reason = duplicates::read_override(document.remove(duplicates::OVERRIDE_FIELD));
+    let mut errors = Vec::new();
+    let manage = match manage {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(manage)) => manage,
+        Some(_) => {
+            errors.push(FieldError::new("manage", "must be true or false"));
+            false
+        }
+    };
+    let reason = reason.unwrap_or_else(|error| {
+        errors.push(error);
+        None
+    });
+    match read_site(&Value::Object(document)) {
+        Ok(site) if errors.is_empty() => Ok((site, manage, reason)),
+        Ok(_) => Err(ApiError::validation(errors)),
+        Err(mut found) => {
+            errors.append(&mut found);
+            Err(ApiError::validation(errors))
+        }
+    }
 }
 
 /// One site, public. Archived sites stay readable (`status = archived`). Answers `304 Not
@@ -377,28 +383,11 @@ pub(crate) async fn update_site(
             "the site is archived; an administrator can restore it first",
         ));
     }
-    let Value::Object(mut patch) = patch else {
-        return Err(ApiError::validation(vec![FieldError::new(
-            "",
-            "must be a JSON object (a merge patch)",
-        )]));
-    };
-    // Not a field of the site: a managers' or administrators' reason to let a change through.
-    let reason = duplicates::read_override(patch.remove(duplicates::OVERRIDE_FIELD));
     let current = queries::load(&mut tx, site_id)
         .await?
         .ok_or_else(|| ApiError::internal("a locked site vanished"))?;
     let before = editable_json(&current);
-    let mut document = before.clone();
-    merge_patch(&mut document, &Value::Object(patch));
-    let (site, reason) = match (read_site(&document), reason) {
-        (Ok(site), Ok(reason)) => (site, reason),
-        (site, reason) => {
-            let mut errors: Vec<FieldError> = reason.err().into_iter().collect();
-            errors.extend(site.err().into_iter().flatten());
-            return Err(ApiError::validation(errors));
-        }
-    };
+    let (site, reason) = read_patched_site(&before, patch)?;
     // After the content is read: a patch that could never apply is a 422 whatever its `If-Match`
     // (the precondition is about applying it, RFC 9110 13.2.1).
     check_if_match(&headers, version, true)?;
@@ -419,10 +408,7 @@ pub(crate) async fn update_site(
         tx.rollback().await?;
         return Ok(site_response(StatusCode::OK, &current));
     }
-    // "Verified" means checked as it now reads: who it is (name, street, ZIP, NPI) changed by
-    // anyone but an administrator needs checking again.
-    let identity = ["name", "street", "postal_code", "npi"];
-    if status == SiteStatus::Verified && !caller.is_admin() && identity.iter().any(|f| changes.get(f).is_some()) {
+    if status == SiteStatus::Verified && !caller.is_admin() && changes_identity(&changes) {
         queries::unverify(&mut tx, site_id).await?;
         if let Some(changes) = changes.as_object_mut() {
             changes.insert(
@@ -439,6 +425,37 @@ pub(crate) async fn update_site(
     tx.commit().await?;
     updated.notices = notices;
     Ok(site_response(StatusCode::OK, &updated))
+}
+
+/// The stored site (its editable fields, `before`) with `patch` applied as a JSON merge patch, read
+/// again whole by the rules of a new site; and the reason to override the duplicate guard.
+fn read_patched_site(before: &Value, patch: Value) -> Result<(ValidSite, Option<String>), ApiError> {
+    let Value::Object(mut patch) = patch else {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "",
+            "must be a JSON object (a merge patch)",
+        )]));
+    };
+    // Not a field of the site: a managers' or administrators' reason to let a change through.
+    let reason = duplicates::read_override(patch.remove(duplicates::OVERRIDE_FIELD));
+    let mut document = before.clone();
+    merge_patch(&mut document, &Value::Object(patch));
+    match (read_site(&document), reason) {
+        (Ok(site), Ok(reason)) => Ok((site, reason)),
+        (site, reason) => {
+            let mut errors: Vec<FieldError> = reason.err().into_iter().collect();
+            errors.extend(site.err().into_iter().flatten());
+            Err(ApiError::validation(errors))
+        }
+    }
+}
+
+/// Whether `changes` change who the site is (name, street, ZIP, NPI): "verified" means checked as
+/// it now reads, so such a change by anyone but an administrator needs checking again.
+fn changes_identity(changes: &Value) -> bool {
+    ["name", "street", "postal_code", "npi"]
+        .iter()
+        .any(|field| changes.get(field).is_some())
 }
 
 /// Archives a site (its managers and administrators): it leaves search results but stays readable

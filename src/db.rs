@@ -168,7 +168,7 @@ enum Lock {
 /// a command beside a running service uses that service's cluster, and anyone else waits for the
 /// command holding the folder to finish. The kernel releases the lock even on a crash.
 fn lock_data_dir(data_dir: &std::path::Path, usage: Usage) -> Result<Lock, ProvisionError> {
-    use std::io::{Read, Seek, Write};
+    use std::io::{Seek, Write};
     use std::os::fd::AsRawFd;
     let io_error = |context: String| move |source| ProvisionError::Io { context, source };
     std::fs::create_dir_all(data_dir).map_err(io_error(format!("creating {}", data_dir.display())))?;
@@ -185,20 +185,8 @@ fn lock_data_dir(data_dir: &std::path::Path, usage: Usage) -> Result<Lock, Provi
         unsafe { libc::flock(file.as_raw_fd(), flags) == 0 }
     };
     if !flock(&file, libc::LOCK_EX | libc::LOCK_NB) {
-        // The holder writes its name right after locking: give it a moment.
-        let mut holder = String::new();
-        for _ in 0..50 {
-            holder.clear();
-            let _ = file.rewind();
-            let _ = file.read_to_string(&mut holder);
-            if holder.ends_with('\n') {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let mut words = holder.split_whitespace();
-        let pid: u32 = words.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        let holder_usage = words.next().unwrap_or("serve");
+        let (pid, holder) = lock_holder(&mut file);
+        let holder_usage = holder.as_str();
         match (usage, holder_usage) {
             (Usage::Serve, "serve") => {
                 return Err(ProvisionError::Busy {
@@ -230,6 +218,25 @@ fn lock_data_dir(data_dir: &std::path::Path, usage: Usage) -> Result<Lock, Provi
     writeln!(file, "{} {}", std::process::id(), usage.name())
         .map_err(io_error(format!("writing {}", path.display())))?;
     Ok(Lock::Held(file))
+}
+
+/// Who holds `service.lock`: its pid (0 if unreadable) and usage (`serve` or a command's name).
+/// The holder writes them right after locking: give it a moment.
+fn lock_holder(file: &mut std::fs::File) -> (u32, String) {
+    use std::io::{Read, Seek};
+    let mut holder = String::new();
+    for _ in 0..50 {
+        holder.clear();
+        let _ = file.rewind();
+        let _ = file.read_to_string(&mut holder);
+        if holder.ends_with('\n') {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let mut words = holder.split_whitespace();
+    let pid = words.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (pid, words.next().unwrap_or("serve").to_owned())
 }
 
 /// A pooled connection idle this long is pinged before it is used again.

@@ -34,24 +34,9 @@ fn main() -> ExitCode {
         },
         Command::Migrate | Command::Admin { .. } | Command::DemoData { .. } => None,
     };
-
-    // Provision on the main thread, before the runtime exists: the private cluster's lifetime is
-    // tied to this process, and starting it blocks.
-    let usage = match &command {
-        Command::Serve => Usage::Serve,
-        Command::Migrate => Usage::Command("migrate"),
-        Command::Admin { .. } => Usage::Command("admin"),
-        Command::DemoData { .. } => Usage::Command("demo-data"),
+    let Some(database) = provision(&config, &command) else {
+        return ExitCode::FAILURE;
     };
-    let database = match Database::provision(&config, usage) {
-        Ok(database) => database,
-        Err(error) => {
-            tracing::error!("{error}");
-            eprintln!("clinical-sites: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    tracing::info!(database = %database.describe(), "database provided");
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -73,6 +58,29 @@ fn main() -> ExitCode {
             tracing::error!("{error}");
             eprintln!("clinical-sites: {error}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// The database for `command`, provided on the main thread before the runtime exists: the
+/// private cluster's lifetime is tied to this process, and starting it blocks. `None` after
+/// reporting why not.
+fn provision(config: &Config, command: &Command) -> Option<Database> {
+    let usage = match command {
+        Command::Serve => Usage::Serve,
+        Command::Migrate => Usage::Command("migrate"),
+        Command::Admin { .. } => Usage::Command("admin"),
+        Command::DemoData { .. } => Usage::Command("demo-data"),
+    };
+    match Database::provision(config, usage) {
+        Ok(database) => {
+            tracing::info!(database = %database.describe(), "database provided");
+            Some(database)
+        }
+        Err(error) => {
+            tracing::error!("{error}");
+            eprintln!("clinical-sites: {error}");
+            None
         }
     }
 }

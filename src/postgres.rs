@@ -297,47 +297,10 @@ impl LocalCluster {
         }
         let socket_dir = socket_dir_for(&data_dir, run_as.as_ref())?;
 
-        let mut cluster = match inspect_pid_file(&data_dir) {
-            PidFile::Absent => None,
-            PidFile::Stale => {
-                remove_stale_lock_files(&data_dir, &socket_dir)?;
-                None
-            }
-            PidFile::Running {
-                pid,
-                socket_dir: running_socket,
-            } => {
-                let mut adopted = Self {
-                    data_dir: data_dir.clone(),
-                    linked_from: linked_from.clone(),
-                    socket_dir: running_socket,
-                    pid,
-                    exited: None,
-                    adopted: true,
-                    stopped: false,
-                    launch: None,
-                };
-                if adopted.wait_ready(Duration::from_secs(15)).is_ok() && adopted.socket_dir == socket_dir {
-                    tracing::info!(pid, data_dir = %data_dir.display(), "adopted a PostgreSQL already running on the data folder");
-                    Some(adopted)
-                } else {
-                    tracing::warn!(pid, "stopping a PostgreSQL on the data folder that is not usable as is");
-                    adopted.shutdown();
-                    remove_stale_lock_files(&data_dir, &socket_dir)?;
-                    None
-                }
-            }
+        let mut cluster = match Self::adopt(&data_dir, &socket_dir)? {
+            Some(adopted) => adopted,
+            None => spawn_postmaster(binaries, options, &data_dir, &socket_dir, run_as.as_ref())?,
         };
-        if cluster.is_none() {
-            cluster = Some(spawn_postmaster(
-                binaries,
-                options,
-                &data_dir,
-                &socket_dir,
-                run_as.as_ref(),
-            )?);
-        }
-        let mut cluster = cluster.expect("started or adopted");
         cluster.linked_from = linked_from;
         cluster.launch = Some(Launch {
             binaries: binaries.clone(),
@@ -348,6 +311,42 @@ impl LocalCluster {
             run_as,
         });
         Ok(cluster)
+    }
+
+    /// The PostgreSQL already running on `data_dir` when it is usable as is (ready, on
+    /// `socket_dir`); one that is not is stopped, and stale lock files are removed.
+    fn adopt(data_dir: &Path, socket_dir: &Path) -> Result<Option<Self>, ProvisionError> {
+        match inspect_pid_file(data_dir) {
+            PidFile::Absent => Ok(None),
+            PidFile::Stale => {
+                remove_stale_lock_files(data_dir, socket_dir)?;
+                Ok(None)
+            }
+            PidFile::Running {
+                pid,
+                socket_dir: running_socket,
+            } => {
+                let mut adopted = Self {
+                    data_dir: data_dir.to_path_buf(),
+                    linked_from: None,
+                    socket_dir: running_socket,
+                    pid,
+                    exited: None,
+                    adopted: true,
+                    stopped: false,
+                    launch: None,
+                };
+                if adopted.wait_ready(Duration::from_secs(15)).is_ok() && adopted.socket_dir == socket_dir {
+                    tracing::info!(pid, data_dir = %data_dir.display(), "adopted a PostgreSQL already running on the data folder");
+                    Ok(Some(adopted))
+                } else {
+                    tracing::warn!(pid, "stopping a PostgreSQL on the data folder that is not usable as is");
+                    adopted.shutdown();
+                    remove_stale_lock_files(data_dir, socket_dir)?;
+                    Ok(None)
+                }
+            }
+        }
     }
 
     /// The cluster another process started on `data_dir` (following its link, if it is one) and

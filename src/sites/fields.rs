@@ -282,6 +282,122 @@ pub(crate) fn text_list(
     Ok(out)
 }
 
+// --- Rules: what a field's type says its value must be ----------------------------------------
+
+/// A field's rule, carried by its type: how a JSON value becomes a valid value, or the message
+/// for the field's error. The input declaration (`input::SiteBody`) gives each field a rule type,
+/// so a field's rule is written once, with the field.
+pub(crate) trait Rule: Sized {
+    /// The value, or what is wrong with it.
+    fn read(value: &Value) -> Result<Self, String>;
+}
+
+/// Text of `MIN..=MAX` characters, trimmed, without control characters.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Text<const MIN: usize, const MAX: usize>(pub(crate) String);
+
+impl<const MIN: usize, const MAX: usize> Rule for Text<MIN, MAX> {
+    fn read(value: &Value) -> Result<Self, String> {
+        text(value, MIN, MAX).map(Self)
+    }
+}
+
+/// At most `ITEMS` texts of `MIN..=MAX` characters, deduplicated.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TextList<const ITEMS: usize, const MIN: usize, const MAX: usize>(pub(crate) Vec<String>);
+
+impl<const ITEMS: usize, const MIN: usize, const MAX: usize> Rule for TextList<ITEMS, MIN, MAX> {
+    fn read(value: &Value) -> Result<Self, String> {
+        text_list(value, ITEMS, MIN, MAX).map(Self)
+    }
+}
+
+/// A whole number in `MIN..=MAX`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Int<const MIN: i64, const MAX: i64>(pub(crate) i32);
+
+impl<const MIN: i64, const MAX: i64> Rule for Int<MIN, MAX> {
+    fn read(value: &Value) -> Result<Self, String> {
+        integer(value, MIN, MAX).map(Self)
+    }
+}
+
+/// A latitude in degrees, -90 to 90.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Latitude(pub(crate) f64);
+
+impl Rule for Latitude {
+    fn read(value: &Value) -> Result<Self, String> {
+        number(value, -90.0, 90.0).map(Self)
+    }
+}
+
+/// A longitude in degrees, -180 to 180.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Longitude(pub(crate) f64);
+
+impl Rule for Longitude {
+    fn read(value: &Value) -> Result<Self, String> {
+        number(value, -180.0, 180.0).map(Self)
+    }
+}
+
+impl Rule for bool {
+    fn read(value: &Value) -> Result<Self, String> {
+        boolean(value)
+    }
+}
+
+/// One code of a closed set.
+impl<T: CodeSet> Rule for T {
+    fn read(value: &Value) -> Result<Self, String> {
+        code(value)
+    }
+}
+
+/// Codes of a closed set, deduplicated and in vocabulary order.
+impl<T: CodeSet + Ord> Rule for Vec<T> {
+    fn read(value: &Value) -> Result<Self, String> {
+        code_list(value)
+    }
+}
+
+impl Rule for UsState {
+    fn read(value: &Value) -> Result<Self, String> {
+        with(value, Self::parse)
+    }
+}
+
+impl Rule for PostalCode {
+    fn read(value: &Value) -> Result<Self, String> {
+        with(value, Self::parse)
+    }
+}
+
+impl Rule for Phone {
+    fn read(value: &Value) -> Result<Self, String> {
+        with(value, Self::parse)
+    }
+}
+
+impl Rule for WebsiteUrl {
+    fn read(value: &Value) -> Result<Self, String> {
+        with(value, Self::parse)
+    }
+}
+
+impl Rule for Npi {
+    fn read(value: &Value) -> Result<Self, String> {
+        with(value, Self::parse)
+    }
+}
+
+impl Rule for crate::accounts::fields::Email {
+    fn read(value: &Value) -> Result<Self, String> {
+        with(value, |s| Self::parse("email", s).map_err(|e| e.message))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

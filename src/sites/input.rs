@@ -1,14 +1,23 @@
-//! Reading a site from JSON: every field checked, every problem reported together.
+//! Reading a site from JSON: [`SiteBody`] and [`OfferBody`] are the one declaration of the fields
+//! a request may set, each typed by the rule it must meet; every problem is reported together.
 //!
 //! Creating and patching share this reader. A patch is applied to the stored site's editable JSON
 //! as an RFC 7396 merge patch (absent: leave, `null`: clear, value: set; `offers.<modality>: null`
 //! removes an offer) and the result is read again whole, so both paths enforce the same rules.
+//!
+//! Adding a field: the migration's column, a field here (its type is its rule), the same field in
+//! [`ValidSite`] (the compiler then points at [`SiteBody::validate`]) and in the response's
+//! `SiteDetails`, and a test. The columns a site is written to follow from `ValidSite`, and
+//! `SITE_FIELDS` from this declaration.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::fields::{self, Npi, Phone, PostalCode, UsState, WebsiteUrl};
+use super::fields::{Int, Latitude, Longitude, Npi, Phone, PostalCode, Rule, Text, TextList, UsState, WebsiteUrl};
 use crate::accounts::fields::Email;
 use crate::error::FieldError;
 use crate::vocabulary::{
@@ -16,56 +25,163 @@ use crate::vocabulary::{
     Modality, Payment, Schedule, SiteType, VolumeBand,
 };
 
-/// The editable fields of a site, in document order. `GET` returns them all; `POST` and `PATCH`
-/// accept only these.
-pub const SITE_FIELDS: &[&str] = &[
-    "name",
-    "aliases",
-    "site_type",
-    "street",
-    "city",
-    "state",
-    "postal_code",
-    "latitude",
-    "longitude",
-    "phone",
-    "website",
-    "email",
-    "npi",
-    "payment",
-    "fee_usd",
-    "fee_covers",
-    "compensation",
-    "hipaa_training",
-    "liability_insurance",
-    "insurance_accepted",
-    "min_per_occurrence_usd",
-    "min_aggregate_usd",
-    "background_check",
-    "drug_screen",
-    "immunizations",
-    "bls_required",
-    "orientation_required",
-    "affiliation_agreement_required",
-    "lead_time_days",
-    "housing",
-    "schedule",
-    "rotation_weeks_min",
-    "rotation_weeks_max",
-    "min_hours_per_week",
-    "offers",
-];
+/// The fields of a site a request may set, each typed by its rule: the one declaration of a
+/// site's input. Reading a body never fails on a bad value: each field keeps its value or its
+/// problem, so [`SiteBody::validate`] reports every problem at once.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SiteBody {
+    name: Field<Text<2, 200>>,
+    aliases: Field<TextList<10, 2, 200>>,
+    site_type: Field<SiteType>,
+    street: Field<Text<1, 200>>,
+    city: Field<Text<1, 100>>,
+    state: Field<UsState>,
+    postal_code: Field<PostalCode>,
+    latitude: Field<Latitude>,
+    longitude: Field<Longitude>,
+    phone: Field<Phone>,
+    website: Field<WebsiteUrl>,
+    email: Field<Email>,
+    npi: Field<Npi>,
+    payment: Field<Payment>,
+    fee_usd: Field<Int<0, 100_000>>,
+    fee_covers: Field<Text<1, 500>>,
+    compensation: Field<Compensation>,
+    hipaa_training: Field<HipaaTraining>,
+    liability_insurance: Field<LiabilityInsurance>,
+    insurance_accepted: Field<Vec<InsuranceCoverage>>,
+    min_per_occurrence_usd: Field<Int<0, 100_000_000>>,
+    min_aggregate_usd: Field<Int<0, 100_000_000>>,
+    background_check: Field<bool>,
+    drug_screen: Field<bool>,
+    immunizations: Field<Vec<Immunization>>,
+    bls_required: Field<bool>,
+    orientation_required: Field<bool>,
+    affiliation_agreement_required: Field<bool>,
+    lead_time_days: Field<Int<0, 730>>,
+    housing: Field<Housing>,
+    schedule: Field<Vec<Schedule>>,
+    rotation_weeks_min: Field<Int<1, 104>>,
+    rotation_weeks_max: Field<Int<1, 104>>,
+    min_hours_per_week: Field<Int<1, 80>>,
+    /// Read apart, by [`read_offers`]: its problems are named per offer and field.
+    offers: Option<Value>,
+}
 
-/// The editable fields of an offer.
-pub const OFFER_FIELDS: &[&str] = &[
-    "accepting",
-    "capacity",
-    "verifier_on_site",
-    "accepts",
-    "procedure_categories",
-    "volume_band",
-    "notes",
-];
+/// The fields of an offer a request may set, each typed by its rule.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct OfferBody {
+    accepting: Field<bool>,
+    capacity: Field<Int<0, 1000>>,
+    verifier_on_site: Field<bool>,
+    accepts: Field<Vec<Accepts>>,
+    procedure_categories: Field<TextList<50, 1, 100>>,
+    volume_band: Field<VolumeBand>,
+    notes: Field<Text<1, 2000>>,
+}
+
+/// The editable fields of a site, in document order: `GET` returns them all; `POST` and `PATCH`
+/// accept only these. The names of [`SiteBody`]'s fields.
+pub static SITE_FIELDS: LazyLock<&'static [&'static str]> = LazyLock::new(field_names::<SiteBody>);
+
+/// The editable fields of an offer: the names of [`OfferBody`]'s fields.
+pub static OFFER_FIELDS: LazyLock<&'static [&'static str]> = LazyLock::new(field_names::<OfferBody>);
+
+/// One field of a request body: left out (or `null`), or given, with its value checked by its
+/// type's [`Rule`].
+#[derive(Debug, Default)]
+enum Field<T> {
+    #[default]
+    Absent,
+    Given(Result<T, String>),
+}
+
+impl<'de, T: Rule> Deserialize<'de> for Field<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        Ok(if value.is_null() {
+            Self::Absent
+        } else {
+            Self::Given(T::read(&value))
+        })
+    }
+}
+
+impl<T> Field<T> {
+    fn is_absent(&self) -> bool {
+        matches!(self, Self::Absent)
+    }
+
+    /// The value if given and valid; a problem under `path` if invalid.
+    fn optional(self, path: String, errors: &mut Vec<FieldError>) -> Option<T> {
+        match self {
+            Self::Absent => None,
+            Self::Given(Ok(value)) => Some(value),
+            Self::Given(Err(message)) => {
+                errors.push(FieldError::new(path, message));
+                None
+            }
+        }
+    }
+
+    /// Like `optional`, but left out is a problem too.
+    fn required(self, path: String, errors: &mut Vec<FieldError>) -> Option<T> {
+        if self.is_absent() {
+            errors.push(FieldError::new(path, "is required"));
+            return None;
+        }
+        self.optional(path, errors)
+    }
+}
+
+/// The field names of a struct as its `Deserialize` derive declares them (serde hands them to
+/// `deserialize_struct`), in declaration order.
+fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{Error, Visitor, value::Error as NamesOnly};
+    struct Names(Option<&'static [&'static str]>);
+    impl<'de> serde::Deserializer<'de> for &mut Names {
+        type Error = NamesOnly;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, NamesOnly> {
+            Err(NamesOnly::custom("only a struct's field names are read"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, NamesOnly> {
+            self.0 = Some(fields);
+            Err(NamesOnly::custom("only a struct's field names are read"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option
+            unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+        }
+    }
+    let mut names = Names(None);
+    let _ = T::deserialize(&mut names);
+    names.0.expect("a struct with named fields")
+}
+
+/// Reads `object` as a `T`, after recording a problem for each key that is not one of `known`
+/// (under `prefix`).
+fn read_body<T: DeserializeOwned>(
+    object: &Map<String, Value>,
+    prefix: &str,
+    known: &[&str],
+    errors: &mut Vec<FieldError>,
+) -> T {
+    for key in object.keys().filter(|key| !known.contains(&key.as_str())) {
+        errors.push(FieldError::new(
+            format!("{prefix}{key}"),
+            "is not a field of this resource",
+        ));
+    }
+    // Every field reads any JSON value (keeping its problem), so this cannot fail.
+    T::deserialize(Value::Object(object.clone())).expect("every field of a body reads any value")
+}
 
 /// A site that passed every rule. Serialized, it is the editable columns of its row, each under
 /// its column's name (`queries::insert` and `queries::update` write it so, naming no field), with
@@ -123,193 +239,185 @@ pub(crate) struct ValidOffer {
     pub(crate) notes: Option<String>,
 }
 
-/// Reads the fields of one JSON object, recording a problem per bad field.
-struct Reader<'a> {
-    object: &'a Map<String, Value>,
-    prefix: String,
-    errors: &'a mut Vec<FieldError>,
-}
-
-impl<'a> Reader<'a> {
-    fn new(object: &'a Map<String, Value>, prefix: &str, errors: &'a mut Vec<FieldError>, known: &[&str]) -> Self {
-        let reader = Self {
-            object,
-            prefix: prefix.to_owned(),
-            errors,
-        };
-        for key in object.keys().filter(|key| !known.contains(&key.as_str())) {
-            let path = reader.path(key);
-            reader
-                .errors
-                .push(FieldError::new(path, "is not a field of this resource"));
-        }
-        reader
-    }
-
-    fn path(&self, key: &str) -> String {
-        format!("{}{key}", self.prefix)
-    }
-
-    /// The value if present and not null; `None` when absent, null, or invalid (then recorded).
-    fn optional<T>(&mut self, key: &str, parse: impl FnOnce(&Value) -> Result<T, String>) -> Option<T> {
-        match self.object.get(key) {
-            None | Some(Value::Null) => None,
-            Some(value) => match parse(value) {
-                Ok(parsed) => Some(parsed),
-                Err(message) => {
-                    let path = self.path(key);
-                    self.errors.push(FieldError::new(path, message));
-                    None
-                }
-            },
-        }
-    }
-
-    /// Like `optional`, but absent or null is a problem too.
-    fn required<T>(&mut self, key: &str, parse: impl FnOnce(&Value) -> Result<T, String>) -> Option<T> {
-        if matches!(self.object.get(key), None | Some(Value::Null)) {
-            let path = self.path(key);
-            self.errors.push(FieldError::new(path, "is required"));
-            return None;
-        }
-        self.optional(key, parse)
-    }
-
-    fn fail(&mut self, key: &str, message: &str) {
-        let path = self.path(key);
-        self.errors.push(FieldError::new(path, message));
-    }
-}
-
 /// Reads a whole site. `Err` lists every problem.
 pub(crate) fn read_site(document: &Value) -> Result<ValidSite, Vec<FieldError>> {
-    let mut errors = Vec::new();
     let Some(object) = document.as_object() else {
         return Err(vec![FieldError::new("", "must be a JSON object")]);
     };
-    let mut r = Reader::new(object, "", &mut errors, SITE_FIELDS);
-    let name = r.required("name", |v| fields::text(v, 2, 200));
-    let aliases = r.optional("aliases", |v| fields::text_list(v, 10, 2, 200));
-    let site_type = r.required("site_type", fields::code::<SiteType>);
-    let street = r.optional("street", |v| fields::text(v, 1, 200));
-    let city = r.required("city", |v| fields::text(v, 1, 100));
-    let state = r.required("state", |v| fields::with(v, UsState::parse));
-    let postal_code = r.required("postal_code", |v| fields::with(v, PostalCode::parse));
-    let latitude = r.optional("latitude", |v| fields::number(v, -90.0, 90.0));
-    let longitude = r.optional("longitude", |v| fields::number(v, -180.0, 180.0));
-    let phone = r.optional("phone", |v| fields::with(v, Phone::parse));
-    let website = r.optional("website", |v| fields::with(v, WebsiteUrl::parse));
-    let email = r.optional("email", |v| {
-        fields::with(v, |s| Email::parse("email", s).map_err(|e| e.message))
-    });
-    let npi = r.optional("npi", |v| fields::with(v, Npi::parse));
-    let payment = r.optional("payment", fields::code::<Payment>);
-    let fee_usd = r.optional("fee_usd", |v| fields::integer(v, 0, 100_000));
-    let fee_covers = r.optional("fee_covers", |v| fields::text(v, 1, 500));
-    let compensation = r.optional("compensation", fields::code::<Compensation>);
-    let hipaa_training = r.optional("hipaa_training", fields::code::<HipaaTraining>);
-    let liability_insurance = r.optional("liability_insurance", fields::code::<LiabilityInsurance>);
-    let insurance_accepted = r.optional("insurance_accepted", fields::code_list::<InsuranceCoverage>);
-    let min_per_occurrence_usd = r.optional("min_per_occurrence_usd", |v| fields::integer(v, 0, 100_000_000));
-    let min_aggregate_usd = r.optional("min_aggregate_usd", |v| fields::integer(v, 0, 100_000_000));
-    let background_check = r.optional("background_check", fields::boolean);
-    let drug_screen = r.optional("drug_screen", fields::boolean);
-    let immunizations = r.optional("immunizations", fields::code_list::<Immunization>);
-    let bls_required = r.optional("bls_required", fields::boolean);
-    let orientation_required = r.optional("orientation_required", fields::boolean);
-    let affiliation_agreement_required = r.optional("affiliation_agreement_required", fields::boolean);
-    let lead_time_days = r.optional("lead_time_days", |v| fields::integer(v, 0, 730));
-    let housing = r.optional("housing", fields::code::<Housing>);
-    let schedule = r.optional("schedule", fields::code_list::<Schedule>);
-    let rotation_weeks_min = r.optional("rotation_weeks_min", |v| fields::integer(v, 1, 104));
-    let rotation_weeks_max = r.optional("rotation_weeks_max", |v| fields::integer(v, 1, 104));
-    let min_hours_per_week = r.optional("min_hours_per_week", |v| fields::integer(v, 1, 80));
+    let mut errors = Vec::new();
+    let body: SiteBody = read_body(object, "", &SITE_FIELDS, &mut errors);
+    match body.validate(&mut errors) {
+        Some(site) if errors.is_empty() => Ok(site),
+        _ => Err(errors),
+    }
+}
 
-    // Rules across fields.
-    let coordinates = match (latitude, longitude, object.get("latitude"), object.get("longitude")) {
+impl SiteBody {
+    /// The site, if every field and every rule across fields holds; the problems go to `errors`.
+    fn validate(self, errors: &mut Vec<FieldError>) -> Option<ValidSite> {
+        // Each field's problem is named by the field.
+        macro_rules! optional {
+            ($field:ident) => {
+                self.$field.optional(stringify!($field).to_owned(), errors)
+            };
+        }
+        macro_rules! required {
+            ($field:ident) => {
+                self.$field.required(stringify!($field).to_owned(), errors)
+            };
+        }
+        let (latitude_given, longitude_given) = (!self.latitude.is_absent(), !self.longitude.is_absent());
+        let name = required!(name);
+        let aliases = optional!(aliases);
+        let site_type = required!(site_type);
+        let street = optional!(street);
+        let city = required!(city);
+        let state = required!(state);
+        let postal_code = required!(postal_code);
+        let latitude = optional!(latitude);
+        let longitude = optional!(longitude);
+        let phone = optional!(phone);
+        let website = optional!(website);
+        let email = optional!(email);
+        let npi = optional!(npi);
+        let payment = optional!(payment).unwrap_or(Payment::Unknown);
+        let fee_usd = optional!(fee_usd).map(|fee| fee.0);
+        let fee_covers = optional!(fee_covers);
+        let compensation = optional!(compensation);
+        let hipaa_training = optional!(hipaa_training);
+        let liability_insurance = optional!(liability_insurance);
+        let insurance_accepted = optional!(insurance_accepted).unwrap_or_default();
+        let min_per_occurrence_usd = optional!(min_per_occurrence_usd).map(|usd| usd.0);
+        let min_aggregate_usd = optional!(min_aggregate_usd).map(|usd| usd.0);
+        let background_check = optional!(background_check);
+        let drug_screen = optional!(drug_screen);
+        let immunizations = optional!(immunizations);
+        let bls_required = optional!(bls_required);
+        let orientation_required = optional!(orientation_required);
+        let affiliation_agreement_required = optional!(affiliation_agreement_required);
+        let lead_time_days = optional!(lead_time_days);
+        let housing = optional!(housing);
+        let schedule = optional!(schedule);
+        let rotation_weeks_min = optional!(rotation_weeks_min).map(|weeks| weeks.0);
+        let rotation_weeks_max = optional!(rotation_weeks_max).map(|weeks| weeks.0);
+        let min_hours_per_week = optional!(min_hours_per_week);
+
+        let coordinates = coordinates(latitude, longitude, latitude_given, longitude_given, errors);
+        check_across(
+            Across {
+                rotation_weeks: (rotation_weeks_min, rotation_weeks_max),
+                fee_usd,
+                payment,
+                insurance_details: !insurance_accepted.is_empty()
+                    || min_per_occurrence_usd.is_some()
+                    || min_aggregate_usd.is_some(),
+                liability_insurance,
+            },
+            errors,
+        );
+        let offers = match self.offers {
+            None | Some(Value::Null) => Some(BTreeMap::new()),
+            Some(Value::Object(offers)) => read_offers(&offers, errors),
+            Some(_) => {
+                errors.push(FieldError::new(
+                    "offers",
+                    "must be an object keyed by modality code, e.g. {\"ct\": {...}}",
+                ));
+                None
+            }
+        };
+        Some(ValidSite {
+            name: name?.0,
+            aliases: aliases.map(|list| list.0).unwrap_or_default(),
+            site_type: site_type?,
+            street: street.map(|text| text.0),
+            city: city?.0,
+            state: state?,
+            postal_code: postal_code?,
+            coordinates,
+            phone,
+            website,
+            email,
+            npi,
+            payment,
+            fee_usd,
+            fee_covers: fee_covers.map(|text| text.0),
+            compensation: compensation.unwrap_or(Compensation::Unknown),
+            hipaa_training,
+            liability_insurance,
+            insurance_accepted,
+            min_per_occurrence_usd,
+            min_aggregate_usd,
+            background_check,
+            drug_screen,
+            immunizations: immunizations.unwrap_or_default(),
+            bls_required,
+            orientation_required,
+            affiliation_agreement_required,
+            lead_time_days: lead_time_days.map(|days| days.0),
+            housing,
+            schedule: schedule.unwrap_or_default(),
+            rotation_weeks_min,
+            rotation_weeks_max,
+            min_hours_per_week: min_hours_per_week.map(|hours| hours.0),
+            offers: offers?,
+        })
+    }
+}
+
+/// The coordinates given, both or neither.
+fn coordinates(
+    latitude: Option<Latitude>,
+    longitude: Option<Longitude>,
+    latitude_given: bool,
+    longitude_given: bool,
+    errors: &mut Vec<FieldError>,
+) -> Option<(f64, f64)> {
+    match (latitude, longitude) {
         // Within a nanodegree (0.1 mm) of 0 is 0: values as small as 5e-324 made PostgreSQL's
         // distance functions underflow. Every other value is kept exactly.
-        (Some(lat), Some(lon), _, _) => Some((round_coordinate(lat), round_coordinate(lon))),
-        (Some(_), None, _, None | Some(Value::Null)) => {
-            r.fail("longitude", "is required with latitude");
+        (Some(lat), Some(lon)) => Some((round_coordinate(lat.0), round_coordinate(lon.0))),
+        (Some(_), None) if !longitude_given => {
+            errors.push(FieldError::new("longitude", "is required with latitude"));
             None
         }
-        (None, Some(_), None | Some(Value::Null), _) => {
-            r.fail("latitude", "is required with longitude");
+        (None, Some(_)) if !latitude_given => {
+            errors.push(FieldError::new("latitude", "is required with longitude"));
             None
         }
         _ => None,
-    };
-    if let (Some(min), Some(max)) = (rotation_weeks_min, rotation_weeks_max)
+    }
+}
+
+/// What the rules between a site's fields look at.
+struct Across {
+    rotation_weeks: (Option<i32>, Option<i32>),
+    fee_usd: Option<i32>,
+    payment: Payment,
+    insurance_details: bool,
+    liability_insurance: Option<LiabilityInsurance>,
+}
+
+/// The rules between fields: a rotation's weeks in order, a fee only with `payment = fee`, and
+/// insurance details only when insurance is not "not required".
+fn check_across(site: Across, errors: &mut Vec<FieldError>) {
+    if let (Some(min), Some(max)) = site.rotation_weeks
         && min > max
     {
-        r.fail("rotation_weeks_max", "must not be less than rotation_weeks_min");
+        errors.push(FieldError::new(
+            "rotation_weeks_max",
+            "must not be less than rotation_weeks_min",
+        ));
     }
-    if fee_usd.is_some_and(|fee| fee > 0) && payment != Some(Payment::Fee) {
-        r.fail("fee_usd", "a fee needs `payment` = `fee`");
+    if site.fee_usd.is_some_and(|fee| fee > 0) && site.payment != Payment::Fee {
+        errors.push(FieldError::new("fee_usd", "a fee needs `payment` = `fee`"));
     }
-    let insurance_details = insurance_accepted.as_ref().is_some_and(|a| !a.is_empty())
-        || min_per_occurrence_usd.is_some()
-        || min_aggregate_usd.is_some();
-    if insurance_details && liability_insurance == Some(LiabilityInsurance::NotRequired) {
-        r.fail(
+    if site.insurance_details && site.liability_insurance == Some(LiabilityInsurance::NotRequired) {
+        errors.push(FieldError::new(
             "liability_insurance",
             "is `not_required` but insurance details are given",
-        );
+        ));
     }
-
-    let offers = match object.get("offers") {
-        None | Some(Value::Null) => Some(BTreeMap::new()),
-        Some(Value::Object(offers)) => read_offers(offers, r.errors),
-        Some(_) => {
-            r.fail(
-                "offers",
-                "must be an object keyed by modality code, e.g. {\"ct\": {...}}",
-            );
-            None
-        }
-    };
-
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    // Every required field is `Some` when there were no errors.
-    Ok(ValidSite {
-        name: name.expect("checked"),
-        aliases: aliases.unwrap_or_default(),
-        site_type: site_type.expect("checked"),
-        street,
-        city: city.expect("checked"),
-        state: state.expect("checked"),
-        postal_code: postal_code.expect("checked"),
-        coordinates,
-        phone,
-        website,
-        email,
-        npi,
-        payment: payment.unwrap_or(Payment::Unknown),
-        fee_usd,
-        fee_covers,
-        compensation: compensation.unwrap_or(Compensation::Unknown),
-        hipaa_training,
-        liability_insurance,
-        insurance_accepted: insurance_accepted.unwrap_or_default(),
-        min_per_occurrence_usd,
-        min_aggregate_usd,
-        background_check,
-        drug_screen,
-        immunizations: immunizations.unwrap_or_default(),
-        bls_required,
-        orientation_required,
-        affiliation_agreement_required,
-        lead_time_days,
-        housing,
-        schedule: schedule.unwrap_or_default(),
-        rotation_weeks_min,
-        rotation_weeks_max,
-        min_hours_per_week,
-        offers: offers.expect("checked"),
-    })
 }
 
 fn round_coordinate(degrees: f64) -> f64 {
@@ -335,32 +443,37 @@ fn read_offers(offers: &Map<String, Value>, errors: &mut Vec<FieldError>) -> Opt
             continue;
         };
         let before = errors.len();
-        let mut r = Reader::new(object, &format!("{path}."), errors, OFFER_FIELDS);
-        let accepting = r.optional("accepting", fields::boolean);
-        let capacity = r.optional("capacity", |v| fields::integer(v, 0, 1000));
-        let verifier_on_site = r.optional("verifier_on_site", fields::boolean);
-        let accepts = r.optional("accepts", fields::code_list::<Accepts>);
-        let procedure_categories = r.optional("procedure_categories", |v| fields::text_list(v, 50, 1, 100));
-        let volume_band = r.optional("volume_band", fields::code::<VolumeBand>);
-        let notes = r.optional("notes", |v| fields::text(v, 1, 2000));
-        if errors.len() > before {
-            ok = false;
-            continue;
+        let prefix = format!("{path}.");
+        let offer: OfferBody = read_body(object, &prefix, &OFFER_FIELDS, errors);
+        match offer.validate(&prefix, errors) {
+            Some(offer) if errors.len() == before => {
+                valid.insert(modality, offer);
+            }
+            _ => ok = false,
         }
-        valid.insert(
-            modality,
-            ValidOffer {
-                accepting: accepting.unwrap_or(true),
-                capacity,
-                verifier_on_site,
-                accepts: accepts.unwrap_or_default(),
-                procedure_categories: procedure_categories.unwrap_or_default(),
-                volume_band,
-                notes,
-            },
-        );
     }
     ok.then_some(valid)
+}
+
+impl OfferBody {
+    /// The offer, if every field holds; the problems go to `errors`, named under `prefix`.
+    fn validate(self, prefix: &str, errors: &mut Vec<FieldError>) -> Option<ValidOffer> {
+        macro_rules! optional {
+            ($field:ident) => {
+                self.$field
+                    .optional(format!("{prefix}{}", stringify!($field)), errors)
+            };
+        }
+        Some(ValidOffer {
+            accepting: optional!(accepting).unwrap_or(true),
+            capacity: optional!(capacity).map(|n| n.0),
+            verifier_on_site: optional!(verifier_on_site),
+            accepts: optional!(accepts).unwrap_or_default(),
+            procedure_categories: optional!(procedure_categories).map(|list| list.0).unwrap_or_default(),
+            volume_band: optional!(volume_band),
+            notes: optional!(notes).map(|text| text.0),
+        })
+    }
 }
 
 /// RFC 7396 JSON merge patch: `patch` applied to `target`.
@@ -425,6 +538,43 @@ mod tests {
         }
         let site_type = errors.iter().find(|e| e.field == "site_type").unwrap();
         assert!(site_type.message.contains("imaging_center"), "lists the allowed codes");
+    }
+
+    #[test]
+    fn the_field_lists_are_the_declarations_fields_in_order() {
+        assert_eq!(SITE_FIELDS.len(), 35);
+        assert_eq!(SITE_FIELDS[..3], ["name", "aliases", "site_type"]);
+        assert_eq!(SITE_FIELDS.last(), Some(&"offers"));
+        assert_eq!(
+            *OFFER_FIELDS,
+            [
+                "accepting",
+                "capacity",
+                "verifier_on_site",
+                "accepts",
+                "procedure_categories",
+                "volume_band",
+                "notes"
+            ]
+        );
+    }
+
+    #[test]
+    fn null_is_left_out_and_a_wrong_type_is_named() {
+        let mut body = minimal();
+        body["name"] = Value::Null;
+        body["fee_usd"] = json!("free");
+        body["offers"] = json!({"ct": {"accepting": "yes", "volume_band": null}});
+        let errors = read_site(&body).unwrap_err();
+        let found: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.message.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                ("name", "is required"),
+                ("fee_usd", "must be a whole number from 0 to 100000"),
+                ("offers.ct.accepting", "must be true or false"),
+            ]
+        );
     }
 
     #[test]

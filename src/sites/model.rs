@@ -1,8 +1,9 @@
 //! The site as the API shows it, and the request bodies as the contract documents them.
 //!
-//! Request bodies are read field by field by [`super::input`] (so every problem is reported at
-//! once); the `NewSite` and `SitePatch` types here describe the same fields for the OpenAPI
-//! document, and a test keeps the two in step.
+//! Request bodies are read by [`super::input`]'s `SiteBody`, whose field types carry their rules
+//! and which reports every problem at once; the `NewSite` and `SitePatch` types here describe the
+//! same fields for the OpenAPI document (sharing `SiteDetails` with the response), and a test keeps
+//! the documented fields equal to the declared ones (`input::SITE_FIELDS`, `OFFER_FIELDS`).
 
 use std::collections::BTreeMap;
 
@@ -154,7 +155,7 @@ fn yes() -> bool {
 #[schema(example = json!({"capacity": 2, "verifier_on_site": true, "accepts": ["independent"]}))]
 #[allow(
     dead_code,
-    reason = "the contract's description of a request body, which `input` reads field by field"
+    reason = "the contract's description of a request body, which `input::SiteBody` reads"
 )]
 pub(crate) struct OfferInput {
     /// Whether the site takes candidates for this modality now (`true` when left out on creation).
@@ -329,7 +330,7 @@ impl Site {
 }))]
 #[allow(
     dead_code,
-    reason = "the contract's description of a request body, which `input` reads field by field"
+    reason = "the contract's description of a request body, which `input::SiteBody` reads"
 )]
 pub(crate) struct NewSite {
     /// The facility's name, 2 to 200 characters.
@@ -377,7 +378,7 @@ pub(crate) struct NewSite {
 #[schema(example = json!({"payment": "fee", "fee_usd": 250, "offers": {"ct": {"capacity": 3}, "mri": null}}))]
 #[allow(
     dead_code,
-    reason = "the contract's description of a request body, which `input` reads field by field"
+    reason = "the contract's description of a request body, which `input::SiteBody` reads"
 )]
 pub(crate) struct SitePatch {
     /// A new name, 2 to 200 characters (it cannot be cleared).

@@ -138,7 +138,7 @@ impl<T> Field<T> {
 
 /// The field names of a struct as its `Deserialize` derive declares them (serde hands them to
 /// `deserialize_struct`), in declaration order.
-fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
+pub(crate) fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
     use serde::de::{Error, Visitor, value::Error as NamesOnly};
     struct Names(Option<&'static [&'static str]>);
     impl<'de> serde::Deserializer<'de> for &mut Names {

@@ -1,6 +1,7 @@
 //! The SQL of sites, offers, managers and history.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use serde_json::Value;
 use sqlx::postgres::PgRow;
@@ -8,7 +9,7 @@ use sqlx::{Column, FromRow, PgConnection, PgExecutor, Postgres, Row};
 use uuid::Uuid;
 
 use super::claims::Claim;
-use super::input::{ValidOffer, ValidSite};
+use super::input::{ValidOffer, ValidSite, field_names};
 use super::model::{Site, SiteDetails};
 use crate::error::{ApiError, constraint_error};
 use crate::vocabulary::{ClaimStatus, Modality, SiteChangeKind, SiteSource, SiteStatus};
@@ -22,17 +23,29 @@ pub(crate) struct Coordinates {
     pub(crate) source: &'static str,
 }
 
-/// The columns of a [`Site`], of the table aliased `s`. `s.offers` is the offers object kept on
-/// the site row by [`sync_offers`] (migration `…09`), so a list of sites comes back in one
-/// statement without building it per row.
-pub(crate) const SITE_COLUMNS: &str =
-    "s.site_id, s.name, s.site_type, s.city, s.state, s.postal_code, s.aliases, s.street,
-    s.latitude, s.longitude, s.phone, s.website, s.email, s.npi, s.payment, s.fee_usd, s.fee_covers, s.compensation,
-    s.hipaa_training, s.liability_insurance, s.insurance_accepted, s.min_per_occurrence_usd, s.min_aggregate_usd,
-    s.background_check, s.drug_screen, s.immunizations, s.bls_required, s.orientation_required,
-    s.affiliation_agreement_required, s.lead_time_days, s.housing, s.schedule, s.rotation_weeks_min,
-    s.rotation_weeks_max, s.min_hours_per_week, s.coordinates_source, s.status, s.source, s.verified_at,
-    s.created_at, s.updated_at, s.version, s.offers";
+/// The columns of a [`Site`], of the table aliased `s`, in the order its `FromRow` reads them: the
+/// site's own, then its details (the fields of [`SiteDetails`], as its declaration names them),
+/// then its state. `s.offers` is the offers object kept on the site row by [`sync_offers`]
+/// (migration `…09`), so a list of sites comes back in one statement without building it per row.
+pub(crate) static SITE_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    let own = ["site_id", "name", "site_type", "city", "state", "postal_code"];
+    let state = [
+        "coordinates_source",
+        "status",
+        "source",
+        "verified_at",
+        "created_at",
+        "updated_at",
+        "version",
+        "offers",
+    ];
+    own.iter()
+        .chain(field_names::<SiteDetails>())
+        .chain(&state)
+        .map(|column| format!("s.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+});
 
 impl<'r> FromRow<'r, PgRow> for Site {
     /// Reads the columns by position, in [`SITE_COLUMNS`]' order (a page of sites looked up 43
@@ -115,8 +128,9 @@ impl<'r> Columns<'r> {
 pub(crate) async fn load(conn: &mut PgConnection, site_id: Uuid) -> Result<Option<Site>, ApiError> {
     // Runtime SQL: a `Site` (nested details, raw offers) is read by its `FromRow` from
     // `SITE_COLUMNS`, the one column list every statement returning a site shares.
+    let columns = &*SITE_COLUMNS;
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {SITE_COLUMNS} from site s where s.site_id = $1"
+        "select {columns} from site s where s.site_id = $1"
     )))
     .bind(site_id)
     .fetch_optional(conn)
@@ -234,7 +248,8 @@ pub(crate) async fn insert(
     source: SiteSource,
     created_by: Uuid,
 ) -> Result<Site, ApiError> {
-    let (columns, names) = EditableColumns::of(site, coordinates)?;
+    let (editable, names) = EditableColumns::of(site, coordinates)?;
+    let columns = &*SITE_COLUMNS;
     let (given, kept) = given_offers(&site.offers);
     // Runtime SQL: the column names come from the declaration (`ValidSite`'s fields, identifiers,
     // never input), so a new field needs no edit here.
@@ -244,12 +259,12 @@ pub(crate) async fn insert(
                     select $1, $3, ({OFFERS_OBJECT}), $5, $6, {names} from jsonb_populate_record(null::site, $4)
                     returning *),
               offered as ({INSERT_OFFERS})
-         select {SITE_COLUMNS} from s"
+         select {columns} from s"
     )))
     .bind(site_id)
     .bind(sqlx::types::Json(&given))
     .bind(&kept)
-    .bind(columns)
+    .bind(editable)
     .bind(source)
     .bind(created_by)
     .fetch_one(conn)
@@ -264,7 +279,8 @@ pub(crate) async fn update(
     site: &ValidSite,
     coordinates: Option<Coordinates>,
 ) -> Result<Site, ApiError> {
-    let (columns, names) = EditableColumns::of(site, coordinates)?;
+    let (editable, names) = EditableColumns::of(site, coordinates)?;
+    let columns = &*SITE_COLUMNS;
     // Runtime SQL: the column names come from the declaration, as in `insert`.
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "with s as (
@@ -272,10 +288,10 @@ pub(crate) async fn update(
                     version = version + 1
               where site_id = $1
              returning *)
-         select {SITE_COLUMNS} from s"
+         select {columns} from s"
     )))
     .bind(site_id)
-    .bind(columns)
+    .bind(editable)
     .fetch_one(conn)
     .await?)
 }
@@ -544,4 +560,29 @@ pub(crate) async fn decide_claim(
     .execute(executor)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SITE_COLUMNS;
+
+    #[test]
+    fn a_sites_columns_follow_its_declarations() {
+        let columns: Vec<&str> = SITE_COLUMNS.split(", ").collect();
+        assert_eq!(columns.len(), 43);
+        assert_eq!(
+            columns[..7],
+            [
+                "s.site_id",
+                "s.name",
+                "s.site_type",
+                "s.city",
+                "s.state",
+                "s.postal_code",
+                "s.aliases"
+            ]
+        );
+        assert_eq!(columns[34], "s.min_hours_per_week");
+        assert_eq!(columns.last(), Some(&"s.offers"));
+    }
 }

@@ -282,7 +282,7 @@ async fn items(state: &AppState, params: &SearchParams, hits: &[IndexHit]) -> Re
             .collect(),
         View::Full => {
             let ids: Vec<Uuid> = hits.iter().map(|hit| hit.site_id).collect();
-            rows::<Site>(state, SITE_COLUMNS, &ids)
+            rows::<Site>(state, &SITE_COLUMNS, &ids)
                 .await?
                 .into_iter()
                 .map(|site| Item::Full(hit(site.site_id, Box::new(site), &measured, unit)))

@@ -1,9 +1,11 @@
 //! Reading a site from JSON: [`SiteBody`] and [`OfferBody`] are the one declaration of the fields
 //! a request may set, each typed by the rule it must meet; every problem is reported together.
 //!
-//! Creating and patching share this reader. A patch is applied to the stored site's editable JSON
-//! as an RFC 7396 merge patch (absent: leave, `null`: clear, value: set; `offers.<modality>: null`
-//! removes an offer) and the result is read again whole, so both paths enforce the same rules.
+//! Creating and patching share this reader. A patch is read into the same declaration, its fields
+//! tri-state like every PATCH field ([`Patch`]: left out keeps, `null` clears, a value sets), and
+//! applied to the stored site's (`offers`, which nest, merged per modality and field as RFC 7396
+//! says: `offers.<modality>: null` removes an offer); the result is read again whole, so both
+//! paths enforce the same rules.
 //!
 //! Adding a field: the migration's column, a field here (its type is its rule), the same field in
 //! [`ValidSite`] (the compiler then points at [`SiteBody::validate`]) and in the response's
@@ -20,6 +22,7 @@ use serde_json::{Map, Value};
 use super::fields::{Int, Latitude, Longitude, Npi, Phone, PostalCode, Rule, Text, TextList, UsState, WebsiteUrl};
 use crate::accounts::fields::Email;
 use crate::error::FieldError;
+use crate::patch::Patch;
 use crate::vocabulary::{
     Accepts, CodeSet, Compensation, HipaaTraining, Housing, Immunization, InsuranceCoverage, LiabilityInsurance,
     Modality, Payment, Schedule, SiteType, VolumeBand,
@@ -66,7 +69,7 @@ struct SiteBody {
     rotation_weeks_max: Field<Int<1, 104>>,
     min_hours_per_week: Field<Int<1, 80>>,
     /// Read apart, by [`read_offers`]: its problems are named per offer and field.
-    offers: Option<Value>,
+    offers: Patch<Value>,
 }
 
 /// The fields of an offer a request may set, each typed by its rule.
@@ -89,46 +92,43 @@ pub static SITE_FIELDS: LazyLock<&'static [&'static str]> = LazyLock::new(field_
 /// The editable fields of an offer: the names of [`OfferBody`]'s fields.
 pub static OFFER_FIELDS: LazyLock<&'static [&'static str]> = LazyLock::new(field_names::<OfferBody>);
 
-/// One field of a request body: left out (or `null`), or given, with its value checked by its
-/// type's [`Rule`].
-#[derive(Debug, Default)]
-enum Field<T> {
-    #[default]
-    Absent,
-    Given(Result<T, String>),
-}
+/// One field of a request body: tri-state like every PATCH field ([`Patch`]: left out, `null`,
+/// or a value), its value checked by its type's [`Rule`] as it is read. Creating, `null` is the
+/// same as left out.
+type Field<T> = Patch<Checked<T>>;
 
-impl<'de, T: Rule> Deserialize<'de> for Field<T> {
+/// A value as its [`Rule`] read it: valid, or what is wrong with it. Reading never fails, so every
+/// problem of a body is found.
+#[derive(Debug)]
+struct Checked<T>(Result<T, String>);
+
+impl<'de, T: Rule> Deserialize<'de> for Checked<T> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
-        Ok(if value.is_null() {
-            Self::Absent
-        } else {
-            Self::Given(T::read(&value))
-        })
+        Ok(Self(T::read(&Value::deserialize(deserializer)?)))
     }
 }
 
 impl<T> Field<T> {
-    fn is_absent(&self) -> bool {
-        matches!(self, Self::Absent)
+    /// A value was given (not left out, not `null`).
+    fn is_given(&self) -> bool {
+        matches!(self, Self::Value(_))
     }
 
     /// The value if given and valid; a problem under `path` if invalid.
     fn optional(self, path: String, errors: &mut Vec<FieldError>) -> Option<T> {
         match self {
-            Self::Absent => None,
-            Self::Given(Ok(value)) => Some(value),
-            Self::Given(Err(message)) => {
+            Self::Absent | Self::Null => None,
+            Self::Value(Checked(Ok(value))) => Some(value),
+            Self::Value(Checked(Err(message))) => {
                 errors.push(FieldError::new(path, message));
                 None
             }
         }
     }
 
-    /// Like `optional`, but left out is a problem too.
+    /// Like `optional`, but left out (or `null`) is a problem too.
     fn required(self, path: String, errors: &mut Vec<FieldError>) -> Option<T> {
-        if self.is_absent() {
+        if !self.is_given() {
             errors.push(FieldError::new(path, "is required"));
             return None;
         }
@@ -252,7 +252,85 @@ pub(crate) fn read_site(document: &Value) -> Result<ValidSite, Vec<FieldError>> 
     }
 }
 
+/// The stored site (its editable fields, `before`) with `patch` applied, read whole by the rules of
+/// a new site. `Err` lists every problem.
+pub(crate) fn read_patched_site(before: &Value, patch: &Map<String, Value>) -> Result<ValidSite, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let patch: SiteBody = read_body(patch, "", &SITE_FIELDS, &mut errors);
+    let stored = before.as_object().cloned().unwrap_or_default();
+    let mut body: SiteBody = read_body(&stored, "", &SITE_FIELDS, &mut Vec::new());
+    body.apply(patch);
+    match body.validate(&mut errors) {
+        Some(site) if errors.is_empty() => Ok(site),
+        _ => Err(errors),
+    }
+}
+
 impl SiteBody {
+    /// `patch` applied: each field it sends (a value, or `null` to clear it) replaces this body's;
+    /// `offers`, which nest, are merged per modality and field as RFC 7396 says (`"ct": null`
+    /// removes an offer, `"ct": {"capacity": 3}` changes that field of it).
+    fn apply(&mut self, patch: SiteBody) {
+        macro_rules! apply_each {
+            ($($field:ident),+) => {{
+                // Every field but the offers, named so the compiler checks none is missed.
+                let SiteBody { $($field,)+ offers } = patch;
+                $(if $field.is_present() {
+                    self.$field = $field;
+                })+
+                offers
+            }};
+        }
+        let offers = apply_each!(
+            name,
+            aliases,
+            site_type,
+            street,
+            city,
+            state,
+            postal_code,
+            latitude,
+            longitude,
+            phone,
+            website,
+            email,
+            npi,
+            payment,
+            fee_usd,
+            fee_covers,
+            compensation,
+            hipaa_training,
+            liability_insurance,
+            insurance_accepted,
+            min_per_occurrence_usd,
+            min_aggregate_usd,
+            background_check,
+            drug_screen,
+            immunizations,
+            bls_required,
+            orientation_required,
+            affiliation_agreement_required,
+            lead_time_days,
+            housing,
+            schedule,
+            rotation_weeks_min,
+            rotation_weeks_max,
+            min_hours_per_week
+        );
+        match offers {
+            Patch::Absent => {}
+            Patch::Null => self.offers = Patch::Null,
+            Patch::Value(given) => {
+                let mut merged = match std::mem::take(&mut self.offers) {
+                    Patch::Value(stored) => stored,
+                    Patch::Absent | Patch::Null => Value::Object(Map::new()),
+                };
+                merge_patch(&mut merged, &given);
+                self.offers = Patch::Value(merged);
+            }
+        }
+    }
+
     /// The site, if every field and every rule across fields holds; the problems go to `errors`.
     fn validate(self, errors: &mut Vec<FieldError>) -> Option<ValidSite> {
         // Each field's problem is named by the field.
@@ -266,7 +344,7 @@ impl SiteBody {
                 self.$field.required(stringify!($field).to_owned(), errors)
             };
         }
-        let (latitude_given, longitude_given) = (!self.latitude.is_absent(), !self.longitude.is_absent());
+        let (latitude_given, longitude_given) = (self.latitude.is_given(), self.longitude.is_given());
         let name = required!(name);
         let aliases = optional!(aliases);
         let site_type = required!(site_type);
@@ -316,9 +394,9 @@ impl SiteBody {
             errors,
         );
         let offers = match self.offers {
-            None | Some(Value::Null) => Some(BTreeMap::new()),
-            Some(Value::Object(offers)) => read_offers(&offers, errors),
-            Some(_) => {
+            Patch::Absent | Patch::Null => Some(BTreeMap::new()),
+            Patch::Value(Value::Object(offers)) => read_offers(&offers, errors),
+            Patch::Value(_) => {
                 errors.push(FieldError::new(
                     "offers",
                     "must be an object keyed by modality code, e.g. {\"ct\": {...}}",
@@ -575,6 +653,33 @@ mod tests {
                 ("offers.ct.accepting", "must be true or false"),
             ]
         );
+    }
+
+    #[test]
+    fn a_patch_sets_clears_keeps_and_merges_offers() {
+        let mut stored = minimal();
+        stored["payment"] = json!("free");
+        stored["street"] = json!("1 Main St");
+        stored["offers"] = json!({"ct": {"capacity": 2, "notes": "bring a badge"}, "mri": {}});
+        let patch = json!({
+            "name": "Riverside Imaging Center", "street": null,
+            "offers": {"ct": {"capacity": 3}, "mri": null}
+        });
+        let site = read_patched_site(&stored, patch.as_object().unwrap()).unwrap();
+        assert_eq!(site.name, "Riverside Imaging Center");
+        assert_eq!(site.street, None, "null clears");
+        assert_eq!(site.payment, Payment::Free, "left out keeps");
+        assert_eq!(site.offers.keys().copied().collect::<Vec<_>>(), [Modality::Ct]);
+        let ct = &site.offers[&Modality::Ct];
+        assert_eq!((ct.capacity, ct.notes.as_deref()), (Some(3), Some("bring a badge")));
+    }
+
+    #[test]
+    fn a_patched_site_meets_the_rules_of_a_new_one() {
+        let patch = json!({"name": null, "bogus": 1, "fee_usd": 5});
+        let errors = read_patched_site(&minimal(), patch.as_object().unwrap()).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["bogus", "name", "fee_usd"]);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use crate::openapi::responses::{
     BadId, BadJsonOrId, NotAdmin, NotSiteEditor, SiteNotFound, StaleRevision, Unauthenticated,
 };
 use crate::vocabulary::{SiteChangeKind, SiteSource, SiteStatus};
-use input::{OFFER_FIELDS, SITE_FIELDS, ValidSite, merge_patch, read_site};
+use input::{OFFER_FIELDS, SITE_FIELDS, ValidSite, read_site};
 use model::{NewSite, Site, SitePatch};
 use queries::Coordinates;
 
@@ -427,8 +427,8 @@ pub(crate) async fn update_site(
     Ok(site_response(StatusCode::OK, &updated))
 }
 
-/// The stored site (its editable fields, `before`) with `patch` applied as a JSON merge patch, read
-/// again whole by the rules of a new site; and the reason to override the duplicate guard.
+/// The stored site (its editable fields, `before`) with `patch` applied, read again whole by the
+/// rules of a new site; and the reason to override the duplicate guard.
 fn read_patched_site(before: &Value, patch: Value) -> Result<(ValidSite, Option<String>), ApiError> {
     let Value::Object(mut patch) = patch else {
         return Err(ApiError::validation(vec![FieldError::new(
@@ -438,9 +438,7 @@ fn read_patched_site(before: &Value, patch: Value) -> Result<(ValidSite, Option<
     };
     // Not a field of the site: a managers' or administrators' reason to let a change through.
     let reason = duplicates::read_override(patch.remove(duplicates::OVERRIDE_FIELD));
-    let mut document = before.clone();
-    merge_patch(&mut document, &Value::Object(patch));
-    match (read_site(&document), reason) {
+    match (input::read_patched_site(before, &patch), reason) {
         (Ok(site), Ok(reason)) => Ok((site, reason)),
         (site, reason) => {
             let mut errors: Vec<FieldError> = reason.err().into_iter().collect();

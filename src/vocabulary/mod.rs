@@ -290,6 +290,27 @@ code_set! {
 }
 
 code_set! {
+    /// Where a member's HIPAA training for a rotation came from (the ASRT survey's answers).
+    HipaaSource {
+        Employer = "employer", "Through their employer";
+        ClinicalFacility = "clinical_facility", "From the clinical facility";
+        EducationalProgram = "educational_program", "Through an educational program";
+        Online = "online", "Online";
+        Unspecified = "unspecified", "An unspecified setting";
+    }
+}
+
+code_set! {
+    /// How a member got into a rotation (the ASRT survey's answers); a report may name several.
+    Route {
+        Employer = "employer", "Through their employer";
+        EducationalProgram = "educational_program", "Through an educational program's affiliation";
+        NonEmployerProvider = "non_employer_provider", "With a health care provider that was not their employer";
+        Other = "other", "Some other setting";
+    }
+}
+
+code_set! {
     /// Whether liability insurance is required.
     LiabilityInsurance {
         NotRequired = "not_required", "Not required";
@@ -502,6 +523,12 @@ pub(crate) struct Vocabulary {
     pub(crate) site_status: Vec<Term<SiteStatus>>,
     /// Listing source (`source`).
     pub(crate) site_source: Vec<Term<SiteSource>>,
+    /// Where a member's HIPAA training for a rotation came from (`hipaa_source` of an experience
+    /// report; the ASRT survey's answers).
+    pub(crate) hipaa_source: Vec<Term<HipaaSource>>,
+    /// How a member got into a rotation (`route` of an experience report, a set; the ASRT
+    /// survey's answers).
+    pub(crate) route: Vec<Term<Route>>,
 }
 
 fn terms<T: CodeSet + Serialize + ToSchema>() -> Vec<Term<T>> {
@@ -549,6 +576,8 @@ pub(crate) fn vocabulary() -> Vocabulary {
         volume_bands: terms::<VolumeBand>(),
         site_status: terms::<SiteStatus>(),
         site_source: terms::<SiteSource>(),
+        hipaa_source: terms::<HipaaSource>(),
+        route: terms::<Route>(),
     }
 }
 

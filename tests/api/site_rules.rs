@@ -764,3 +764,47 @@ async fn examples_and_real_responses_conform_to_the_contract() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_vocabulary_lists_the_surveys_answer_sets_for_experience_reports() {
+    let app = TestApp::new().await;
+    let vocabulary = app.get("/v1/vocabulary").await.json();
+    let codes = |set: &str| -> Vec<String> {
+        vocabulary[set]
+            .as_array()
+            .unwrap_or_else(|| panic!("{set} is listed"))
+            .iter()
+            .map(|term| term["code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        codes("hipaa_source"),
+        [
+            "employer",
+            "clinical_facility",
+            "educational_program",
+            "online",
+            "unspecified"
+        ]
+    );
+    assert_eq!(
+        codes("route"),
+        ["employer", "educational_program", "non_employer_provider", "other"]
+    );
+    assert_eq!(
+        vocabulary["route"][2]["display"],
+        "With a health care provider that was not their employer"
+    );
+    // The contract has them as enums, so a generated client gets them as unions of literals.
+    let document = clinical_sites::openapi::document();
+    let document = serde_json::to_value(&document).unwrap();
+    for (schema, set) in [("Term_HipaaSource", "hipaa_source"), ("Term_Route", "route")] {
+        let values: Vec<String> = document["components"]["schemas"][schema]["properties"]["code"]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema} is an enum"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(values, codes(set), "{schema}");
+    }
+}

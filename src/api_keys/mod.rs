@@ -11,6 +11,8 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+mod queries;
+
 use crate::AppState;
 use crate::auth::token::{self, Kind};
 use crate::auth::{Caller, Credential, NO_STORE};
@@ -109,37 +111,13 @@ pub(crate) async fn create_api_key(
     let secret = token::generate(Kind::ApiKey);
     let prefix = secret.plain[..12].to_owned();
     let mut tx = state.pool.begin().await?;
-    // Serialize key creation per account so the limit holds under concurrent requests.
-    sqlx::query!(
-        "select 1 as locked from account where account_id = $1 for update",
-        caller.account_id
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    let live = sqlx::query_scalar!(
-        r#"select count(*) as "live!" from api_key where account_id = $1 and revoked_at is null"#,
-        caller.account_id,
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if live >= MAX_KEYS_PER_ACCOUNT {
+    if queries::lock_and_count_live(&mut tx, caller.account_id).await? >= MAX_KEYS_PER_ACCOUNT {
         return Err(ApiError::validation(vec![FieldError::new(
             "name",
             format!("this account already has {MAX_KEYS_PER_ACCOUNT} live keys; revoke one first"),
         )]));
     }
-    let api_key = sqlx::query_as!(
-        ApiKey,
-        "insert into api_key (api_key_id, account_id, name, prefix, key_hash) values ($1, $2, $3, $4, $5)
-         returning api_key_id, name, prefix, created_at, last_used_at, revoked_at",
-        Uuid::now_v7(),
-        caller.account_id,
-        name,
-        &prefix,
-        &secret.hash,
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    let api_key = queries::insert(&mut *tx, caller.account_id, name, &prefix, &secret.hash).await?;
     tx.commit().await?;
     let body = NewApiKeySecret {
         api_key,
@@ -163,15 +141,7 @@ pub(crate) async fn list_api_keys(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<impl IntoResponse, ApiError> {
-    let items = sqlx::query_as!(
-        ApiKey,
-        "select api_key_id, name, prefix, created_at, last_used_at, revoked_at
-           from api_key where account_id = $1
-          order by api_key_id desc",
-        caller.account_id,
-    )
-    .fetch_all(&state.pool)
-    .await?;
+    let items = queries::list(&state.pool, caller.account_id).await?;
     Ok(([NO_STORE], JsonResponse(ApiKeyList { items })))
 }
 
@@ -194,16 +164,8 @@ pub(crate) async fn delete_api_key(
     caller: Caller,
     Path(api_key_id): Path<Uuid>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let found = sqlx::query!(
-        "update api_key set revoked_at = coalesce(revoked_at, now())
-          where api_key_id = $1 and account_id = $2",
-        api_key_id,
-        caller.account_id,
-    )
-    .execute(&state.pool)
-    .await?
-    .rows_affected();
-    if found == 0 {
+    let found = queries::revoke(&state.pool, api_key_id, caller.account_id).await?;
+    if !found {
         return Err(ApiError::not_found("you have no API key with this id"));
     }
     Ok((StatusCode::NO_CONTENT, [NO_STORE]))

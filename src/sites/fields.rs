@@ -362,35 +362,18 @@ impl<T: CodeSet + Ord> Rule for Vec<T> {
     }
 }
 
-impl Rule for UsState {
-    fn read(value: &Value) -> Result<Self, String> {
-        with(value, Self::parse)
-    }
+/// The newtypes parsed from a string by their own `parse`.
+macro_rules! rule_by_parse {
+    ($($newtype:ty),+) => {$(
+        impl Rule for $newtype {
+            fn read(value: &Value) -> Result<Self, String> {
+                with(value, Self::parse)
+            }
+        }
+    )+};
 }
 
-impl Rule for PostalCode {
-    fn read(value: &Value) -> Result<Self, String> {
-        with(value, Self::parse)
-    }
-}
-
-impl Rule for Phone {
-    fn read(value: &Value) -> Result<Self, String> {
-        with(value, Self::parse)
-    }
-}
-
-impl Rule for WebsiteUrl {
-    fn read(value: &Value) -> Result<Self, String> {
-        with(value, Self::parse)
-    }
-}
-
-impl Rule for Npi {
-    fn read(value: &Value) -> Result<Self, String> {
-        with(value, Self::parse)
-    }
-}
+rule_by_parse!(UsState, PostalCode, Phone, WebsiteUrl, Npi);
 
 impl Rule for crate::accounts::fields::Email {
     fn read(value: &Value) -> Result<Self, String> {

@@ -7,10 +7,11 @@
 //! says: `offers.<modality>: null` removes an offer); the result is read again whole, so both
 //! paths enforce the same rules.
 //!
-//! Adding a field: the migration's column, a field here (its type is its rule), the same field in
-//! [`ValidSite`] (the compiler then points at [`SiteBody::validate`]) and in the response's
-//! `SiteDetails`, and a test. The columns a site is written to follow from `ValidSite`, and
-//! `SITE_FIELDS` from this declaration.
+//! Adding a field: the migration's column, a field here (its type is its rule; the compiler then
+//! points at [`SiteBody::apply`]), the same field in [`ValidSite`] read by [`SiteBody::validate`]
+//! (a test fails until it is), in the response's `SiteDetails` (the contract test fails until it
+//! is), and a test. The columns a site is written to follow from `ValidSite`, and `SITE_FIELDS`
+//! from this declaration.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -635,6 +636,24 @@ mod tests {
                 "notes"
             ]
         );
+    }
+
+    #[test]
+    fn every_declared_field_reaches_the_checked_site() {
+        // A field declared in `SiteBody` but not carried into `ValidSite` would be accepted and
+        // then never stored: the serialized `ValidSite` (the row's editable columns) must have
+        // every declared field but those stored apart (coordinates, offers), and nothing else.
+        let site = read_site(&minimal()).unwrap();
+        let columns = serde_json::to_value(&site).unwrap();
+        let mut columns: Vec<&str> = columns.as_object().unwrap().keys().map(String::as_str).collect();
+        columns.sort_unstable();
+        let mut declared: Vec<&str> = SITE_FIELDS
+            .iter()
+            .copied()
+            .filter(|field| !["latitude", "longitude", "offers"].contains(field))
+            .collect();
+        declared.sort_unstable();
+        assert_eq!(columns, declared);
     }
 
     #[test]

@@ -280,6 +280,11 @@ fn pool_options(max_connections: u32) -> PgPoolOptions {
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {
+                // Opened before the private cluster last died: cut, so dropped (the pool opens
+                // another) rather than failing a request after the recovery.
+                if crate::postgres::connections_older_than_this_are_cut().is_some_and(|since| meta.age >= since) {
+                    return Ok(false);
+                }
                 if meta.idle_for >= IDLE_CHECK_AFTER {
                     conn.ping().await?;
                 }

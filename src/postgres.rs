@@ -33,7 +33,7 @@ use sqlx::postgres::PgConnectOptions;
 
 mod watch;
 
-pub(crate) use watch::WatchedCluster;
+pub(crate) use watch::{WatchedCluster, connections_older_than_this_are_cut};
 
 /// How long a cluster may take to start, and to stop, before we escalate.
 const START_TIMEOUT: Duration = Duration::from_secs(60);

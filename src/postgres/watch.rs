@@ -6,10 +6,13 @@
 //! cluster (`fsync`, `synchronous_commit`, `full_page_writes`: see [`super::ClusterOptions`]): a
 //! commit that was answered is in the WAL on disk, and the restarted server replays the WAL (crash
 //! recovery) before it accepts connections. Meanwhile requests get 503 `unavailable`
-//! ([`crate::error`]); the pools replace their broken connections as they are used.
+//! ([`crate::error`]). Once the server is found dead, every pooled connection opened before is
+//! known to be cut: [`connections_older_than_this_are_cut`] says so, and the pools drop such a
+//! connection instead of handing it to a request (which would get a 503 after the recovery).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, LazyLock, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -22,6 +25,26 @@ const POLL: Duration = Duration::from_millis(250);
 /// The wait before a second attempt to start it; doubled after each failure, up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// When this process last found its cluster's postmaster dead, in nanoseconds after [`EPOCH`]
+/// (0: never).
+static LAST_DEATH: AtomicU64 = AtomicU64::new(0);
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+/// Records that the server died now: every connection opened until now is cut.
+fn mark_death() {
+    let nanos = u64::try_from(EPOCH.elapsed().as_nanos()).unwrap_or(u64::MAX).max(1);
+    LAST_DEATH.store(nanos, Ordering::Release);
+}
+
+/// The time since this process last found its cluster dead (`None` if it never did): a pooled
+/// connection older than this was opened to the dead server and is cut.
+pub(crate) fn connections_older_than_this_are_cut() -> Option<Duration> {
+    match LAST_DEATH.load(Ordering::Acquire) {
+        0 => None,
+        nanos => Some(EPOCH.elapsed().saturating_sub(Duration::from_nanos(nanos))),
+    }
+}
 
 /// A cluster this process owns, started again whenever its postmaster dies. Stopping it (or
 /// dropping it) ends the watch first, then stops the server: a shutdown is never mistaken for a
@@ -148,6 +171,7 @@ fn watch(shared: &Shared) {
                 let Some(exit) = cluster.exited() else {
                     continue;
                 };
+                mark_death();
                 tracing::error!(
                     pid = cluster.pid(),
                     exit = %exit,

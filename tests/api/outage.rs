@@ -35,6 +35,25 @@ fn postmaster_pid(data_dir: &std::path::Path) -> i32 {
     contents.lines().next().unwrap().trim().parse().unwrap()
 }
 
+/// GETs each of `paths` from 16 clients at once; the answers in the order of `paths`.
+fn read_concurrently(addr: std::net::SocketAddr, paths: &[String]) -> Vec<(u16, String)> {
+    let paths = Arc::new(paths.to_vec());
+    let readers: Vec<_> = (0..16)
+        .map(|reader| {
+            let paths = paths.clone();
+            std::thread::spawn(move || {
+                (reader..paths.len())
+                    .step_by(16)
+                    .map(|i| (i, request(addr, "GET", &paths[i]).unwrap()))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut answers: Vec<_> = readers.into_iter().flat_map(|r| r.join().unwrap()).collect();
+    answers.sort_by_key(|(i, _)| *i);
+    answers.into_iter().map(|(_, answer)| answer).collect()
+}
+
 #[test]
 fn a_killed_cluster_is_started_again_and_keeps_every_acknowledged_create() {
     let dir = TempDir::new("outage");
@@ -66,6 +85,14 @@ fn a_killed_cluster_is_started_again_and_keeps_every_acknowledged_create() {
             })
         })
         .collect();
+    // Reads by 16 clients at once open as many of the reads' pooled connections, which then sit
+    // idle through the deaths below.
+    let reads = vec!["/v1/sites?modality=CT".to_owned(); 64];
+    assert!(
+        read_concurrently(service.addr, &reads)
+            .iter()
+            .all(|(status, _)| *status == 200)
+    );
     let created = |outcomes: &Mutex<Vec<Outcome>>| outcomes.lock().unwrap().iter().filter(|o| o.status == 201).count();
     let mut recoveries = Vec::new();
     // A crash (SIGKILL), then an immediate shutdown (SIGQUIT, what `pg_ctl stop -m immediate`
@@ -136,10 +163,14 @@ fn a_killed_cluster_is_started_again_and_keeps_every_acknowledged_create() {
             status => panic!("a create during the outage got {status}: {}", outcome.body),
         }
     }
-    assert!(unavailable > 0, "the outage was visible as 503s");
-    for site_id in &acknowledged {
-        let (status, body) = request(service.addr, "GET", &format!("/v1/sites/{site_id}")).unwrap();
-        assert_eq!(status, 200, "acknowledged site {site_id} is gone: {body}");
+    // No assertion that some create got a 503: one may also wait out the outage for a connection
+    // (the pool's acquire timeout) and succeed, which is better still. What must hold is that
+    // every answer was a 201 or a 503 (above) and that every 201 is kept (below).
+    // Read back by 16 clients at once, so that every pooled connection (also those idle since
+    // before the last death) serves a read: none may fail once the service is serving again.
+    let paths: Vec<String> = acknowledged.iter().map(|id| format!("/v1/sites/{id}")).collect();
+    for (path, (status, body)) in paths.iter().zip(read_concurrently(service.addr, &paths)) {
+        assert_eq!(status, 200, "acknowledged site {path} is gone: {body}");
     }
 
     let (code, output) = service.stop(libc::SIGTERM);

@@ -16,6 +16,7 @@
 //! | `MAX_CONNECTIONS` | derived | most client connections open at once: three quarters of the open-file limit left after the pools, at most 10,000 (1 to 1000000); a new one past it closes the longest-open idle one |
 //! | `MAX_IN_FLIGHT` | `256` | most requests answered at once; one past it gets a 503 `unavailable` problem with `Retry-After: 1` at once (1 to 100000); probes are not counted |
 //! | `SESSION_TTL_DAYS` | `30` | days a session token stays valid (1 to 365) |
+//! | `STATS_MIN_RESPONDENTS` | `10` | the statistics' disclosure threshold: breakdowns of fewer respondents are withheld; at least 5 |
 //! | `RATE_LIMIT_PER_MINUTE` | `600` | requests per minute per client address, and per credential when one is sent; `0` turns it off (benchmarks) |
 //! | `SIGN_IN_ATTEMPTS_PER_MINUTE` | `10` | sign-in attempts per minute per email and per client address |
 //! | `LOG_FORMAT` | `text` | `text` for people, `json` for log collectors |
@@ -197,6 +198,12 @@ pub struct Config {
     )]
     pub rate_limit_per_minute: u32,
 
+    /// The disclosure threshold of the statistics: a breakdown (a group, a site's report summary)
+    /// of fewer respondents is withheld (`insufficient_data`). Never below 5.
+    #[arg(long, env = "STATS_MIN_RESPONDENTS", value_name = "STATS_MIN_RESPONDENTS", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(5..=100_000))]
+    pub stats_min_respondents: u32,
+
     /// Sign-in attempts per minute per email and per client address.
     #[arg(long, env = "SIGN_IN_ATTEMPTS_PER_MINUTE", value_name = "SIGN_IN_ATTEMPTS_PER_MINUTE",
           default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10000))]
@@ -231,6 +238,7 @@ impl Config {
             max_in_flight: 256,
             session_ttl_days: 30,
             rate_limit_per_minute: 600,
+            stats_min_respondents: 10,
             sign_in_attempts_per_minute: 10,
             log_format: LogFormat::Text,
             rust_log: "info".to_owned(),

@@ -11,15 +11,16 @@
 //! - [`openapi`]: the generated contract and `/docs`; [`demo_data`]: the synthetic directory of
 //!   `clinical-sites demo-data`;
 //! - [`auth`]: who is calling (the `Caller` extractor), passwords, tokens, rate limits;
-//! - [`patch`]: tri-state PATCH fields; [`pagination`]: limit and cursor; [`idempotency`]: safe
+//! - [`patch`]: tri-state PATCH fields; [`body`]: request bodies read field by field; [`pagination`]: limit and cursor; [`idempotency`]: safe
 //!   retries of creating requests; [`geo`]: ZIP centroids and distances; [`maintenance`]: the
 //!   periodic purge of expired rows;
 //! - resources: [`health`], [`accounts`], [`sessions`], [`api_keys`], [`vocabulary`], [`sites`]
-//!   (with claims and history).
+//!   (with claims and history), [`reports`] (members' experience reports and the statistics).
 
 pub mod accounts;
 pub(crate) mod api_keys;
 pub mod auth;
+pub(crate) mod body;
 pub mod config;
 pub mod db;
 pub mod demo_data;
@@ -34,6 +35,7 @@ pub mod openapi;
 pub(crate) mod pagination;
 pub(crate) mod patch;
 pub mod postgres;
+pub mod reports;
 pub(crate) mod sessions;
 pub mod sites;
 pub mod telemetry;
@@ -56,6 +58,7 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .merge(api_keys::router())
         .merge(vocabulary::router())
         .merge(sites::router())
+        .merge(reports::router())
 }
 
 /// The whole application: API routes, documentation routes and middleware.

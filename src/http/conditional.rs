@@ -1,8 +1,11 @@
-//! Conditional requests: `If-None-Match` against a response's entity tag.
+//! Conditional requests: `If-None-Match` against a response's entity tag, and `If-Match` against
+//! a resource's revision.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+
+use crate::error::ApiError;
 
 /// Whether `If-None-Match` names `etag` (weak comparison, RFC 9110 13.1.2: `W/` is ignored) or is
 /// `*`.
@@ -28,6 +31,40 @@ pub(crate) fn not_modified(headers: &HeaderMap, etag: &str) -> Option<Response> 
         response.headers_mut().insert(header::ETAG, value);
     }
     Some(response)
+}
+
+/// `If-Match` against a resource whose `ETag` is its quoted `version`: 428 when `required` and
+/// missing, 412 (with the current `ETag`) when it names no current revision. Strong comparison:
+/// weak tags never match. `what` names the resource ("site") and `read` where its ETag is read.
+pub(crate) fn check_if_match(
+    headers: &HeaderMap,
+    version: i64,
+    required: bool,
+    what: &str,
+    read: &str,
+) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        if required {
+            return Err(ApiError::precondition_required(format!(
+                "send If-Match with the {what}'s current ETag (from {read}), so concurrent edits cannot overwrite \
+                 each other"
+            )));
+        }
+        return Ok(());
+    };
+    let current = format!("\"{version}\"");
+    let matches = value
+        .to_str()
+        .map(|tags| tags.split(',').map(str::trim).any(|tag| tag == "*" || tag == current))
+        .unwrap_or(false);
+    if matches {
+        Ok(())
+    } else {
+        Err(ApiError::precondition_failed(format!(
+            "the {what} changed since you read it (its ETag no longer matches); GET it again and reapply your change"
+        ))
+        .with_header(header::ETAG, HeaderValue::from_str(&current).expect("a quoted number")))
+    }
 }
 
 #[cfg(test)]

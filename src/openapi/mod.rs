@@ -37,6 +37,8 @@ mod tighten;
         (name = "vocabulary", description = "Every closed set of codes, with display names."),
         (name = "sites", description = "Clinical training sites: the listing, its offers per modality, its history."),
         (name = "claims", description = "Coordinators asking to manage an existing listing, and administrators deciding."),
+        (name = "reports", description = "Members' reports of their rotations at a site: what it really asked of them. Comments are public and never hold patient data."),
+        (name = "statistics", description = "The ASRT survey's figures, counted live from members' reports, with small groups withheld."),
     ),
     // Schemas that only parameters refer to (utoipa collects those of bodies by itself).
     components(schemas(

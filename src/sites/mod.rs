@@ -315,28 +315,7 @@ pub(crate) async fn get_site(
 /// `If-Match`: required on PATCH (428 without), 412 when it names no current revision. Strong
 /// comparison: weak tags never match.
 fn check_if_match(headers: &HeaderMap, version: i64, required: bool) -> Result<(), ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else {
-        if required {
-            return Err(ApiError::precondition_required(
-                "send If-Match with the site's current ETag (from GET /v1/sites/{site_id}), so concurrent edits \
-                 cannot overwrite each other",
-            ));
-        }
-        return Ok(());
-    };
-    let current = format!("\"{version}\"");
-    let matches = value
-        .to_str()
-        .map(|tags| tags.split(',').map(str::trim).any(|tag| tag == "*" || tag == current))
-        .unwrap_or(false);
-    if matches {
-        Ok(())
-    } else {
-        Err(ApiError::precondition_failed(
-            "the site changed since you read it (its ETag no longer matches); GET it again and reapply your change",
-        )
-        .with_header(header::ETAG, HeaderValue::from_str(&current).expect("a quoted number")))
-    }
+    crate::http::conditional::check_if_match(headers, version, required, "site", "GET /v1/sites/{site_id}")
 }
 
 /// Changes a site (its managers and administrators). The body is a JSON merge patch; `If-Match`
@@ -400,8 +379,19 @@ pub(crate) async fn update_site(
         overridden = duplicates::guard(&mut tx, &site, Some(site_id), reason.as_deref()).await?;
     }
     let (coordinates, notices) = coordinates_for(&site);
+    // The statistics count a report under its site's state and type: when those change, the
+    // site's respondents are counted again.
+    let recount = if site.state.as_str() != current.state || site.site_type != current.site_type {
+        let respondents = crate::reports::tally::respondents_at(&mut tx, site_id).await?;
+        Some(crate::reports::tally::Recount::begin(&mut tx, respondents).await?)
+    } else {
+        None
+    };
     queries::sync_offers(&mut tx, site_id, &site.offers).await?;
     let mut updated = queries::update(&mut tx, site_id, &site, coordinates).await?;
+    if let Some(recount) = recount {
+        recount.finish(&mut tx).await?;
+    }
     let mut changes = diff(&before, &editable_json(&updated));
     if changes.as_object().is_some_and(Map::is_empty) {
         // Nothing changed: keep the revision (and the history) as they were.

@@ -9,8 +9,9 @@ use sqlx::{Column, FromRow, PgConnection, PgExecutor, Postgres, Row};
 use uuid::Uuid;
 
 use super::claims::Claim;
-use super::input::{ValidOffer, ValidSite, field_names};
+use super::input::{ValidOffer, ValidSite};
 use super::model::{Site, SiteDetails};
+use crate::body::field_names;
 use crate::error::{ApiError, constraint_error};
 use crate::vocabulary::{ClaimStatus, Modality, SiteChangeKind, SiteSource, SiteStatus};
 
@@ -446,10 +447,11 @@ pub(crate) async fn add_manager(
 pub(crate) async fn record_change(
     executor: impl PgExecutor<'_>,
     site_id: Uuid,
-    account_id: Uuid,
+    account_id: impl Into<Option<Uuid>>,
     kind: SiteChangeKind,
     changes: &Value,
 ) -> Result<(), ApiError> {
+    let account_id: Option<Uuid> = account_id.into();
     sqlx::query!(
         "insert into site_change (site_change_id, site_id, account_id, kind, changes) values ($1, $2, $3, $4, $5)",
         Uuid::now_v7(),

@@ -397,6 +397,11 @@ code_set! {
         Verify = "verify", "An administrator verified it";
         ClaimApproved = "claim_approved", "A claim on it was approved";
         ClaimRejected = "claim_rejected", "A claim on it was rejected";
+        ReportCreate = "report_create", "A member reported a rotation there";
+        ReportUpdate = "report_update", "A member changed their report";
+        ReportDelete = "report_delete", "A report was deleted";
+        ReportHide = "report_hide", "An administrator hid a report";
+        ReportUnhide = "report_unhide", "An administrator showed a hidden report again";
     }
 }
 

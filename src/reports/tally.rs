@@ -1,0 +1,374 @@
+//! The statistics' running counts (`report_tally`), kept exact by the writes themselves.
+//!
+//! A respondent's *contribution* is the set of tally keys they count in: for each filter a report
+//! of theirs matches (none, its modality, its site's state and type, `since`, `until`), each group
+//! it falls in (none, state, modality, year) and each category it shows (respondents, the site's
+//! survey category, paid, HIPAA source, ...). Counting respondents rather than reports is then a
+//! union: a member with two CT reports counts once under `modality:ct`. For `since` and `until`
+//! the key also carries the respondent's latest (earliest) matching year, so `since = Y` is the
+//! sum of the rows with `bound >= Y`.
+//!
+//! Every write that can change what a respondent counts in runs [`Recount::begin`] before and
+//! [`Recount::finish`] after, in its transaction: the difference of the two contributions is
+//! applied to the rows, in key order (so concurrent writers never deadlock on them). A test
+//! compares the rows with a fresh count of every report after random writes.
+
+use std::collections::BTreeMap;
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::vocabulary::{CodeSet, HipaaSource, Modality, Route, SiteType, SurveyCategory};
+
+/// What the statistics read of one counted report (not hidden, not on a demo site).
+#[derive(Debug, Clone)]
+pub(crate) struct Facts {
+    pub(crate) respondent_id: Uuid,
+    pub(crate) modality: Modality,
+    pub(crate) state: String,
+    pub(crate) site_type: SiteType,
+    pub(crate) year: i16,
+    pub(crate) route: Vec<Route>,
+    pub(crate) paid: bool,
+    pub(crate) hipaa_source: HipaaSource,
+    pub(crate) insurance_needed: bool,
+    pub(crate) accepted_independent: Option<bool>,
+    pub(crate) would_recommend: Option<bool>,
+}
+
+/// A filter of the statistics, as the tally stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Filter {
+    All,
+    Modality(Modality),
+    State(String),
+    SiteType(SiteType),
+    Since(i16),
+    Until(i16),
+}
+
+impl Filter {
+    /// The tally's `filter` column, and the range of `bound` that matches.
+    pub(crate) fn key(&self) -> (String, i16, i16) {
+        match self {
+            Self::All => (String::new(), 0, 0),
+            Self::Modality(m) => (format!("modality:{}", m.code()), 0, 0),
+            Self::State(s) => (format!("state:{s}"), 0, 0),
+            Self::SiteType(t) => (format!("site_type:{}", t.code()), 0, 0),
+            Self::Since(year) => ("since".to_owned(), *year, i16::MAX),
+            Self::Until(year) => ("until".to_owned(), i16::MIN, *year),
+        }
+    }
+}
+
+/// A grouping of the statistics (`group_by`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum GroupBy {
+    State,
+    Modality,
+    Year,
+}
+
+impl GroupBy {
+    /// The tally's `group_by` column.
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Self::State => "state",
+            Self::Modality => "modality",
+            Self::Year => "year",
+        }
+    }
+}
+
+/// The snake_case code of a survey category, as tally categories and the statistics name it.
+pub(crate) fn survey_code(category: SurveyCategory) -> &'static str {
+    match category {
+        SurveyCategory::Hospital => "hospital",
+        SurveyCategory::ImagingCenter => "imaging_center",
+        SurveyCategory::LargeClinic => "large_clinic",
+        SurveyCategory::Other => "other",
+    }
+}
+
+/// The categories one report shows.
+pub(crate) fn categories(report: &Facts) -> Vec<String> {
+    let mut out = vec![
+        "respondents".to_owned(),
+        format!("site_type:{}", survey_code(report.site_type.survey_category())),
+        format!("hipaa_source:{}", report.hipaa_source.code()),
+    ];
+    out.extend(report.route.iter().map(|route| format!("route:{}", route.code())));
+    let flags = [
+        (report.paid, "paid"),
+        (!report.insurance_needed, "insurance_not_needed"),
+        (report.accepted_independent == Some(true), "accepted_independent"),
+        (report.would_recommend == Some(true), "would_recommend"),
+    ];
+    out.extend(flags.iter().filter(|(on, _)| *on).map(|(_, name)| (*name).to_owned()));
+    out
+}
+
+/// One row's key: filter, group_by, group value, category, bound.
+pub(crate) type Key = (String, &'static str, String, String, i16);
+
+/// Which filters a contribution is computed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Filters {
+    /// Every filter the tally keeps.
+    Tally,
+    /// None (the reports were filtered already).
+    Unfiltered,
+}
+
+/// The keys `reports` (all of one respondent's) count in, each once.
+pub(crate) fn contribution(reports: &[Facts], filters: Filters) -> Vec<Key> {
+    let mut bounds: BTreeMap<(String, &'static str, String, String), i16> = BTreeMap::new();
+    for report in reports {
+        let mut report_filters = vec![(String::new(), None)];
+        if filters == Filters::Tally {
+            report_filters.extend([
+                (format!("modality:{}", report.modality.code()), None),
+                (format!("state:{}", report.state), None),
+                (format!("site_type:{}", report.site_type.code()), None),
+                ("since".to_owned(), Some(true)),
+                ("until".to_owned(), Some(false)),
+            ]);
+        }
+        let groups = [
+            ("", String::new()),
+            ("state", report.state.clone()),
+            ("modality", report.modality.code().to_owned()),
+            ("year", report.year.to_string()),
+        ];
+        let categories = categories(report);
+        for (filter, latest) in &report_filters {
+            for (group_by, group_value) in &groups {
+                for category in &categories {
+                    let key = (filter.clone(), *group_by, group_value.clone(), category.clone());
+                    let year = report.year;
+                    bounds
+                        .entry(key)
+                        .and_modify(|bound| match latest {
+                            Some(true) => *bound = (*bound).max(year),
+                            Some(false) => *bound = (*bound).min(year),
+                            None => {}
+                        })
+                        .or_insert(if latest.is_some() { year } else { 0 });
+                }
+            }
+        }
+    }
+    bounds
+        .into_iter()
+        .map(|((filter, group_by, group_value, category), bound)| (filter, group_by, group_value, category, bound))
+        .collect()
+}
+
+/// Respondents per key, over the reports of many respondents (grouped by respondent here).
+pub(crate) fn count(reports: &[Facts], filters: Filters) -> BTreeMap<Key, i64> {
+    let mut by_respondent: BTreeMap<Uuid, Vec<Facts>> = BTreeMap::new();
+    for report in reports {
+        by_respondent
+            .entry(report.respondent_id)
+            .or_default()
+            .push(report.clone());
+    }
+    let mut counts = BTreeMap::new();
+    for reports in by_respondent.values() {
+        for key in contribution(reports, filters) {
+            *counts.entry(key).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// The counted reports of `respondents`.
+pub(crate) async fn facts_of(conn: &mut PgConnection, respondents: &[Uuid]) -> Result<Vec<Facts>, sqlx::Error> {
+    sqlx::query_as!(
+        Facts,
+        r#"select r.respondent_id, r.modality as "modality: Modality", s.state,
+                  s.site_type as "site_type: SiteType", r.year, r.route as "route: Vec<Route>", r.paid,
+                  r.hipaa_source as "hipaa_source: HipaaSource", r.insurance_needed, r.accepted_independent,
+                  r.would_recommend
+             from site_report r
+             join site s on s.site_id = r.site_id
+            where r.respondent_id = any($1) and r.hidden_at is null and s.source <> 'demo'"#,
+        respondents,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Tally rows as columns, for `unnest`.
+#[derive(Default)]
+struct Rows {
+    filter: Vec<String>,
+    group_by: Vec<String>,
+    group_value: Vec<String>,
+    category: Vec<String>,
+    bound: Vec<i16>,
+    respondents: Vec<i32>,
+}
+
+impl Rows {
+    fn push(&mut self, (filter, group_by, group_value, category, bound): &Key, respondents: i64) {
+        self.filter.push(filter.clone());
+        self.group_by.push((*group_by).to_owned());
+        self.group_value.push(group_value.clone());
+        self.category.push(category.clone());
+        self.bound.push(*bound);
+        self.respondents.push(i32::try_from(respondents).unwrap_or(i32::MAX));
+    }
+}
+
+/// A write's recount: the contributions of the respondents it touches, before it.
+#[must_use = "finish the recount after the write, in the same transaction"]
+pub(crate) struct Recount {
+    respondents: Vec<Uuid>,
+    before: BTreeMap<Key, i64>,
+}
+
+impl Recount {
+    /// Locks `respondents` (so their writes recount one at a time) and records what they count in
+    /// now. Call after locking the site the write is about, before the write.
+    pub(crate) async fn begin(conn: &mut PgConnection, mut respondents: Vec<Uuid>) -> Result<Self, sqlx::Error> {
+        respondents.sort();
+        respondents.dedup();
+        sqlx::query!(
+            "select respondent_id from respondent where respondent_id = any($1) order by respondent_id for update",
+            &respondents,
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+        let before = count(&facts_of(conn, &respondents).await?, Filters::Tally);
+        Ok(Self { respondents, before })
+    }
+
+    /// Applies the difference between what the respondents count in now and before.
+    pub(crate) async fn finish(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        let after = count(&facts_of(conn, &self.respondents).await?, Filters::Tally);
+        let mut deltas: BTreeMap<&Key, i64> = BTreeMap::new();
+        for (key, n) in &after {
+            *deltas.entry(key).or_insert(0) += n;
+        }
+        for (key, n) in &self.before {
+            *deltas.entry(key).or_insert(0) -= n;
+        }
+        deltas.retain(|_, n| *n != 0);
+        if deltas.is_empty() {
+            return Ok(());
+        }
+        let mut rows = Rows::default();
+        for (key, n) in deltas {
+            rows.push(key, n);
+        }
+        // In key order, so concurrent recounts lock the shared rows in the same order.
+        sqlx::query!(
+            "insert into report_tally (filter, group_by, group_value, category, bound, respondents)
+             select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int2[], $6::int4[])
+             on conflict (filter, group_by, group_value, category, bound)
+             do update set respondents = report_tally.respondents + excluded.respondents",
+            &rows.filter,
+            &rows.group_by,
+            &rows.group_value,
+            &rows.category,
+            &rows.bound,
+            &rows.respondents,
+        )
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}
+
+/// The respondents with a report at `site_id`.
+pub(crate) async fn respondents_at(conn: &mut PgConnection, site_id: Uuid) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select distinct respondent_id from site_report where site_id = $1",
+        site_id
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Counts every report afresh into `report_tally` (after loading reports directly, e.g. the
+/// benchmark's); returns the rows written. Writers wait meanwhile: the table is locked.
+pub async fn rebuild(pool: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!("lock table report_tally in exclusive mode")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!("delete from report_tally").execute(&mut *tx).await?;
+    let facts = super::stats::matching_facts(&mut tx, &Default::default()).await?;
+    let counts = count(&facts, Filters::Tally);
+    let rows: Vec<(&Key, &i64)> = counts.iter().collect();
+    for chunk in rows.chunks(10_000) {
+        let mut columns = Rows::default();
+        for (key, n) in chunk {
+            columns.push(key, **n);
+        }
+        sqlx::query!(
+            "insert into report_tally (filter, group_by, group_value, category, bound, respondents)
+             select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int2[], $6::int4[])",
+            &columns.filter,
+            &columns.group_by,
+            &columns.group_value,
+            &columns.category,
+            &columns.bound,
+            &columns.respondents,
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(rows.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(respondent: u128, modality: Modality, year: i16, paid: bool) -> Facts {
+        Facts {
+            respondent_id: Uuid::from_u128(respondent),
+            modality,
+            state: "OH".to_owned(),
+            site_type: SiteType::Hospital,
+            year,
+            route: vec![Route::Employer],
+            paid,
+            hipaa_source: HipaaSource::Employer,
+            insurance_needed: false,
+            accepted_independent: None,
+            would_recommend: Some(true),
+        }
+    }
+
+    fn get(counts: &BTreeMap<Key, i64>, filter: &str, category: &str, bound: i16) -> i64 {
+        counts
+            .get(&(filter.to_owned(), "", String::new(), category.to_owned(), bound))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn a_respondent_counts_once_per_category_however_many_reports() {
+        let reports = [
+            report(1, Modality::Ct, 2020, false),
+            report(1, Modality::Ct, 2022, true),
+            report(2, Modality::Mri, 2021, false),
+        ];
+        let counts = count(&reports, Filters::Tally);
+        assert_eq!(get(&counts, "", "respondents", 0), 2);
+        assert_eq!(get(&counts, "", "paid", 0), 1);
+        assert_eq!(get(&counts, "modality:ct", "respondents", 0), 1);
+        // `since`: respondent 1's latest year is 2022, respondent 2's 2021.
+        assert_eq!(get(&counts, "since", "respondents", 2022), 1);
+        assert_eq!(get(&counts, "since", "respondents", 2021), 1);
+        assert_eq!(get(&counts, "since", "respondents", 2020), 0);
+        // `until`: earliest years 2020 and 2021; paid only in 2022.
+        assert_eq!(get(&counts, "until", "respondents", 2020), 1);
+        assert_eq!(get(&counts, "until", "paid", 2022), 1);
+    }
+}

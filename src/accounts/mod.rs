@@ -25,7 +25,7 @@ use fields::{DisplayName, Email, Password};
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_account, list_accounts))
-        .routes(routes!(get_me, update_me))
+        .routes(routes!(get_me, update_me, delete_me))
         .routes(routes!(update_account))
 }
 
@@ -86,6 +86,28 @@ pub(crate) struct MePatch {
     #[serde(default)]
     #[schema(value_type = Option<String>, nullable = false, format = Password, max_length = 256)]
     pub(crate) current_password: Patch<String>,
+}
+
+/// What happens to a leaving member's experience reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum LeavingReports {
+    /// Deleted, and taken out of the statistics.
+    Delete,
+    /// Kept, shown without a name and linked to no account; they still count in the statistics
+    /// (as one respondent).
+    KeepAnonymised,
+}
+
+/// Deleting one's own account.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AccountDeletion {
+    /// The account's password, to confirm.
+    #[schema(format = Password, max_length = 256)]
+    pub(crate) password: String,
+    /// What to do with your experience reports.
+    pub(crate) reports: LeavingReports,
 }
 
 /// An administrator's changes to an account.
@@ -244,6 +266,58 @@ pub(crate) async fn update_me(
     };
     let account = queries::update_own(&state.pool, &caller, display_name.as_ref(), new_hash.as_deref()).await?;
     Ok(([NO_STORE], JsonResponse(account)))
+}
+
+/// Deletes the caller's account, after checking its password: its sessions and API keys stop
+/// working at once, it stops managing its sites and its pending claims go. Its experience reports
+/// are deleted or kept anonymised (`reports`), and the statistics follow. The site histories keep
+/// their entries, naming no one. The only administrator cannot leave (409) until another exists.
+#[utoipa::path(
+    delete,
+    path = "/v1/me",
+    tag = "accounts",
+    security(("bearer" = [])),
+    request_body = AccountDeletion,
+    responses(
+        (status = NO_CONTENT, description = "The account is gone."),
+        BadJson,
+        Unauthenticated,
+        (status = CONFLICT, description = "The caller is the only administrator.", body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "The password is wrong or too long.", body = Problem, content_type = "application/problem+json"),
+        (status = TOO_MANY_REQUESTS, description = "Too many password checks for this account or address; see `Retry-After`.", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub(crate) async fn delete_me(
+    State(state): State<AppState>,
+    caller: Caller,
+    crate::http::ClientAddr(addr): crate::http::ClientAddr,
+    Json(body): Json<AccountDeletion>,
+) -> Result<StatusCode, ApiError> {
+    if body.password.chars().count() > 256 {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "password",
+            "must be at most 256 characters",
+        )]));
+    }
+    let stored = queries::password_hash(&state.pool, caller.account_id).await?;
+    let email = stored.as_ref().map_or("", |(email, _)| email.as_str());
+    crate::auth::rate_limit::check_password_attempt(&state.limits.sign_in, email, addr)?;
+    if !password::verify(body.password, stored.map(|(_, hash)| hash)).await? {
+        return Err(ApiError::validation(vec![FieldError::new(
+            "password",
+            "is not the account's password",
+        )]));
+    }
+    let mut tx = state.pool.begin().await?;
+    if caller.is_admin() && queries::lock_other_admins(&mut tx, caller.account_id).await? == 0 {
+        return Err(ApiError::conflict(
+            "you are the only administrator: make another account an administrator first",
+        ));
+    }
+    crate::reports::on_account_deletion(&mut tx, caller.account_id, body.reports).await?;
+    queries::delete(&mut *tx, caller.account_id).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Lists every account, oldest first (administrators only).

@@ -157,3 +157,25 @@ pub(crate) async fn update_by_admin(
     .fetch_optional(executor)
     .await?)
 }
+
+/// Locks the enabled administrators other than `account_id` (so two cannot leave at once and
+/// leave none); how many there are.
+pub(crate) async fn lock_other_admins(conn: &mut sqlx::PgConnection, account_id: Uuid) -> Result<usize, ApiError> {
+    let others = sqlx::query_scalar!(
+        "select account_id from account where role = 'admin' and not disabled and account_id <> $1
+          order by account_id for update",
+        account_id
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(others.len())
+}
+
+/// Deletes an account; its sessions, keys, managed sites and claims go with it (the schema's
+/// cascades), and the rows that name it keep no link (set null).
+pub(crate) async fn delete(executor: impl PgExecutor<'_>, account_id: Uuid) -> Result<(), ApiError> {
+    sqlx::query!("delete from account where account_id = $1", account_id)
+        .execute(executor)
+        .await?;
+    Ok(())
+}

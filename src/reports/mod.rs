@@ -521,3 +521,35 @@ async fn set_hidden(
     tx.commit().await?;
     Ok(report_response(StatusCode::OK, &report))
 }
+
+/// A leaving member's reports: deleted (and recounted), or kept anonymised. Either way each is
+/// recorded in its site's history, naming no one. Runs in the account deletion's transaction.
+pub(crate) async fn on_account_deletion(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    reports: crate::accounts::LeavingReports,
+) -> Result<(), ApiError> {
+    let Some(respondent) = queries::respondent_of_account(&mut *conn, account_id).await? else {
+        return Ok(());
+    };
+    let recount = Recount::begin(conn, vec![respondent]).await?;
+    let (kind, gone) = match reports {
+        crate::accounts::LeavingReports::Delete => (
+            SiteChangeKind::ReportDelete,
+            queries::delete_all(&mut *conn, respondent).await?,
+        ),
+        crate::accounts::LeavingReports::KeepAnonymised => (
+            SiteChangeKind::ReportUpdate,
+            queries::anonymise_all(&mut *conn, respondent).await?,
+        ),
+    };
+    recount.finish(conn).await?;
+    for (site_report_id, site_id, modality, year) in gone {
+        let mut changes = json!({"report": {"site_report_id": site_report_id, "modality": modality, "year": year}});
+        if kind == SiteChangeKind::ReportUpdate {
+            changes["report.anonymous"] = json!({"old": false, "new": true});
+        }
+        crate::sites::queries::record_change(&mut *conn, site_id, None, kind, &changes).await?;
+    }
+    Ok(())
+}

@@ -319,3 +319,49 @@ pub(crate) async fn delete(executor: impl PgExecutor<'_>, site_report_id: Uuid) 
         .await?;
     Ok(())
 }
+
+/// The respondent of an account, if it ever reported.
+pub(crate) async fn respondent_of_account(
+    executor: impl PgExecutor<'_>,
+    account_id: Uuid,
+) -> Result<Option<Uuid>, ApiError> {
+    Ok(
+        sqlx::query_scalar!("select respondent_id from respondent where account_id = $1", account_id)
+            .fetch_optional(executor)
+            .await?,
+    )
+}
+
+/// A report as its history entry names it: id, site, modality, year.
+pub(crate) type Named = (Uuid, Uuid, Modality, i16);
+
+/// Deletes every report of a respondent; the deleted ones.
+pub(crate) async fn delete_all(executor: impl PgExecutor<'_>, respondent_id: Uuid) -> Result<Vec<Named>, ApiError> {
+    let rows = sqlx::query!(
+        r#"delete from site_report where respondent_id = $1
+           returning site_report_id, site_id, modality as "modality: Modality", year"#,
+        respondent_id
+    )
+    .fetch_all(executor)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.site_report_id, r.site_id, r.modality, r.year))
+        .collect())
+}
+
+/// Marks every report of a respondent anonymous; the ones that were not.
+pub(crate) async fn anonymise_all(executor: impl PgExecutor<'_>, respondent_id: Uuid) -> Result<Vec<Named>, ApiError> {
+    let rows = sqlx::query!(
+        r#"update site_report set anonymous = true, version = version + 1, updated_at = now()
+            where respondent_id = $1 and not anonymous
+           returning site_report_id, site_id, modality as "modality: Modality", year"#,
+        respondent_id
+    )
+    .fetch_all(executor)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.site_report_id, r.site_id, r.modality, r.year))
+        .collect())
+}

@@ -488,3 +488,125 @@ async fn the_running_counts_equal_a_fresh_count_after_random_writes() {
         assert_eq!(a, b);
     }
 }
+
+/// Leaving: a member deletes their account with their password, keeping their reports anonymised
+/// or deleting them; the statistics follow, and the only administrator cannot leave.
+#[tokio::test]
+async fn a_member_leaves_keeping_or_deleting_their_reports_and_the_statistics_follow() {
+    let mut config = Config::defaults();
+    config.stats_min_respondents = 5;
+    let app = TestApp::with_config(config).await;
+    let (_, admin) = app.admin("admin").await;
+    let oh = site(&app, &admin, "Mercy General Hospital", "hospital", "OH", "43210").await;
+    let mut members = Vec::new();
+    for i in 0..6 {
+        let (_, token) = app.member(&format!("member{i}")).await;
+        let mut body = report_body("ct", 2022);
+        body["paid"] = json!(i < 5);
+        let report = reported(&app, &token, &oh, &body).await;
+        members.push((token, report));
+    }
+    let before = stats(&app, "").await;
+    assert_eq!(before["overall"]["respondents"], 6);
+    assert_eq!(before["overall"]["categories"]["paid"]["count"], 5);
+
+    let leave = |choice: &str, password: &str| json!({"password": password, "reports": choice});
+    let (keeper, kept) = &members[0];
+    let wrong = app
+        .call(
+            Method::DELETE,
+            "/v1/me",
+            Some(keeper),
+            Some(&leave("keep_anonymised", "not the password")),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{wrong:?}");
+    assert_eq!(wrong.problem().errors[0].field, "password");
+    let left = app
+        .call(
+            Method::DELETE,
+            "/v1/me",
+            Some(keeper),
+            Some(&leave("keep_anonymised", crate::support::PASSWORD)),
+        )
+        .await;
+    assert_eq!(left.status, StatusCode::NO_CONTENT, "{left:?}");
+    assert_eq!(
+        app.call(Method::GET, "/v1/me", Some(keeper), None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let uri = format!(
+        "/v1/sites/{}/reports/{}",
+        oh["site_id"].as_str().unwrap(),
+        kept["site_report_id"].as_str().unwrap()
+    );
+    let anonymised = app.get(&uri).await.json();
+    assert_eq!(
+        (&anonymised["anonymous"], &anonymised["author_display_name"]),
+        (&json!(true), &Value::Null)
+    );
+    assert_eq!(stats(&app, "").await["overall"], before["overall"]);
+
+    let (leaver, gone) = &members[1];
+    let left = app
+        .call(
+            Method::DELETE,
+            "/v1/me",
+            Some(leaver),
+            Some(&leave("delete", crate::support::PASSWORD)),
+        )
+        .await;
+    assert_eq!(left.status, StatusCode::NO_CONTENT, "{left:?}");
+    let uri = format!(
+        "/v1/sites/{}/reports/{}",
+        oh["site_id"].as_str().unwrap(),
+        gone["site_report_id"].as_str().unwrap()
+    );
+    assert_eq!(app.get(&uri).await.status, StatusCode::NOT_FOUND);
+    let after = stats(&app, "").await;
+    assert_eq!(after["overall"]["respondents"], 5);
+    assert_eq!(after["overall"]["categories"]["paid"]["count"], "<5");
+    let running = tally_rows(&app).await;
+    clinical_sites::reports::tally::rebuild(&app.pool).await.unwrap();
+    assert_eq!(running, tally_rows(&app).await);
+
+    // The only administrator cannot leave (from another address: the password checks of this
+    // one are spent).
+    let (_, password) = clinical_sites::accounts::create_admin(&app.pool, "second@example.org", "Second")
+        .await
+        .unwrap();
+    let peer = std::net::IpAddr::from([10, 0, 0, 9]);
+    let sign_in = json!({"email": "second@example.org", "password": password});
+    let session = app
+        .call_from(peer, Method::POST, "/v1/sessions", None, Some(&sign_in))
+        .await;
+    let second = session.json()["token"].as_str().unwrap().to_owned();
+    let leave_admin = json!({"password": password, "reports": "delete"});
+    // Two administrators: the second may leave; then the first is the only one.
+    let left = app
+        .call_from(peer, Method::DELETE, "/v1/me", Some(&second), Some(&leave_admin))
+        .await;
+    assert_eq!(left.status, StatusCode::NO_CONTENT, "{left:?}");
+    let (_, password) = clinical_sites::accounts::create_admin(&app.pool, "third@example.org", "Third")
+        .await
+        .unwrap();
+    sqlx::query("delete from account where email = 'admin@example.org'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let sign_in = json!({"email": "third@example.org", "password": password});
+    let session = app
+        .call_from(peer, Method::POST, "/v1/sessions", None, Some(&sign_in))
+        .await;
+    let third = session.json()["token"].as_str().unwrap().to_owned();
+    let sole = app
+        .call_from(
+            peer,
+            Method::DELETE,
+            "/v1/me",
+            Some(&third),
+            Some(&json!({"password": password, "reports": "delete"})),
+        )
+        .await;
+    assert_eq!(sole.status, StatusCode::CONFLICT, "{sole:?}");
+}

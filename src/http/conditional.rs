@@ -53,9 +53,19 @@ pub(crate) fn check_if_match(
         return Ok(());
     };
     let current = format!("\"{version}\"");
+    // A site's `ETag` may carry its reports' revision after the listing's (`"3.2"`): members'
+    // reports never make an edit of the listing stale.
+    let of_version = |tag: &str| {
+        tag == current
+            || tag
+                .strip_prefix(&current[..current.len() - 1])
+                .and_then(|rest| rest.strip_prefix('.'))
+                .and_then(|rest| rest.strip_suffix('"'))
+                .is_some_and(|reports| !reports.is_empty() && reports.bytes().all(|b| b.is_ascii_digit()))
+    };
     let matches = value
         .to_str()
-        .map(|tags| tags.split(',').map(str::trim).any(|tag| tag == "*" || tag == current))
+        .map(|tags| tags.split(',').map(str::trim).any(|tag| tag == "*" || of_version(tag)))
         .unwrap_or(false);
     if matches {
         Ok(())

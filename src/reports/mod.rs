@@ -10,6 +10,7 @@ pub(crate) mod input;
 pub(crate) mod model;
 pub(crate) mod queries;
 pub(crate) mod stats;
+pub(crate) mod summary;
 pub mod tally;
 
 use axum::Json as JsonResponse;
@@ -170,6 +171,7 @@ pub(crate) async fn create_report(
     let site_report_id = Uuid::now_v7();
     queries::insert(&mut tx, site_report_id, site_id, respondent, &report).await?;
     recount.finish(&mut tx).await?;
+    summary::refresh(&mut tx, site_id).await?;
     let created = find_locked(&mut tx, site_id, site_report_id).await?;
     let changes = report_changes(&created, &Value::Object(Map::new()), &editable_json(&created));
     let author = recorded_author(&caller, &report);
@@ -355,6 +357,7 @@ pub(crate) async fn update_report(
         return Ok(report_response(StatusCode::OK, &current));
     }
     recount.finish(&mut tx).await?;
+    summary::refresh(&mut tx, site_id).await?;
     let author = recorded_author(&caller, &report);
     crate::sites::queries::record_change(&mut *tx, site_id, author, SiteChangeKind::ReportUpdate, &changes).await?;
     tx.commit().await?;
@@ -408,6 +411,7 @@ pub(crate) async fn delete_report(
     let recount = Recount::begin(&mut tx, vec![respondent]).await?;
     queries::delete(&mut *tx, site_report_id).await?;
     recount.finish(&mut tx).await?;
+    summary::refresh(&mut tx, site_id).await?;
     let changes =
         json!({"report": {"site_report_id": site_report_id, "modality": current.modality, "year": current.year}});
     let recorded_by = (!(author && current.anonymous)).then_some(caller.account_id);
@@ -504,6 +508,7 @@ async fn set_hidden(
     let recount = Recount::begin(&mut tx, vec![respondent]).await?;
     queries::set_hidden(&mut *tx, site_report_id, caller.account_id, reason).await?;
     recount.finish(&mut tx).await?;
+    summary::refresh(&mut tx, site_id).await?;
     let (kind, changes) = match reason {
         Some(reason) => (
             SiteChangeKind::ReportHide,
@@ -532,6 +537,10 @@ pub(crate) async fn on_account_deletion(
     let Some(respondent) = queries::respondent_of_account(&mut *conn, account_id).await? else {
         return Ok(());
     };
+    // The sites first, then the respondent: the order of every report write.
+    for site_id in queries::sites_of(&mut *conn, respondent).await? {
+        lock_site(conn, site_id).await?;
+    }
     let recount = Recount::begin(conn, vec![respondent]).await?;
     let (kind, gone) = match reports {
         crate::accounts::LeavingReports::Delete => (
@@ -544,6 +553,12 @@ pub(crate) async fn on_account_deletion(
         ),
     };
     recount.finish(conn).await?;
+    let mut sites: Vec<Uuid> = gone.iter().map(|(_, site_id, _, _)| *site_id).collect();
+    sites.sort();
+    sites.dedup();
+    for site_id in sites {
+        summary::refresh(conn, site_id).await?;
+    }
     for (site_report_id, site_id, modality, year) in gone {
         let mut changes = json!({"report": {"site_report_id": site_report_id, "modality": modality, "year": year}});
         if kind == SiteChangeKind::ReportUpdate {

@@ -365,3 +365,13 @@ pub(crate) async fn anonymise_all(executor: impl PgExecutor<'_>, respondent_id: 
         .map(|r| (r.site_report_id, r.site_id, r.modality, r.year))
         .collect())
 }
+
+/// The sites a respondent reported on, in id order.
+pub(crate) async fn sites_of(executor: impl PgExecutor<'_>, respondent_id: Uuid) -> Result<Vec<Uuid>, ApiError> {
+    Ok(sqlx::query_scalar!(
+        r#"select distinct site_id as "site_id!" from site_report where respondent_id = $1 order by 1"#,
+        respondent_id
+    )
+    .fetch_all(executor)
+    .await?)
+}

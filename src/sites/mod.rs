@@ -49,8 +49,9 @@ pub(crate) fn site_href(site_id: Uuid) -> String {
 }
 
 /// A site response: the body with its `ETag`.
-fn site_response(status: StatusCode, site: &Site) -> Response {
-    let mut response = (status, JsonResponse(site)).into_response();
+fn site_response(status: StatusCode, mut site: Site, threshold: u32) -> Response {
+    site.disclose(threshold);
+    let mut response = (status, JsonResponse(&site)).into_response();
     if let Ok(etag) = HeaderValue::from_str(&site.etag()) {
         response.headers_mut().insert(header::ETAG, etag);
     }
@@ -309,7 +310,7 @@ pub(crate) async fn get_site(
     if let Some(response) = crate::http::conditional::not_modified(&headers, &site.etag()) {
         return Ok(response);
     }
-    Ok(site_response(StatusCode::OK, &site))
+    Ok(site_response(StatusCode::OK, site, state.config.stats_min_respondents))
 }
 
 /// `If-Match`: required on PATCH (428 without), 412 when it names no current revision. Strong
@@ -396,7 +397,11 @@ pub(crate) async fn update_site(
     if changes.as_object().is_some_and(Map::is_empty) {
         // Nothing changed: keep the revision (and the history) as they were.
         tx.rollback().await?;
-        return Ok(site_response(StatusCode::OK, &current));
+        return Ok(site_response(
+            StatusCode::OK,
+            current,
+            state.config.stats_min_respondents,
+        ));
     }
     if status == SiteStatus::Verified && !caller.is_admin() && changes_identity(&changes) {
         queries::unverify(&mut tx, site_id).await?;
@@ -414,7 +419,11 @@ pub(crate) async fn update_site(
     queries::record_change(&mut *tx, site_id, caller.account_id, SiteChangeKind::Update, &changes).await?;
     tx.commit().await?;
     updated.notices = notices;
-    Ok(site_response(StatusCode::OK, &updated))
+    Ok(site_response(
+        StatusCode::OK,
+        updated,
+        state.config.stats_min_respondents,
+    ))
 }
 
 /// The stored site (its editable fields, `before`) with `patch` applied, read again whole by the
@@ -562,7 +571,13 @@ async fn change_status(
         .ok_or_else(|| ApiError::internal("a locked site vanished"))?;
     let (new_status, verified_by, kind) = match (change, status) {
         // Archiving twice is a no-op.
-        (StatusChange::Archive, SiteStatus::Archived) => return Ok(site_response(StatusCode::OK, &current)),
+        (StatusChange::Archive, SiteStatus::Archived) => {
+            return Ok(site_response(
+                StatusCode::OK,
+                current,
+                state.config.stats_min_respondents,
+            ));
+        }
         (StatusChange::Archive, _) => (SiteStatus::Archived, None, SiteChangeKind::Archive),
         (StatusChange::Verify, SiteStatus::Archived) => {
             return Err(ApiError::conflict(
@@ -587,7 +602,11 @@ async fn change_status(
         .await?
         .ok_or_else(|| ApiError::internal("a locked site vanished"))?;
     tx.commit().await?;
-    Ok(site_response(StatusCode::OK, &updated))
+    Ok(site_response(
+        StatusCode::OK,
+        updated,
+        state.config.stats_min_respondents,
+    ))
 }
 
 #[cfg(test)]

@@ -261,6 +261,14 @@ pub(crate) struct Site {
     /// The listing's revision; its `ETag` header is this number in quotes.
     #[schema(example = 3)]
     pub(crate) version: i64,
+    /// What members reported of their rotations here, beside the listing's own claims.
+    pub(crate) reports: crate::reports::summary::ReportSummary,
+    /// The counts the summary is made from (`site.report_counts`).
+    #[serde(skip)]
+    pub(crate) report_counts: crate::reports::summary::ReportCounts,
+    /// Moved on by each report write: the `ETag` is `"<version>"` or `"<version>.<this>"`.
+    #[serde(skip)]
+    pub(crate) reports_revision: i32,
     /// Things the caller should know about this answer, e.g. that the ZIP code is unknown and the
     /// site has no coordinates. Only on responses to writes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -297,7 +305,16 @@ impl<'r> sqlx::Decode<'r, Postgres> for Offers {
 impl Site {
     /// The strong entity tag of this revision.
     pub(crate) fn etag(&self) -> String {
-        format!("\"{}\"", self.version)
+        match self.reports_revision {
+            0 => format!("\"{}\"", self.version),
+            reports => format!("\"{}.{reports}\"", self.version),
+        }
+    }
+
+    /// The report summary under the disclosure threshold `threshold` (until this is called, only
+    /// the number of reports is shown).
+    pub(crate) fn disclose(&mut self, threshold: u32) {
+        self.reports = self.report_counts.summary(threshold);
     }
 }
 

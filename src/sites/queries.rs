@@ -13,6 +13,7 @@ use super::input::{ValidOffer, ValidSite};
 use super::model::{Site, SiteDetails};
 use crate::body::field_names;
 use crate::error::{ApiError, constraint_error};
+use crate::reports::summary::ReportCounts;
 use crate::vocabulary::{ClaimStatus, Modality, SiteChangeKind, SiteSource, SiteStatus};
 
 /// Coordinates and where they came from.
@@ -39,6 +40,8 @@ pub(crate) static SITE_COLUMNS: LazyLock<String> = LazyLock::new(|| {
         "updated_at",
         "version",
         "offers",
+        "report_counts",
+        "reports_revision",
     ];
     own.iter()
         .chain(field_names::<SiteDetails>())
@@ -53,7 +56,7 @@ impl<'r> FromRow<'r, PgRow> for Site {
     /// names per row in a hash map: 6% of the server's work per search).
     fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
         let mut c = Columns { row, next: 0 };
-        Ok(Site {
+        let mut site = Site {
             site_id: c.get("site_id")?,
             name: c.get("name")?,
             site_type: c.get("site_type")?,
@@ -99,8 +102,14 @@ impl<'r> FromRow<'r, PgRow> for Site {
             updated_at: c.get("updated_at")?,
             version: c.get("version")?,
             offers: c.get("offers")?,
+            reports: ReportCounts::default().summary(u32::MAX),
+            report_counts: c.get::<sqlx::types::Json<ReportCounts>>("report_counts")?.0,
+            reports_revision: c.get("reports_revision")?,
             notices: Vec::new(),
-        })
+        };
+        // Until a response applies the disclosure threshold, only the number of reports shows.
+        site.disclose(u32::MAX);
+        Ok(site)
     }
 }
 
@@ -571,7 +580,7 @@ mod tests {
     #[test]
     fn a_sites_columns_follow_its_declarations() {
         let columns: Vec<&str> = SITE_COLUMNS.split(", ").collect();
-        assert_eq!(columns.len(), 43);
+        assert_eq!(columns.len(), 45);
         assert_eq!(
             columns[..7],
             [
@@ -585,6 +594,7 @@ mod tests {
             ]
         );
         assert_eq!(columns[34], "s.min_hours_per_week");
-        assert_eq!(columns.last(), Some(&"s.offers"));
+        assert_eq!(columns[42], "s.offers");
+        assert_eq!(columns.last(), Some(&"s.reports_revision"));
     }
 }

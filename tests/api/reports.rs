@@ -392,3 +392,92 @@ async fn administrators_hide_and_delete_reports_and_others_cannot() {
         .clone()
     );
 }
+
+/// The summary on the site and on each search hit agrees with the reports, under the disclosure
+/// threshold; reports move the site's `ETag` but not its listing's revision or `updated_at`.
+#[tokio::test]
+async fn the_site_and_its_search_hits_summarise_the_reports_beside_the_listing() {
+    let mut config = clinical_sites::config::Config::defaults();
+    config.stats_min_respondents = 5;
+    let app = TestApp::with_config(config).await;
+    let (_, coordinator) = app.member("coordinator").await;
+    let mut body = site_body("Riverside Imaging", "43210");
+    body["manage"] = json!(true);
+    let site = app.create_site(&coordinator, &body).await;
+    let site_id = site["site_id"].as_str().unwrap();
+    assert_eq!(site["reports"]["reports"], 0);
+
+    for i in 0..6 {
+        let (_, member) = app.member(&format!("member{i}")).await;
+        let mut body = report_body("ct", 2023);
+        if i < 5 {
+            body["paid"] = json!(true);
+            body["paid_usd"] = json!(100 * (i + 1));
+        }
+        body["accepted_independent"] = json!(i < 2);
+        body["would_recommend"] = json!(true);
+        body["hipaa_source"] = json!(if i < 3 { "employer" } else { "online" });
+        reported(&app, &member, &site, &body).await;
+        if i == 3 {
+            // Four members: only the number of reports shows.
+            let summary = app.get(&format!("/v1/sites/{site_id}")).await.json()["reports"].clone();
+            assert_eq!(summary["reports"], 4);
+            assert_eq!(summary["insufficient_data"], true);
+            assert_eq!(summary["paid"], Value::Null);
+        }
+    }
+    let read = app.get(&format!("/v1/sites/{site_id}")).await;
+    let etag = read.header("etag").unwrap().to_owned();
+    assert_eq!(etag, "\"1.6\"");
+    let read = read.json();
+    assert_eq!(read["version"], 1);
+    assert_eq!(
+        read["updated_at"], site["updated_at"],
+        "a report is not a change of the listing"
+    );
+    let summary = &read["reports"];
+    assert_eq!(summary["reports"], 6);
+    assert_eq!(summary["insufficient_data"], false);
+    assert_eq!(summary["paid"], json!({"count": 5, "percent": 83.3}));
+    assert_eq!(summary["median_paid_usd"], 300);
+    assert_eq!(summary["accepted_independent"], json!({"count": "<5", "percent": null}));
+    assert_eq!(summary["would_recommend"], json!({"count": 6, "percent": 100.0}));
+    assert_eq!(summary["insurance_needed"], json!({"count": 0, "percent": 0.0}));
+    assert_eq!(
+        summary["hipaa_source"]["online"],
+        json!({"count": "<5", "percent": null})
+    );
+    // Beside the listing's own claim: it says free, 5 of 6 members paid.
+    assert_eq!(read["payment"], "free");
+
+    for view in ["", "&view=full"] {
+        let page = app.get(&format!("/v1/sites?modality=ct{view}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{page:?}");
+        assert_eq!(&page.json()["items"][0]["reports"], summary, "{view}");
+    }
+    let not_modified = app
+        .call_with(
+            Method::GET,
+            &format!("/v1/sites/{site_id}"),
+            None,
+            None,
+            &[("if-none-match", &etag)],
+        )
+        .await;
+    assert_eq!(not_modified.status, StatusCode::NOT_MODIFIED);
+
+    // The coordinator's edit, begun before the reports, is not stale because of them.
+    let edit = app
+        .patch_site(&coordinator, site_id, "\"1\"", &json!({"payment": "fee"}))
+        .await;
+    assert_eq!(edit.status, StatusCode::OK, "{edit:?}");
+    assert_eq!(edit.header("etag"), Some("\"2.6\""));
+    let edit = app
+        .patch_site(&coordinator, site_id, "\"2.6\"", &json!({"fee_usd": 300}))
+        .await;
+    assert_eq!(edit.status, StatusCode::OK, "{edit:?}");
+    let stale = app
+        .patch_site(&coordinator, site_id, "\"2.6\"", &json!({"fee_usd": 200}))
+        .await;
+    assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED, "{stale:?}");
+}

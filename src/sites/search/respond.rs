@@ -19,6 +19,7 @@ use super::plan::Plan;
 use super::{FacetCount, Relation, SitePage, Total, cursor};
 use crate::AppState;
 use crate::error::ApiError;
+use crate::reports::summary::{ReportCounts, ReportSummary};
 use crate::sites::fields::UsStateCode;
 use crate::sites::model::Site;
 use crate::sites::queries::SITE_COLUMNS;
@@ -44,7 +45,7 @@ fn yes() -> bool {
 }
 
 /// The columns of a [`SummaryRow`], of `site s`.
-const SUMMARY_COLUMNS: &str = "s.site_id, s.name, s.site_type, s.city, s.state, s.status, s.payment, s.liability_insurance, s.hipaa_training, s.offers, s.index_xid";
+const SUMMARY_COLUMNS: &str = "s.site_id, s.name, s.site_type, s.city, s.state, s.status, s.payment, s.liability_insurance, s.hipaa_training, s.offers, s.report_counts, s.index_xid";
 
 /// How many sites' summaries [`Summaries`] keeps (a few hundred bytes each).
 const CACHED_SUMMARIES: usize = 16_384;
@@ -145,6 +146,14 @@ pub(crate) struct SiteSummary {
     /// (the site's page, or `view=full`, has the others).
     #[schema(value_type = BTreeMap<Modality, OfferSummary>)]
     pub(crate) offers: Json<BTreeMap<Modality, OfferSummary>>,
+    /// What members reported of their rotations here.
+    #[sqlx(skip)]
+    pub(crate) reports: ReportSummary,
+    /// The counts the summary is made from.
+    #[sqlx(json)]
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub(crate) report_counts: ReportCounts,
 }
 
 /// A site in search results: the summary ([`SiteSummary`], always), with `view=full` every other
@@ -274,6 +283,7 @@ async fn items(state: &AppState, params: &SearchParams, hits: &[IndexHit]) -> Re
             .into_iter()
             .map(|site| {
                 let mut site = SiteSummary::clone(&site);
+                site.reports = site.report_counts.summary(state.config.stats_min_respondents);
                 if !params.modalities.is_empty() {
                     site.offers.0.retain(|modality, _| params.modalities.contains(modality));
                 }
@@ -285,7 +295,10 @@ async fn items(state: &AppState, params: &SearchParams, hits: &[IndexHit]) -> Re
             rows::<Site>(state, &SITE_COLUMNS, &ids)
                 .await?
                 .into_iter()
-                .map(|site| Item::Full(hit(site.site_id, Box::new(site), &measured, unit)))
+                .map(|mut site| {
+                    site.disclose(state.config.stats_min_respondents);
+                    Item::Full(hit(site.site_id, Box::new(site), &measured, unit))
+                })
                 .collect()
         }
     })

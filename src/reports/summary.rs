@@ -1,0 +1,152 @@
+//! A site's report summary: what members reported of it, beside what the listing says, on the
+//! site and on each search hit.
+//!
+//! Each report write counts the site's reports again into `site.report_counts` (in its
+//! transaction, the site row being locked already), which the site's reads and search pages read
+//! with the row. The disclosure rule is applied when a response is made: with fewer than
+//! `STATS_MIN_RESPONDENTS` respondents only the number of reports is shown; a share of 1 to 4
+//! reports is `"<5"`, and the median amount paid needs 5 amounts.
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::stats::{HipaaSourceShares, Share, share};
+use crate::error::ApiError;
+
+/// The counts of a site's reports (not hidden; none for a demo site), as `site.report_counts`
+/// keeps them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(crate) struct ReportCounts {
+    pub(crate) reports: u32,
+    pub(crate) respondents: u32,
+    pub(crate) paid: u32,
+    pub(crate) paid_amounts: u32,
+    pub(crate) median_paid_usd: Option<i32>,
+    pub(crate) hipaa_employer: u32,
+    pub(crate) hipaa_clinical_facility: u32,
+    pub(crate) hipaa_educational_program: u32,
+    pub(crate) hipaa_online: u32,
+    pub(crate) hipaa_unspecified: u32,
+    pub(crate) insurance_needed: u32,
+    pub(crate) accepted_independent: u32,
+    pub(crate) would_recommend: u32,
+}
+
+/// What members reported of a site. The shares are of its reports; they are shown once the
+/// reports come from at least `min_respondents` members (the statistics' disclosure threshold),
+/// so a frontend can set them beside the listing's own claims ("listing says free, 4 of 5
+/// members paid").
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub(crate) struct ReportSummary {
+    /// Members' reports of rotations here (hidden ones left out).
+    pub(crate) reports: u32,
+    /// `true` when the reports come from fewer members than the disclosure threshold: the shares
+    /// are then `null`.
+    pub(crate) insufficient_data: bool,
+    /// Reports of paying for the clinical experience (compare `payment`).
+    #[schema(required = true)]
+    pub(crate) paid: Option<Share>,
+    /// The median amount paid in US dollars, of the reports that said (at least 5).
+    #[schema(required = true, example = 450)]
+    pub(crate) median_paid_usd: Option<i32>,
+    /// Where HIPAA training came from (compare `hipaa_training`).
+    #[schema(required = true)]
+    pub(crate) hipaa_source: Option<HipaaSourceShares>,
+    /// Reports that liability insurance was needed (compare `liability_insurance`).
+    #[schema(required = true)]
+    pub(crate) insurance_needed: Option<Share>,
+    /// Reports of being accepted as an independent candidate (compare the offers' `accepts`).
+    #[schema(required = true)]
+    pub(crate) accepted_independent: Option<Share>,
+    /// Reports that would recommend the site.
+    #[schema(required = true)]
+    pub(crate) would_recommend: Option<Share>,
+}
+
+impl ReportCounts {
+    /// The summary under the disclosure threshold `threshold` (respondents).
+    pub(crate) fn summary(&self, threshold: u32) -> ReportSummary {
+        let shown = self.respondents >= threshold && self.reports > 0;
+        let of = |n: u32| shown.then(|| share(n, self.reports));
+        ReportSummary {
+            reports: self.reports,
+            insufficient_data: !shown,
+            paid: of(self.paid),
+            median_paid_usd: self.median_paid_usd.filter(|_| shown && self.paid_amounts >= 5),
+            hipaa_source: shown.then(|| HipaaSourceShares {
+                employer: share(self.hipaa_employer, self.reports),
+                clinical_facility: share(self.hipaa_clinical_facility, self.reports),
+                educational_program: share(self.hipaa_educational_program, self.reports),
+                online: share(self.hipaa_online, self.reports),
+                unspecified: share(self.hipaa_unspecified, self.reports),
+            }),
+            insurance_needed: of(self.insurance_needed),
+            accepted_independent: of(self.accepted_independent),
+            would_recommend: of(self.would_recommend),
+        }
+    }
+}
+
+/// Counts the site's reports again into `site.report_counts`, and moves its reports' revision
+/// on (part of the site's `ETag`, not of the listing's `version`; the listing's `updated_at`
+/// stays). Call in the report write's transaction.
+pub(crate) async fn refresh(conn: &mut PgConnection, site_id: Uuid) -> Result<(), ApiError> {
+    sqlx::query!(
+        "update site s
+            set report_counts = coalesce((
+                    select jsonb_build_object(
+                        'reports', count(*),
+                        'respondents', count(distinct r.respondent_id),
+                        'paid', count(*) filter (where r.paid),
+                        'paid_amounts', count(r.paid_usd),
+                        'median_paid_usd', percentile_disc(0.5) within group (order by r.paid_usd),
+                        'hipaa_employer', count(*) filter (where r.hipaa_source = 'employer'),
+                        'hipaa_clinical_facility', count(*) filter (where r.hipaa_source = 'clinical_facility'),
+                        'hipaa_educational_program', count(*) filter (where r.hipaa_source = 'educational_program'),
+                        'hipaa_online', count(*) filter (where r.hipaa_source = 'online'),
+                        'hipaa_unspecified', count(*) filter (where r.hipaa_source = 'unspecified'),
+                        'insurance_needed', count(*) filter (where r.insurance_needed),
+                        'accepted_independent', count(*) filter (where r.accepted_independent),
+                        'would_recommend', count(*) filter (where r.would_recommend))
+                      from site_report r
+                     where r.site_id = s.site_id and r.hidden_at is null and s.source <> 'demo'
+                    having count(*) > 0), '{}'),
+                reports_revision = reports_revision + 1
+          where site_id = $1",
+        site_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reports::stats::Count;
+
+    #[test]
+    fn shares_are_shown_from_the_threshold_and_small_ones_withheld() {
+        let counts = ReportCounts {
+            reports: 6,
+            respondents: 5,
+            paid: 4,
+            paid_amounts: 4,
+            median_paid_usd: Some(300),
+            accepted_independent: 6,
+            ..ReportCounts::default()
+        };
+        let below = counts.summary(6);
+        assert!(below.insufficient_data);
+        assert_eq!(below.reports, 6);
+        assert!(below.paid.is_none() && below.hipaa_source.is_none());
+        let shown = counts.summary(5);
+        assert!(!shown.insufficient_data);
+        assert_eq!(shown.paid.unwrap().percent, None, "4 reports: \"<5\"");
+        assert_eq!(shown.accepted_independent.unwrap().count, Count::Exact(6));
+        assert_eq!(shown.median_paid_usd, None, "a median of 4 amounts is withheld");
+    }
+}

@@ -50,10 +50,13 @@ impl utoipa::PartialSchema for SiteChanges {
             .description(Some(
                 "What one change changed: each changed field (offers as `offers.<modality>`) with its old and \
                  new value (`FieldChange`); a claim decision carries `claim`, a change let through the \
-                 duplicate guard carries `duplicate_override`.",
+                 duplicate guard carries `duplicate_override`, and a change of an experience report \
+                 carries `report` (which report) with its changed fields as `report.<field>` (a comment by \
+                 its length only).",
             ))
             .property("claim", Ref::from_schema_name("ClaimChange"))
             .property("duplicate_override", Ref::from_schema_name("DuplicateOverride"))
+            .property("report", Ref::from_schema_name("ReportChange"))
             .additional_properties(Some(AdditionalProperties::RefOr(RefOr::Ref(Ref::from_schema_name(
                 "FieldChange",
             )))))
@@ -68,6 +71,7 @@ impl ToSchema for SiteChanges {
         schemas.push(("DuplicateOverride".into(), DuplicateOverride::schema()));
         schemas.push(("OverriddenSite".into(), OverriddenSite::schema()));
         schemas.push(("FieldChange".into(), FieldChange::schema()));
+        schemas.push(("ReportChange".into(), ReportChange::schema()));
         schemas.push(("ClaimStatus".into(), crate::vocabulary::ClaimStatus::schema()));
     }
 }
@@ -101,6 +105,21 @@ pub(crate) struct ClaimChange {
     /// The decision.
     #[schema(value_type = crate::vocabulary::ClaimStatus)]
     pub(crate) status: String,
+}
+
+/// The experience report a change was about, as its history entry records it.
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "the contract's description of a value the server writes as JSON; never built"
+)]
+pub(crate) struct ReportChange {
+    /// The report.
+    pub(crate) site_report_id: Uuid,
+    /// Its modality.
+    pub(crate) modality: crate::vocabulary::Modality,
+    /// Its year.
+    pub(crate) year: i16,
 }
 
 /// Why a site the duplicate guard took for a listed one was created or changed anyway.

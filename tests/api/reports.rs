@@ -481,3 +481,75 @@ async fn the_site_and_its_search_hits_summarise_the_reports_beside_the_listing()
         .await;
     assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED, "{stale:?}");
 }
+
+/// The contract's examples are accepted, and every report response (the report, a page, the
+/// site's history with report entries, a site with a summary, a search page, the statistics)
+/// fits the schema the contract gives it.
+#[tokio::test]
+async fn report_responses_conform_to_the_contract() {
+    use crate::support::schema::validate_component;
+    let mut config = clinical_sites::config::Config::defaults();
+    config.stats_min_respondents = 5;
+    let app = TestApp::with_config(config).await;
+    let (_, admin) = app.admin("admin").await;
+    let document = serde_json::to_value(clinical_sites::openapi::document()).unwrap();
+    let fits = |name: &str, value: &Value| {
+        let problems = validate_component(&document, name, value);
+        assert!(problems.is_empty(), "{name}: {problems:?}\n{value}");
+    };
+    let site = app.create_site(&admin, &site_body("Riverside Imaging", "43210")).await;
+    let example = document["components"]["schemas"]["NewReport"]["example"].clone();
+    let report = reported(&app, &admin, &site, &example).await;
+    fits("SiteReport", &report);
+    let patch = document["components"]["schemas"]["ReportPatch"]["example"].clone();
+    let patched = app
+        .call_with(
+            Method::PATCH,
+            &report_uri(&report),
+            Some(&admin),
+            Some(&patch),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{patched:?}");
+    fits("SiteReport", &patched.json());
+    let hidden = app
+        .call(
+            Method::POST,
+            &format!("{}/hide", report_uri(&report)),
+            Some(&admin),
+            Some(&json!({"reason": "A test."})),
+        )
+        .await;
+    fits("SiteReport", &hidden.json());
+    for i in 0..5 {
+        let (_, member) = app.member(&format!("member{i}")).await;
+        reported(&app, &member, &site, &report_body("ct", 2020 + i)).await;
+    }
+    fits("SiteReportPage", &app.get(&reports_uri(&site)).await.json());
+    let uri = format!("/v1/sites/{}/history", site["site_id"].as_str().unwrap());
+    fits(
+        "SiteChangePage",
+        &app.call(Method::GET, &uri, Some(&admin), None).await.json(),
+    );
+    let site = app
+        .get(&format!("/v1/sites/{}", site["site_id"].as_str().unwrap()))
+        .await
+        .json();
+    assert_eq!(site["reports"]["insufficient_data"], false);
+    fits("Site", &site);
+    for view in ["", "&view=full"] {
+        fits(
+            "SitePage",
+            &app.get(&format!("/v1/sites?modality=ct{view}")).await.json(),
+        );
+    }
+    for query in [
+        "",
+        "?group_by=state",
+        "?group_by=year&modality=ct",
+        "?since=2020&until=2024",
+    ] {
+        fits("Statistics", &app.get(&format!("/v1/stats{query}")).await.json());
+    }
+}

@@ -192,7 +192,7 @@ pub(crate) struct Hit<T> {
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub(crate) enum Item {
-    Summary(Hit<SiteSummary>),
+    Summary(Hit<Box<SiteSummary>>),
     Full(Hit<Box<Site>>),
 }
 
@@ -287,7 +287,7 @@ async fn items(state: &AppState, params: &SearchParams, hits: &[IndexHit]) -> Re
                 if !params.modalities.is_empty() {
                     site.offers.0.retain(|modality, _| params.modalities.contains(modality));
                 }
-                Item::Summary(hit(site.site_id, site, &measured, unit))
+                Item::Summary(hit(site.site_id, Box::new(site), &measured, unit))
             })
             .collect(),
         View::Full => {

@@ -553,3 +553,66 @@ async fn report_responses_conform_to_the_contract() {
         fits("Statistics", &app.get(&format!("/v1/stats{query}")).await.json());
     }
 }
+
+/// Search by what members reported: `reported_independent=true` finds the sites where a member
+/// was accepted as an independent candidate, and `sort=-reports` puts the most reported first,
+/// paging by cursor through every site once.
+#[tokio::test]
+async fn search_filters_and_sorts_by_members_reports() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("admin").await;
+    let names = [
+        "Kelvandri Imaging",
+        "Tordraru Imaging",
+        "Ruzelru Imaging",
+        "Mabrenti Imaging",
+    ];
+    let mut sites = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        sites.push(app.create_site(&admin, &site_body(name, &format!("4321{i}"))).await);
+    }
+    // Site 2: three reports (one independent); site 0: one report; sites 1 and 3: none.
+    let mut members = Vec::new();
+    for i in 0..3 {
+        members.push(app.member(&format!("member{i}")).await.1);
+    }
+    for (i, member) in members.iter().enumerate() {
+        let mut body = report_body("ct", 2023);
+        body["accepted_independent"] = json!(i == 0);
+        reported(&app, member, &sites[2], &body).await;
+    }
+    reported(&app, &members[0], &sites[0], &report_body("ct", 2022)).await;
+
+    let ids = |page: &Value| -> Vec<Value> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["site_id"].clone())
+            .collect()
+    };
+    let independent = app.get("/v1/sites?reported_independent=true").await;
+    assert_eq!(independent.status, StatusCode::OK, "{independent:?}");
+    assert_eq!(ids(&independent.json()), vec![sites[2]["site_id"].clone()]);
+    let bad = app.get("/v1/sites?reported_independent=maybe").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{bad:?}");
+
+    let mut unreported: Vec<Value> = vec![sites[1]["site_id"].clone(), sites[3]["site_id"].clone()];
+    unreported.sort_by_key(|id| id.as_str().unwrap().to_owned());
+    let mut expected = vec![sites[2]["site_id"].clone(), sites[0]["site_id"].clone()];
+    expected.extend(unreported);
+    let whole = app.get("/v1/sites?sort=-reports").await.json();
+    assert_eq!(ids(&whole), expected);
+    assert_eq!(whole["items"][0]["reports"]["reports"], 3);
+    let mut paged = Vec::new();
+    let mut uri = "/v1/sites?sort=-reports&limit=1".to_owned();
+    loop {
+        let page = app.get(&uri).await.json();
+        paged.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => uri = format!("/v1/sites?sort=-reports&limit=1&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, expected);
+}

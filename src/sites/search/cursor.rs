@@ -53,6 +53,9 @@ pub(crate) enum Key {
     /// `sort=relevance`: the score, as `f32::to_bits`.
     #[serde(rename = "s")]
     Score(u32),
+    /// `sort=-reports`: the site's number of reports.
+    #[serde(rename = "r")]
+    Reports(u32),
 }
 
 /// HMAC-SHA256 (RFC 2104).

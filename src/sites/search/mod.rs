@@ -115,9 +115,13 @@ pub(crate) struct SitePage {
 ///   match a word of the site exactly or closely (`radiolgy` finds "Radiology"; numbers match
 ///   exactly; common words such as `of` and words like nothing listed are left out); `relevance`
 ///   is the mean similarity of the matched words, 1 when all are exact.
+/// - `reported_independent=true`: members' reports, not the listing: sites where at least one
+///   member reported being accepted as an independent candidate (each hit's `reports` summarises
+///   what members reported, beside what the listing claims).
 /// - `updated_since`: RFC 3339.
 /// - `sort`: `relevance` (default with `q`), `distance` (default with `near`), `name` (A to Z,
-///   ignoring case), `-updated_at` (default otherwise); ties by id.
+///   ignoring case), `-updated_at` (default otherwise), `-reports` (most members' reports first);
+///   ties by id.
 /// - `limit` 1 to 100 (default 20), `cursor` from the previous page.
 /// - `facets` (repeatable): `modality`, `site_type`, `state`, `payment`, `accepts`, `schedule`,
 ///   `hipaa_training`, `status`; each counts the values sites have stated (payment's `unknown` is

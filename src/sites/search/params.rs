@@ -59,6 +59,9 @@ pub(crate) enum Sort {
     /// Most recently updated first.
     #[serde(rename = "-updated_at")]
     UpdatedDesc,
+    /// Most members' reports first.
+    #[serde(rename = "-reports")]
+    ReportsDesc,
 }
 
 /// How much of each site a page of results carries.
@@ -159,6 +162,8 @@ pub(crate) struct SearchParams {
     pub(crate) insurance_required: Option<Wanted<bool>>,
     pub(crate) hipaa_training: Option<Wanted<HipaaTraining>>,
     pub(crate) housing: Option<Wanted<bool>>,
+    /// `reported_independent=true`: a member reported being accepted as an independent candidate.
+    pub(crate) reported_independent: bool,
     /// `schedule=unknown` among them asks for sites that have stated no schedule.
     pub(crate) schedules: Vec<Wanted<Schedule>>,
     pub(crate) statuses: Vec<SiteStatus>,
@@ -207,6 +212,7 @@ pub(crate) const KNOWN: &[&str] = &[
     "insurance_required",
     "hipaa_training",
     "housing",
+    "reported_independent",
     "schedule",
     "status",
     "q",
@@ -322,8 +328,14 @@ impl Reading {
     fn read_single(&mut self, name: &str, value: &str) {
         let problem = match name {
             "city" | "postal_code" | "near" | "radius" => self.read_place(name, value),
-            "accepts" | "hipaa_training" | "accepting" | "verifier_on_site" | "insurance_required" | "housing"
-            | "max_fee_usd" => self.read_requirement(name, value),
+            "accepts"
+            | "hipaa_training"
+            | "accepting"
+            | "verifier_on_site"
+            | "insurance_required"
+            | "housing"
+            | "max_fee_usd"
+            | "reported_independent" => self.read_requirement(name, value),
             "q" | "updated_since" | "sort" | "limit" | "cursor" | "view" => self.read_paging(name, value),
             _ => Some(format!(
                 "is not a search parameter; the parameters are: {}",
@@ -372,6 +384,15 @@ impl Reading {
                 Some(accepting) => params.accepting = Some(accepting),
                 None => return Some("must be true or false".to_owned()),
             },
+            "reported_independent" => match value {
+                "true" => params.reported_independent = true,
+                _ => {
+                    return Some(
+                        "must be true (sites where a member reported being accepted as an independent candidate)"
+                            .to_owned(),
+                    );
+                }
+            },
             "max_fee_usd" => match value.parse::<i32>() {
                 Ok(fee) if (0..=100_000).contains(&fee) => params.max_fee_usd = Some(fee),
                 _ => return Some("must be a whole number from 0 to 100000".to_owned()),
@@ -405,7 +426,8 @@ impl Reading {
                 "distance" => params.sort = Some(Sort::Distance),
                 "name" => params.sort = Some(Sort::Name),
                 "-updated_at" => params.sort = Some(Sort::UpdatedDesc),
-                _ => return Some("must be one of: relevance, distance, name, -updated_at".to_owned()),
+                "-reports" => params.sort = Some(Sort::ReportsDesc),
+                _ => return Some("must be one of: relevance, distance, name, -updated_at, -reports".to_owned()),
             },
             "limit" => match value.parse::<u32>() {
                 Ok(limit @ 1..=100) => params.limit = limit,

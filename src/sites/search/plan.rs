@@ -72,6 +72,7 @@ fn after(sort: Sort, position: &cursor::Position) -> Result<After, ApiError> {
         (Sort::UpdatedDesc, cursor::Key::UpdatedAt(at)) => Ok(After::Updated(*at, id)),
         (Sort::Distance, cursor::Key::Distance(bits)) => Ok(After::Distance(f64::from_bits(*bits), id)),
         (Sort::Relevance, cursor::Key::Score(bits)) => Ok(After::Score(f32::from_bits(*bits), id)),
+        (Sort::ReportsDesc, cursor::Key::Reports(reports)) => Ok(After::Reports(*reports, id)),
         _ => Err(invalid_cursor()),
     }
 }

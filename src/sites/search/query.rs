@@ -71,6 +71,10 @@ pub(crate) struct SearchQuery {
     /// say. `true` and `false` never match a site that does not say.
     #[param(value_type = Option<Tristate>)]
     housing: Option<String>,
+    /// `true`: only sites where at least one member reported being accepted as an independent
+    /// candidate (the members' reports, beside what the offers' `accepts` claim).
+    #[param(value_type = Option<bool>)]
+    reported_independent: Option<String>,
     /// Schedule codes (repeatable), e.g. `evening`; `unknown`: sites that state no schedule.
     #[param(value_type = Option<Vec<ScheduleFilter>>, explode = true)]
     schedule: Option<Vec<String>>,

@@ -11,7 +11,9 @@ use crate::vocabulary::{
 /// The columns of an [`IndexRow`], of `site s`.
 pub(super) const INDEX_COLUMNS: &str = "s.site_id, s.name, s.site_type, s.city, s.state, s.postal_code,
     s.latitude, s.longitude, s.payment, s.fee_usd, s.hipaa_training, s.liability_insurance, s.housing,
-    s.schedule, s.status, s.updated_at, s.search_text, s.index_xid, s.offers";
+    s.schedule, s.status, s.updated_at, s.search_text, s.index_xid, s.offers,
+    coalesce((s.report_counts ->> 'reports')::int, 0) as reports,
+    coalesce((s.report_counts ->> 'accepted_independent')::int, 0) as independent_reports";
 
 /// A site's searchable values, as PostgreSQL has them.
 #[derive(Debug, sqlx::FromRow)]
@@ -35,6 +37,9 @@ pub(super) struct IndexRow {
     pub(crate) search_text: Option<String>,
     pub(crate) index_xid: i64,
     pub(crate) offers: Json<BTreeMap<Modality, OfferKeys>>,
+    /// Members' reports of the site, and those that say it accepted them as independent.
+    pub(crate) reports: i32,
+    pub(crate) independent_reports: i32,
 }
 
 /// What search filters on in an offer.
@@ -138,6 +143,10 @@ pub(super) struct Codes {
     pub(crate) housing: u8,
     /// One bit per [`Schedule`] value.
     pub(crate) schedule: u8,
+    /// Members' reports of the site.
+    pub(crate) reports: u32,
+    /// Whether a member reported being accepted as an independent candidate.
+    pub(crate) reported_independent: bool,
 }
 
 /// What a doc refers to by id: interned words, cities and states.
@@ -203,6 +212,8 @@ impl Doc {
                 hipaa: stated(row.hipaa_training),
                 housing: stated(row.housing),
                 schedule: row.schedule.iter().fold(0, |bits, s| bits | (1 << position(*s))),
+                reports: u32::try_from(row.reports).unwrap_or(0),
+                reported_independent: row.independent_reports > 0,
             },
             name: row.name,
         }

@@ -321,6 +321,10 @@ pub(crate) struct Sets {
     pub(crate) verifier: Vec<Values>,
     /// Per modality: accepts none stated, then each [`Accepts`] position + 1.
     pub(crate) accepts: Vec<Values>,
+    /// Sites with members' reports, by their number of reports (1 and more).
+    pub(crate) reports: BTreeMap<u32, RoaringBitmap>,
+    /// Sites where a member reported being accepted as an independent candidate.
+    pub(crate) reported_independent: RoaringBitmap,
 }
 
 /// Sets by a small integer value, grown on demand.
@@ -457,6 +461,12 @@ fn mark(sets: &mut Sets, words: &mut Words, grid: &mut Grid, slot: u32, filed: &
     if let Some(fee) = filed.fee {
         s.fee.entry(fee).or_default().insert(slot);
     }
+    if c.reports > 0 {
+        s.reports.entry(c.reports).or_default().insert(slot);
+    }
+    if c.reported_independent {
+        s.reported_independent.insert(slot);
+    }
     s.state.at(c.state.into()).insert(slot);
     s.city.at(filed.city as usize).insert(slot);
     s.zip5.entry(filed.zip5).or_default().insert(slot);
@@ -568,6 +578,10 @@ impl Inner {
         sets.fee.values_mut().for_each(|set| {
             set.optimize();
         });
+        sets.reports.values_mut().for_each(|set| {
+            set.optimize();
+        });
+        sets.reported_independent.optimize();
         self.dictionary.words.optimize();
         self.grid.optimize();
     }
@@ -596,12 +610,13 @@ impl Inner {
                 .flatten()
                 .map(values)
                 .sum::<usize>()
-            + [&s.live, &s.listed, &s.located, &s.no_schedule]
+            + [&s.live, &s.listed, &s.located, &s.no_schedule, &s.reported_independent]
                 .into_iter()
                 .map(bitmap_bytes)
                 .sum::<usize>()
             + s.zip5.values().map(|set| bitmap_bytes(set) + 16).sum::<usize>()
-            + s.fee.values().map(|set| bitmap_bytes(set) + 16).sum::<usize>();
+            + s.fee.values().map(|set| bitmap_bytes(set) + 16).sum::<usize>()
+            + s.reports.values().map(|set| bitmap_bytes(set) + 16).sum::<usize>();
         sets + self.columns.bytes()
             + self.dictionary.words.bytes()
             + self.grid.bytes()
@@ -659,9 +674,19 @@ impl Inner {
     /// in all): the slot is taken out of each, so the index keeps no copy of its codes.
     fn unmark(&mut self, slot: u32) {
         let s = &mut self.sets;
-        for set in [&mut s.live, &mut s.listed, &mut s.located, &mut s.no_schedule] {
+        for set in [
+            &mut s.live,
+            &mut s.listed,
+            &mut s.located,
+            &mut s.no_schedule,
+            &mut s.reported_independent,
+        ] {
             set.remove(slot);
         }
+        s.reports.retain(|_, set| {
+            set.remove(slot);
+            !set.is_empty()
+        });
         for values in [
             &mut s.status,
             &mut s.site_type,

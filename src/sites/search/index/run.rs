@@ -27,6 +27,7 @@ pub(crate) enum After {
     Updated(DateTime<Utc>, Uuid),
     Distance(f64, Uuid),
     Score(f32, Uuid),
+    Reports(u32, Uuid),
 }
 
 /// A search to answer.
@@ -119,6 +120,7 @@ impl Inner {
             Sort::Name => self.by_name(&matching, query),
             Sort::UpdatedDesc => self.by_updated(&matching, query),
             Sort::Distance => self.nearest(&matching, centre.as_ref(), query),
+            Sort::ReportsDesc => self.by_reports(&matching, query),
         };
         let hits = slots
             .into_iter()
@@ -221,6 +223,9 @@ impl Inner {
             }
             Some(Wanted::Unknown) => common.push(Cow::Borrowed(s.insurance.get(0))),
             None => {}
+        }
+        if p.reported_independent {
+            common.push(Cow::Borrowed(&s.reported_independent));
         }
         match p.housing {
             Some(Wanted::Value(true)) => common.push(union(
@@ -544,6 +549,53 @@ impl Inner {
                 (slot, Key::UpdatedAt(at))
             })
             .collect()
+    }
+
+    /// `sort=-reports`: the sites with most reports first, ties (and the sites without reports,
+    /// last) by id.
+    fn by_reports(&self, matching: &RoaringBitmap, query: &Query) -> Vec<(u32, Key)> {
+        let after = match query.after {
+            Some(After::Reports(reports, id)) => Some((*reports, *id)),
+            _ => None,
+        };
+        let past = |reports: u32, id: Uuid| after.is_none_or(|(r, a)| reports < r || (reports == r && id > a));
+        let mut found = Vec::with_capacity(query.fetch);
+        let mut reported = RoaringBitmap::new();
+        for (&reports, set) in self.sets.reports.iter().rev() {
+            reported |= set;
+            if found.len() == query.fetch || after.is_some_and(|(r, _)| reports > r) {
+                continue;
+            }
+            let mut ids: Vec<(Uuid, u32)> = (set & matching)
+                .iter()
+                .map(|slot| (self.site_id(slot), slot))
+                .filter(|(id, _)| past(reports, *id))
+                .collect();
+            ids.sort_unstable();
+            let room = query.fetch - found.len();
+            found.extend(
+                ids.into_iter()
+                    .take(room)
+                    .map(|(_, slot)| (slot, Key::Reports(reports))),
+            );
+        }
+        if found.len() < query.fetch {
+            let unreported = matching - &reported;
+            let start = match after {
+                Some((0, id)) => self.by_id.partition_point(|slot| self.site_id(slot) <= id),
+                _ => (0, 0),
+            };
+            let slots = self.first_in_order(
+                &unreported,
+                self.by_id.from(start),
+                self.by_id.len(),
+                query.fetch - found.len(),
+                |slot| past(0, self.site_id(slot)),
+                |a, b| self.site_id(a).cmp(&self.site_id(b)),
+            );
+            found.extend(slots.into_iter().map(|slot| (slot, Key::Reports(0))));
+        }
+        found
     }
 
     fn nearest(&self, matching: &RoaringBitmap, centre: Option<&Point>, query: &Query) -> Vec<(u32, Key)> {

@@ -96,6 +96,11 @@ pub enum Command {
         #[arg(long, conflicts_with = "count")]
         remove: bool,
     },
+    /// Count every experience report afresh: the statistics' running counts and each site's
+    /// report summary (after reports were loaded into the database directly, e.g. by a benchmark
+    /// or a restore). Writers wait meanwhile.
+    #[command(name = "recount-reports")]
+    RecountReports,
     /// Administer accounts from the command line.
     Admin {
         /// What to do.

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
-        Command::Migrate | Command::Admin { .. } | Command::DemoData { .. } => None,
+        Command::Migrate | Command::Admin { .. } | Command::DemoData { .. } | Command::RecountReports => None,
     };
     let Some(database) = provision(&config, &command) else {
         return ExitCode::FAILURE;
@@ -46,6 +46,7 @@ fn main() -> ExitCode {
         match command {
             Command::Admin { command } => admin(command, &config, &database).await,
             Command::DemoData { count, remove } => demo_data(count, remove, &config, &database).await,
+            Command::RecountReports => recount_reports(&config, &database).await,
             _ => run(listener, config, &database).await,
         }
     });
@@ -71,6 +72,7 @@ fn provision(config: &Config, command: &Command) -> Option<Database> {
         Command::Migrate => Usage::Command("migrate"),
         Command::Admin { .. } => Usage::Command("admin"),
         Command::DemoData { .. } => Usage::Command("demo-data"),
+        Command::RecountReports => Usage::Command("recount-reports"),
     };
     match Database::provision(config, usage) {
         Ok(database) => {
@@ -100,6 +102,20 @@ async fn admin(command: AdminCommand, config: &Config, database: &Database) -> R
     };
     pool.close().await;
     result
+}
+
+/// `clinical-sites recount-reports`: migrates, then counts every report afresh.
+async fn recount_reports(config: &Config, database: &Database) -> Result<(), String> {
+    let pool = prepare(config, database).await?;
+    let started = std::time::Instant::now();
+    let result = clinical_sites::reports::recount(&pool).await.map(|(rows, sites)| {
+        println!(
+            "{rows} statistics rows and {sites} site summaries counted afresh in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    });
+    pool.close().await;
+    result.map_err(|e| format!("recounting reports: {e}"))
 }
 
 /// `clinical-sites demo-data [--count N | --remove]`: migrates, then fills or empties the demo sites.

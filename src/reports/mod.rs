@@ -172,7 +172,10 @@ pub(crate) async fn create_report(
     queries::insert(&mut tx, site_report_id, site_id, respondent, &report).await?;
     recount.finish(&mut tx).await?;
     summary::refresh(&mut tx, site_id).await?;
-    let created = find_locked(&mut tx, site_id, site_report_id).await?;
+    // Written by this transaction, so no lock is needed to read it.
+    let created = queries::find(&mut tx, site_id, site_report_id, false)
+        .await?
+        .ok_or_else(|| ApiError::internal("a report written in this transaction vanished"))?;
     let changes = report_changes(&created, &Value::Object(Map::new()), &editable_json(&created));
     let author = recorded_author(&caller, &report);
     crate::sites::queries::record_change(&mut *tx, site_id, author, SiteChangeKind::ReportCreate, &changes).await?;
@@ -567,4 +570,12 @@ pub(crate) async fn on_account_deletion(
         crate::sites::queries::record_change(&mut *conn, site_id, None, kind, &changes).await?;
     }
     Ok(())
+}
+
+/// Counts every report afresh: the statistics' running counts ([`tally::rebuild`]) and every
+/// site's summary; returns how many rows and summaries were written.
+pub async fn recount(pool: &sqlx::PgPool) -> Result<(u64, u64), sqlx::Error> {
+    let rows = tally::rebuild(pool).await?;
+    let sites = summary::refresh_all(pool).await?;
+    Ok((rows, sites))
 }

@@ -156,6 +156,10 @@ pub(crate) async fn find(
 
 /// The respondent of an account, made on its first report.
 pub(crate) async fn respondent_of(conn: &mut PgConnection, account_id: Uuid) -> Result<Uuid, ApiError> {
+    // A member's every report but the first: one round trip.
+    if let Some(respondent_id) = respondent_of_account(&mut *conn, account_id).await? {
+        return Ok(respondent_id);
+    }
     sqlx::query!(
         "insert into respondent (respondent_id, account_id) values ($1, $2) on conflict (account_id) do nothing",
         Uuid::now_v7(),

@@ -13,7 +13,6 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::stats::{HipaaSourceShares, Share, share};
-use crate::error::ApiError;
 
 /// The counts of a site's reports (not hidden; none for a demo site), as `site.report_counts`
 /// keeps them.
@@ -93,7 +92,7 @@ impl ReportCounts {
 /// Counts the site's reports again into `site.report_counts`, and moves its reports' revision
 /// on (part of the site's `ETag`, not of the listing's `version`; the listing's `updated_at`
 /// stays). Call in the report write's transaction.
-pub(crate) async fn refresh(conn: &mut PgConnection, site_id: Uuid) -> Result<(), ApiError> {
+pub(crate) async fn refresh(conn: &mut PgConnection, site_id: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "update site s
             set report_counts = coalesce((
@@ -121,6 +120,22 @@ pub(crate) async fn refresh(conn: &mut PgConnection, site_id: Uuid) -> Result<()
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Counts every site's reports again (the sites with reports, and those whose summary is not
+/// empty); how many sites.
+pub(crate) async fn refresh_all(pool: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
+    let sites = sqlx::query_scalar!(
+        r#"select site_id as "site_id!" from site_report union select site_id from site where report_counts <> '{}'"#
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut tx = pool.begin().await?;
+    for site_id in &sites {
+        refresh(&mut tx, *site_id).await?;
+    }
+    tx.commit().await?;
+    Ok(sites.len() as u64)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 //! applied to the rows, in key order (so concurrent writers never deadlock on them). A test
 //! compares the rows with a fresh count of every report after random writes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -112,7 +112,7 @@ pub(crate) fn categories(report: &Facts) -> Vec<String> {
 /// One row's key: filter, group_by, group value, category, bound.
 pub(crate) type Key = (String, &'static str, String, String, i16);
 
-/// Which filters a contribution is computed for.
+/// Which filters a count is made for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Filters {
     /// Every filter the tally keeps.
@@ -121,66 +121,108 @@ pub(crate) enum Filters {
     Unfiltered,
 }
 
-/// The keys `reports` (all of one respondent's) count in, each once.
-pub(crate) fn contribution(reports: &[Facts], filters: Filters) -> Vec<Key> {
-    let mut bounds: BTreeMap<(String, &'static str, String, String), i16> = BTreeMap::new();
-    for report in reports {
-        let mut report_filters = vec![(String::new(), None)];
-        if filters == Filters::Tally {
-            report_filters.extend([
-                (format!("modality:{}", report.modality.code()), None),
-                (format!("state:{}", report.state), None),
-                (format!("site_type:{}", report.site_type.code()), None),
-                ("since".to_owned(), Some(true)),
-                ("until".to_owned(), Some(false)),
-            ]);
+/// How a filter keeps its bound: a respondent's latest matching year (`since`), earliest
+/// (`until`), or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bound {
+    None,
+    Latest,
+    Earliest,
+}
+
+/// Names interned as small numbers while counting (a million reports make hundreds of millions
+/// of keys; numbers sort and hash fast, strings do not).
+#[derive(Default)]
+struct Names {
+    ids: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Names {
+    fn id(&mut self, name: String) -> u32 {
+        if let Some(id) = self.ids.get(&name) {
+            return *id;
         }
-        let groups = [
-            ("", String::new()),
-            ("state", report.state.clone()),
-            ("modality", report.modality.code().to_owned()),
-            ("year", report.year.to_string()),
-        ];
-        let categories = categories(report);
-        for (filter, latest) in &report_filters {
-            for (group_by, group_value) in &groups {
-                for category in &categories {
-                    let key = (filter.clone(), *group_by, group_value.clone(), category.clone());
-                    let year = report.year;
-                    bounds
-                        .entry(key)
-                        .and_modify(|bound| match latest {
-                            Some(true) => *bound = (*bound).max(year),
-                            Some(false) => *bound = (*bound).min(year),
-                            None => {}
-                        })
-                        .or_insert(if latest.is_some() { year } else { 0 });
+        let id = self.names.len() as u32;
+        self.names.push(name.clone());
+        self.ids.insert(name, id);
+        id
+    }
+}
+
+/// The `group_by` codes, as the tally's keys hold them.
+fn group_by_code(code: &str) -> &'static str {
+    match code {
+        "state" => "state",
+        "modality" => "modality",
+        "year" => "year",
+        _ => "",
+    }
+}
+
+/// Respondents per key over `reports` (of any number of respondents): each respondent counts
+/// once in each key any of their reports falls in, with their latest (`since`) or earliest
+/// (`until`) year as the bound.
+pub(crate) fn count(reports: &[Facts], filters: Filters) -> BTreeMap<Key, i64> {
+    let mut names = Names::default();
+    let mut order: Vec<&Facts> = reports.iter().collect();
+    order.sort_by_key(|report| report.respondent_id);
+    let mut counts: HashMap<(u32, u32, u32, i16), i64> = HashMap::new();
+    // (filter, group, category, bound kind, year) of one respondent's reports.
+    let mut entries: Vec<(u32, u32, u32, Bound, i16)> = Vec::new();
+    for respondent in order.chunk_by(|a, b| a.respondent_id == b.respondent_id) {
+        entries.clear();
+        for report in respondent {
+            let mut report_filters = vec![(names.id(String::new()), Bound::None)];
+            if filters == Filters::Tally {
+                report_filters.extend([
+                    (names.id(format!("modality:{}", report.modality.code())), Bound::None),
+                    (names.id(format!("state:{}", report.state)), Bound::None),
+                    (names.id(format!("site_type:{}", report.site_type.code())), Bound::None),
+                    (names.id("since".to_owned()), Bound::Latest),
+                    (names.id("until".to_owned()), Bound::Earliest),
+                ]);
+            }
+            let groups = [
+                names.id("\0".to_owned()),
+                names.id(format!("state\0{}", report.state)),
+                names.id(format!("modality\0{}", report.modality.code())),
+                names.id(format!("year\0{}", report.year)),
+            ];
+            let categories: Vec<u32> = categories(report).into_iter().map(|c| names.id(c)).collect();
+            for (filter, bound) in &report_filters {
+                for group in groups {
+                    for category in &categories {
+                        entries.push((*filter, group, *category, *bound, report.year));
+                    }
                 }
             }
         }
-    }
-    bounds
-        .into_iter()
-        .map(|((filter, group_by, group_value, category), bound)| (filter, group_by, group_value, category, bound))
-        .collect()
-}
-
-/// Respondents per key, over the reports of many respondents (grouped by respondent here).
-pub(crate) fn count(reports: &[Facts], filters: Filters) -> BTreeMap<Key, i64> {
-    let mut by_respondent: BTreeMap<Uuid, Vec<Facts>> = BTreeMap::new();
-    for report in reports {
-        by_respondent
-            .entry(report.respondent_id)
-            .or_default()
-            .push(report.clone());
-    }
-    let mut counts = BTreeMap::new();
-    for reports in by_respondent.values() {
-        for key in contribution(reports, filters) {
-            *counts.entry(key).or_insert(0) += 1;
+        entries.sort_unstable_by_key(|(f, g, c, _, _)| (*f, *g, *c));
+        for run in entries.chunk_by(|a, b| (a.0, a.1, a.2) == (b.0, b.1, b.2)) {
+            let years = run.iter().map(|entry| entry.4);
+            let bound = match run[0].3 {
+                Bound::None => 0,
+                Bound::Latest => years.max().unwrap_or(0),
+                Bound::Earliest => years.min().unwrap_or(0),
+            };
+            *counts.entry((run[0].0, run[0].1, run[0].2, bound)).or_insert(0) += 1;
         }
     }
     counts
+        .into_iter()
+        .map(|((filter, group, category, bound), n)| {
+            let (group_by, group_value) = names.names[group as usize].split_once('\0').unwrap_or_default();
+            let key = (
+                names.names[filter as usize].clone(),
+                group_by_code(group_by),
+                group_value.to_owned(),
+                names.names[category as usize].clone(),
+                bound,
+            );
+            (key, n)
+        })
+        .collect()
 }
 
 /// The counted reports of `respondents`.

@@ -187,6 +187,21 @@ pub(crate) enum MultiValued {
     Route,
 }
 
+/// The listing's own figures: listed sites (not archived, not demo data) under the request's
+/// `modality`, `state` and `site_type` (`since` and `until` are about reports).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub(crate) struct Listings {
+    /// Listed sites.
+    pub(crate) sites: i64,
+    /// Those with an offer (of `modality`, when given) that accepts independent candidates.
+    pub(crate) accepting_independent: i64,
+    /// Sites per modality they offer.
+    pub(crate) by_modality: BTreeMap<Modality, i64>,
+    /// Sites per state.
+    #[schema(value_type = BTreeMap<String, i64>)]
+    pub(crate) by_state: BTreeMap<String, i64>,
+}
+
 /// The survey's figures over members' reports.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub(crate) struct Statistics {
@@ -205,6 +220,9 @@ pub(crate) struct Statistics {
     pub(crate) overall: Breakdown,
     /// Per group of `group_by`, by key (empty without `group_by`).
     pub(crate) groups: Vec<Group>,
+    /// What the listing says: sites by modality and state, and those accepting independent
+    /// candidates.
+    pub(crate) listings: Listings,
 }
 
 /// The survey's figures, live from members' reports: respondents (distinct members with a
@@ -231,6 +249,7 @@ pub(crate) async fn get_stats(
     let threshold = state.config.stats_min_respondents;
     let mut conn = state.search_pool.acquire().await?;
     let counts = counts(&mut conn, &filters, group_by).await?;
+    let listings = listings(&mut conn, &filters).await?;
     let overall = breakdown(counts.get("").map_or(&BTreeMap::new(), |c| c), threshold);
     let groups = counts
         .iter()
@@ -247,7 +266,50 @@ pub(crate) async fn get_stats(
         multi_valued: vec![MultiValued::SiteType, MultiValued::HipaaSource, MultiValued::Route],
         overall,
         groups,
+        listings,
     }))
+}
+
+/// The listing's figures under the request's site filters.
+async fn listings(conn: &mut sqlx::PgConnection, filters: &StatsFilters) -> Result<Listings, ApiError> {
+    let by_state = sqlx::query!(
+        r#"select s.state, count(*) as "sites!",
+                  count(*) filter (where exists (
+                      select 1 from site_offer o
+                       where o.site_id = s.site_id and ($1::text is null or o.modality = $1)
+                         and 'independent' = any(o.accepts))) as "independent!"
+             from site s
+            where s.source <> 'demo' and s.status <> 'archived'
+              and ($2::text is null or s.state = $2) and ($3::text is null or s.site_type = $3)
+              and ($1::text is null or exists (
+                  select 1 from site_offer o where o.site_id = s.site_id and o.modality = $1))
+            group by s.state"#,
+        filters.modality as Option<Modality>,
+        filters.state,
+        filters.site_type as Option<SiteType>,
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let by_modality = sqlx::query!(
+        r#"select o.modality as "modality: Modality", count(*) as "sites!"
+             from site_offer o
+             join site s on s.site_id = o.site_id
+            where s.source <> 'demo' and s.status <> 'archived'
+              and ($1::text is null or o.modality = $1)
+              and ($2::text is null or s.state = $2) and ($3::text is null or s.site_type = $3)
+            group by o.modality"#,
+        filters.modality as Option<Modality>,
+        filters.state,
+        filters.site_type as Option<SiteType>,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(Listings {
+        sites: by_state.iter().map(|row| row.sites).sum(),
+        accepting_independent: by_state.iter().map(|row| row.independent).sum(),
+        by_state: by_state.into_iter().map(|row| (row.state, row.sites)).collect(),
+        by_modality: by_modality.into_iter().map(|row| (row.modality, row.sites)).collect(),
+    })
 }
 
 /// A 400 naming the parameter.

@@ -260,6 +260,19 @@ async fn each_filter_and_group_by_counts_respondents() {
         5
     );
 
+    // The listing's own figures, under the site filters.
+    assert_eq!(
+        all["listings"],
+        json!({"sites": 2, "accepting_independent": 2, "by_modality": {"ct": 2, "mri": 2},
+               "by_state": {"CA": 1, "OH": 1}})
+    );
+    let mri_listings = &stats(&app, "?modality=mri").await["listings"];
+    assert_eq!(
+        (&mri_listings["sites"], &mri_listings["accepting_independent"]),
+        (&json!(2), &json!(0))
+    );
+    assert_eq!(stats(&app, "?state=OH").await["listings"]["by_state"], json!({"OH": 1}));
+
     let by_state = stats(&app, "?group_by=state").await;
     assert_eq!(by_state["group_by"], "state");
     let groups = by_state["groups"].as_array().unwrap();

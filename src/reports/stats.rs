@@ -249,7 +249,7 @@ pub(crate) async fn get_stats(
     let threshold = state.config.stats_min_respondents;
     let mut conn = state.search_pool.acquire().await?;
     let counts = counts(&mut conn, &filters, group_by).await?;
-    let listings = listings(&mut conn, &filters).await?;
+    let listings = listings(&state, &filters).await?;
     let overall = breakdown(counts.get("").map_or(&BTreeMap::new(), |c| c), threshold);
     let groups = counts
         .iter()
@@ -270,45 +270,19 @@ pub(crate) async fn get_stats(
     }))
 }
 
-/// The listing's figures under the request's site filters.
-async fn listings(conn: &mut sqlx::PgConnection, filters: &StatsFilters) -> Result<Listings, ApiError> {
-    let by_state = sqlx::query!(
-        r#"select s.state, count(*) as "sites!",
-                  count(*) filter (where exists (
-                      select 1 from site_offer o
-                       where o.site_id = s.site_id and ($1::text is null or o.modality = $1)
-                         and 'independent' = any(o.accepts))) as "independent!"
-             from site s
-            where s.source <> 'demo' and s.status <> 'archived'
-              and ($2::text is null or s.state = $2) and ($3::text is null or s.site_type = $3)
-              and ($1::text is null or exists (
-                  select 1 from site_offer o where o.site_id = s.site_id and o.modality = $1))
-            group by s.state"#,
-        filters.modality as Option<Modality>,
-        filters.state,
-        filters.site_type as Option<SiteType>,
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let by_modality = sqlx::query!(
-        r#"select o.modality as "modality: Modality", count(*) as "sites!"
-             from site_offer o
-             join site s on s.site_id = o.site_id
-            where s.source <> 'demo' and s.status <> 'archived'
-              and ($1::text is null or o.modality = $1)
-              and ($2::text is null or s.state = $2) and ($3::text is null or s.site_type = $3)
-            group by o.modality"#,
-        filters.modality as Option<Modality>,
-        filters.state,
-        filters.site_type as Option<SiteType>,
-    )
-    .fetch_all(conn)
-    .await?;
+/// The listing's figures under the request's site filters, from the search index.
+async fn listings(state: &AppState, filters: &StatsFilters) -> Result<Listings, ApiError> {
+    state.search.ready(&state.search_pool).await?;
+    let counts = state
+        .search
+        .read()
+        .listing_counts(filters.modality, filters.state.as_deref(), filters.site_type);
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     Ok(Listings {
-        sites: by_state.iter().map(|row| row.sites).sum(),
-        accepting_independent: by_state.iter().map(|row| row.independent).sum(),
-        by_state: by_state.into_iter().map(|row| (row.state, row.sites)).collect(),
-        by_modality: by_modality.into_iter().map(|row| (row.modality, row.sites)).collect(),
+        sites: count(counts.sites),
+        accepting_independent: count(counts.accepting_independent),
+        by_modality: counts.by_modality.into_iter().map(|(m, n)| (m, count(n))).collect(),
+        by_state: counts.by_state.into_iter().map(|(s, n)| (s, count(n))).collect(),
     })
 }
 

@@ -13,7 +13,8 @@ pub(super) const INDEX_COLUMNS: &str = "s.site_id, s.name, s.site_type, s.city, 
     s.latitude, s.longitude, s.payment, s.fee_usd, s.hipaa_training, s.liability_insurance, s.housing,
     s.schedule, s.status, s.updated_at, s.search_text, s.index_xid, s.offers,
     coalesce((s.report_counts ->> 'reports')::int, 0) as reports,
-    coalesce((s.report_counts ->> 'accepted_independent')::int, 0) as independent_reports";
+    coalesce((s.report_counts ->> 'accepted_independent')::int, 0) as independent_reports,
+    s.source = 'demo' as demo";
 
 /// A site's searchable values, as PostgreSQL has them.
 #[derive(Debug, sqlx::FromRow)]
@@ -40,6 +41,8 @@ pub(super) struct IndexRow {
     /// Members' reports of the site, and those that say it accepted them as independent.
     pub(crate) reports: i32,
     pub(crate) independent_reports: i32,
+    /// Demo data (`source = demo`): searchable, but left out of the statistics.
+    pub(crate) demo: bool,
 }
 
 /// What search filters on in an offer.
@@ -147,6 +150,8 @@ pub(super) struct Codes {
     pub(crate) reports: u32,
     /// Whether a member reported being accepted as an independent candidate.
     pub(crate) reported_independent: bool,
+    /// Demo data.
+    pub(crate) demo: bool,
 }
 
 /// What a doc refers to by id: interned words, cities and states.
@@ -214,6 +219,7 @@ impl Doc {
                 schedule: row.schedule.iter().fold(0, |bits, s| bits | (1 << position(*s))),
                 reports: u32::try_from(row.reports).unwrap_or(0),
                 reported_independent: row.independent_reports > 0,
+                demo: row.demo,
             },
             name: row.name,
         }

@@ -14,6 +14,7 @@
 mod columns;
 mod doc;
 pub(crate) mod grid;
+pub(crate) mod listings;
 mod order;
 pub(crate) mod run;
 pub(crate) mod words;
@@ -325,6 +326,8 @@ pub(crate) struct Sets {
     pub(crate) reports: BTreeMap<u32, RoaringBitmap>,
     /// Sites where a member reported being accepted as an independent candidate.
     pub(crate) reported_independent: RoaringBitmap,
+    /// Demo sites (left out of the statistics' listing counts).
+    pub(crate) demo: RoaringBitmap,
 }
 
 /// Sets by a small integer value, grown on demand.
@@ -467,6 +470,9 @@ fn mark(sets: &mut Sets, words: &mut Words, grid: &mut Grid, slot: u32, filed: &
     if c.reported_independent {
         s.reported_independent.insert(slot);
     }
+    if c.demo {
+        s.demo.insert(slot);
+    }
     s.state.at(c.state.into()).insert(slot);
     s.city.at(filed.city as usize).insert(slot);
     s.zip5.entry(filed.zip5).or_default().insert(slot);
@@ -582,6 +588,7 @@ impl Inner {
             set.optimize();
         });
         sets.reported_independent.optimize();
+        sets.demo.optimize();
         self.dictionary.words.optimize();
         self.grid.optimize();
     }
@@ -610,10 +617,17 @@ impl Inner {
                 .flatten()
                 .map(values)
                 .sum::<usize>()
-            + [&s.live, &s.listed, &s.located, &s.no_schedule, &s.reported_independent]
-                .into_iter()
-                .map(bitmap_bytes)
-                .sum::<usize>()
+            + [
+                &s.live,
+                &s.listed,
+                &s.located,
+                &s.no_schedule,
+                &s.reported_independent,
+                &s.demo,
+            ]
+            .into_iter()
+            .map(bitmap_bytes)
+            .sum::<usize>()
             + s.zip5.values().map(|set| bitmap_bytes(set) + 16).sum::<usize>()
             + s.fee.values().map(|set| bitmap_bytes(set) + 16).sum::<usize>()
             + s.reports.values().map(|set| bitmap_bytes(set) + 16).sum::<usize>();
@@ -680,6 +694,7 @@ impl Inner {
             &mut s.located,
             &mut s.no_schedule,
             &mut s.reported_independent,
+            &mut s.demo,
         ] {
             set.remove(slot);
         }

@@ -74,7 +74,20 @@ async fn find_locked(conn: &mut PgConnection, site_id: Uuid, site_report_id: Uui
 
 /// 422 unless the site offers the modality or did once.
 async fn check_modality(conn: &mut PgConnection, site_id: Uuid, modality: Modality) -> Result<(), ApiError> {
-    if queries::offers_or_offered(conn, site_id, modality).await? {
+    offered(queries::offers_or_offered(conn, site_id, modality).await?, modality)
+}
+
+/// Locks the site (404 without one), then 422 unless it offers the modality or did once.
+async fn lock_site_offering(conn: &mut PgConnection, site_id: Uuid, modality: Modality) -> Result<(), ApiError> {
+    let found = queries::lock_site_offering(conn, site_id, modality).await?;
+    offered(
+        found.ok_or_else(|| ApiError::not_found("no site has this id"))?,
+        modality,
+    )
+}
+
+fn offered(offered: bool, modality: Modality) -> Result<(), ApiError> {
+    if offered {
         Ok(())
     } else {
         Err(ApiError::validation(vec![FieldError::new(
@@ -164,21 +177,19 @@ pub(crate) async fn create_report(
 ) -> Result<Response, ApiError> {
     let report = read_report(&body).map_err(ApiError::validation)?;
     let mut tx = state.pool.begin().await?;
-    lock_site(&mut tx, site_id).await?;
-    check_modality(&mut tx, site_id, report.modality).await?;
+    lock_site_offering(&mut tx, site_id, report.modality).await?;
     let respondent = queries::respondent_of(&mut tx, caller.account_id).await?;
     let recount = Recount::begin(&mut tx, vec![respondent]).await?;
     let site_report_id = Uuid::now_v7();
     queries::insert(&mut tx, site_report_id, site_id, respondent, &report).await?;
     recount.finish(&mut tx).await?;
-    summary::refresh(&mut tx, site_id).await?;
     // Written by this transaction, so no lock is needed to read it.
     let created = queries::find(&mut tx, site_id, site_report_id, false)
         .await?
         .ok_or_else(|| ApiError::internal("a report written in this transaction vanished"))?;
     let changes = report_changes(&created, &Value::Object(Map::new()), &editable_json(&created));
     let author = recorded_author(&caller, &report);
-    crate::sites::queries::record_change(&mut *tx, site_id, author, SiteChangeKind::ReportCreate, &changes).await?;
+    summary::refresh_and_record(&mut tx, site_id, author, SiteChangeKind::ReportCreate, &changes).await?;
     tx.commit().await?;
     let mut response = report_response(StatusCode::CREATED, &created);
     if let Ok(location) = HeaderValue::from_str(&report_href(site_id, site_report_id)) {
@@ -349,8 +360,7 @@ pub(crate) async fn update_report(
     if report.modality != current.modality {
         check_modality(&mut tx, site_id, report.modality).await?;
     }
-    let respondent = queries::respondent_of_report(&mut tx, site_report_id).await?;
-    let recount = Recount::begin(&mut tx, vec![respondent]).await?;
+    let recount = Recount::begin(&mut tx, vec![current.respondent_id]).await?;
     queries::update(&mut tx, site_report_id, &report).await?;
     let updated = find_locked(&mut tx, site_id, site_report_id).await?;
     let changes = report_changes(&updated, &before, &editable_json(&updated));
@@ -360,9 +370,8 @@ pub(crate) async fn update_report(
         return Ok(report_response(StatusCode::OK, &current));
     }
     recount.finish(&mut tx).await?;
-    summary::refresh(&mut tx, site_id).await?;
     let author = recorded_author(&caller, &report);
-    crate::sites::queries::record_change(&mut *tx, site_id, author, SiteChangeKind::ReportUpdate, &changes).await?;
+    summary::refresh_and_record(&mut tx, site_id, author, SiteChangeKind::ReportUpdate, &changes).await?;
     tx.commit().await?;
     Ok(report_response(StatusCode::OK, &updated))
 }
@@ -410,16 +419,13 @@ pub(crate) async fn delete_report(
         "report",
         "GET /v1/sites/{site_id}/reports/{site_report_id}",
     )?;
-    let respondent = queries::respondent_of_report(&mut tx, site_report_id).await?;
-    let recount = Recount::begin(&mut tx, vec![respondent]).await?;
+    let recount = Recount::begin(&mut tx, vec![current.respondent_id]).await?;
     queries::delete(&mut *tx, site_report_id).await?;
     recount.finish(&mut tx).await?;
-    summary::refresh(&mut tx, site_id).await?;
     let changes =
         json!({"report": {"site_report_id": site_report_id, "modality": current.modality, "year": current.year}});
     let recorded_by = (!(author && current.anonymous)).then_some(caller.account_id);
-    crate::sites::queries::record_change(&mut *tx, site_id, recorded_by, SiteChangeKind::ReportDelete, &changes)
-        .await?;
+    summary::refresh_and_record(&mut tx, site_id, recorded_by, SiteChangeKind::ReportDelete, &changes).await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -507,11 +513,9 @@ async fn set_hidden(
         (false, false) => return Err(ApiError::conflict("the report is not hidden")),
         _ => {}
     }
-    let respondent = queries::respondent_of_report(&mut tx, site_report_id).await?;
-    let recount = Recount::begin(&mut tx, vec![respondent]).await?;
+    let recount = Recount::begin(&mut tx, vec![current.respondent_id]).await?;
     queries::set_hidden(&mut *tx, site_report_id, caller.account_id, reason).await?;
     recount.finish(&mut tx).await?;
-    summary::refresh(&mut tx, site_id).await?;
     let (kind, changes) = match reason {
         Some(reason) => (
             SiteChangeKind::ReportHide,
@@ -524,7 +528,7 @@ async fn set_hidden(
                    "report.hidden_reason": {"old": current.hidden.as_ref().map(|h| h.reason.clone()), "new": null}}),
         ),
     };
-    crate::sites::queries::record_change(&mut *tx, site_id, caller.account_id, kind, &changes).await?;
+    summary::refresh_and_record(&mut tx, site_id, Some(caller.account_id), kind, &changes).await?;
     let report = find_locked(&mut tx, site_id, site_report_id).await?;
     tx.commit().await?;
     Ok(report_response(StatusCode::OK, &report))

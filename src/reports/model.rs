@@ -79,6 +79,9 @@ pub(crate) struct SiteReport {
     /// The author's account (internal: who may edit it).
     #[serde(skip)]
     pub(crate) author_account_id: Option<Uuid>,
+    /// The author as a respondent (internal: whom a write recounts).
+    #[serde(skip)]
+    pub(crate) respondent_id: Uuid,
 }
 
 impl SiteReport {

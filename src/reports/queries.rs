@@ -14,6 +14,7 @@ struct Row {
     site_id: Uuid,
     author_display_name: Option<String>,
     author_account_id: Option<Uuid>,
+    respondent_id: Uuid,
     anonymous: bool,
     modality: Modality,
     year: i16,
@@ -50,6 +51,7 @@ impl From<Row> for SiteReport {
             site_id: row.site_id,
             author_display_name: row.author_display_name.filter(|_| !row.anonymous),
             author_account_id: row.author_account_id,
+            respondent_id: row.respondent_id,
             anonymous: row.anonymous,
             modality: row.modality,
             year: row.year,
@@ -90,7 +92,7 @@ pub(crate) async fn page(
     let rows = sqlx::query_as!(
         Row,
         r#"select r.site_report_id, r.site_id, a.display_name as "author_display_name?",
-                  p.account_id as author_account_id, r.anonymous, r.modality as "modality: Modality", r.year,
+                  p.account_id as author_account_id, r.respondent_id, r.anonymous, r.modality as "modality: Modality", r.year,
                   r.month, r.route as "route: Vec<Route>", r.paid, r.paid_usd,
                   r.hipaa_source as "hipaa_source: HipaaSource", r.insurance_needed,
                   r.insurance_provider as "insurance_provider: InsuranceCoverage", r.accepted_independent,
@@ -136,7 +138,7 @@ pub(crate) async fn find(
     let row = sqlx::query_as!(
         Row,
         r#"select r.site_report_id, r.site_id, a.display_name as "author_display_name?",
-                  p.account_id as author_account_id, r.anonymous, r.modality as "modality: Modality", r.year,
+                  p.account_id as author_account_id, r.respondent_id, r.anonymous, r.modality as "modality: Modality", r.year,
                   r.month, r.route as "route: Vec<Route>", r.paid, r.paid_usd,
                   r.hipaa_source as "hipaa_source: HipaaSource", r.insurance_needed,
                   r.insurance_provider as "insurance_provider: InsuranceCoverage", r.accepted_independent,
@@ -174,13 +176,22 @@ pub(crate) async fn respondent_of(conn: &mut PgConnection, account_id: Uuid) -> 
     )
 }
 
-/// The respondent who wrote a report.
-pub(crate) async fn respondent_of_report(conn: &mut PgConnection, site_report_id: Uuid) -> Result<Uuid, ApiError> {
+/// Locks the site (`None`: there is none) and says whether it offers `modality` now or did once:
+/// one round trip for a report's first two steps.
+pub(crate) async fn lock_site_offering(
+    conn: &mut PgConnection,
+    site_id: Uuid,
+    modality: Modality,
+) -> Result<Option<bool>, ApiError> {
     Ok(sqlx::query_scalar!(
-        "select respondent_id from site_report where site_report_id = $1",
-        site_report_id
+        r#"select exists (select 1 from site_offer o where o.site_id = s.site_id and o.modality = $2)
+               or exists (select 1 from site_change c where c.site_id = s.site_id and c.changes ? ('offers.' || $2))
+               as "offered!"
+             from site s where s.site_id = $1 for update"#,
+        site_id,
+        modality as Modality,
     )
-    .fetch_one(conn)
+    .fetch_optional(conn)
     .await?)
 }
 

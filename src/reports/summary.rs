@@ -95,27 +95,37 @@ impl ReportCounts {
 pub(crate) async fn refresh(conn: &mut PgConnection, site_id: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "update site s
-            set report_counts = coalesce((
-                    select jsonb_build_object(
-                        'reports', count(*),
-                        'respondents', count(distinct r.respondent_id),
-                        'paid', count(*) filter (where r.paid),
-                        'paid_amounts', count(r.paid_usd),
-                        'median_paid_usd', percentile_disc(0.5) within group (order by r.paid_usd),
-                        'hipaa_employer', count(*) filter (where r.hipaa_source = 'employer'),
-                        'hipaa_clinical_facility', count(*) filter (where r.hipaa_source = 'clinical_facility'),
-                        'hipaa_educational_program', count(*) filter (where r.hipaa_source = 'educational_program'),
-                        'hipaa_online', count(*) filter (where r.hipaa_source = 'online'),
-                        'hipaa_unspecified', count(*) filter (where r.hipaa_source = 'unspecified'),
-                        'insurance_needed', count(*) filter (where r.insurance_needed),
-                        'accepted_independent', count(*) filter (where r.accepted_independent),
-                        'would_recommend', count(*) filter (where r.would_recommend))
-                      from site_report r
-                     where r.site_id = s.site_id and r.hidden_at is null and s.source <> 'demo'
-                    having count(*) > 0), '{}'),
-                reports_revision = reports_revision + 1
+                set report_counts = site_report_counts(s.site_id), reports_revision = reports_revision + 1
           where site_id = $1",
         site_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// [`refresh`] and the site's history entry of the report write, in one statement (one round
+/// trip of a report write's dozen).
+pub(crate) async fn refresh_and_record(
+    conn: &mut PgConnection,
+    site_id: Uuid,
+    account_id: Option<Uuid>,
+    kind: crate::vocabulary::SiteChangeKind,
+    changes: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "with refreshed as (
+         update site s
+                    set report_counts = site_report_counts(s.site_id), reports_revision = reports_revision + 1
+              where site_id = $1
+          returning s.site_id)
+         insert into site_change (site_change_id, site_id, account_id, kind, changes)
+         select $2, site_id, $3, $4, $5 from refreshed",
+        site_id,
+        Uuid::now_v7(),
+        account_id,
+        kind as crate::vocabulary::SiteChangeKind,
+        changes,
     )
     .execute(conn)
     .await?;

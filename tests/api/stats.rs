@@ -275,7 +275,13 @@ async fn each_filter_and_group_by_counts_respondents() {
     // Demo sites are searchable but never counted.
     clinical_sites::demo_data::load(&app.pool, 5).await.unwrap();
     app.sync_search().await;
-    assert_eq!(app.get("/v1/sites?limit=100").await.json()["items"].as_array().unwrap().len(), 7);
+    assert_eq!(
+        app.get("/v1/sites?limit=100").await.json()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        7
+    );
     assert_eq!(stats(&app, "").await["listings"]["sites"], 2);
 
     let by_state = stats(&app, "?group_by=state").await;

@@ -132,23 +132,7 @@ impl ReportBody {
                 "may be given only when `insurance_needed` is true",
             ));
         }
-        let today = chrono::Utc::now().date_naive();
-        if let Some(Int(year)) = year {
-            if year > today.year() {
-                errors.push(FieldError::new(
-                    "year",
-                    "must not be in the future: report a rotation you did",
-                ));
-            } else if year == today.year()
-                && let Some(Int(month)) = month
-                && month > today.month() as i32
-            {
-                errors.push(FieldError::new(
-                    "month",
-                    "must not be in the future: report a rotation you did",
-                ));
-            }
-        }
+        check_not_in_future(year, month, errors);
         let (accepted_independent, verifier_on_site, travel_miles, housing_provided, hours, weeks) =
             (rest.0, rest.1, rest.2, rest.3, rest.4, rest.5);
         let (would_recommend, comment, anonymous) = (rest.6, rest.7, rest.8);
@@ -175,6 +159,27 @@ impl ReportBody {
             comment: comment.map(|Comment(text)| text),
             anonymous: anonymous.unwrap_or(false),
         })
+    }
+}
+
+/// A rotation is reported once it happened: its year (and, this year, its month) is not in the
+/// future.
+fn check_not_in_future(year: Option<Int<1970, 2100>>, month: Option<Int<1, 12>>, errors: &mut Vec<FieldError>) {
+    let today = chrono::Utc::now().date_naive();
+    let Some(Int(year)) = year else { return };
+    if year > today.year() {
+        errors.push(FieldError::new(
+            "year",
+            "must not be in the future: report a rotation you did",
+        ));
+    } else if year == today.year()
+        && let Some(Int(month)) = month
+        && month > today.month() as i32
+    {
+        errors.push(FieldError::new(
+            "month",
+            "must not be in the future: report a rotation you did",
+        ));
     }
 }
 

@@ -181,7 +181,7 @@ pub(crate) async fn create_report(
     let respondent = queries::respondent_of(&mut tx, caller.account_id).await?;
     let recount = Recount::begin(&mut tx, vec![respondent]).await?;
     let site_report_id = Uuid::now_v7();
-    queries::insert(&mut tx, site_report_id, site_id, respondent, &report).await?;
+    queries::save(&mut tx, site_report_id, site_id, respondent, &report).await?;
     recount.finish(&mut tx).await?;
     // Written by this transaction, so no lock is needed to read it.
     let created = queries::find(&mut tx, site_id, site_report_id, false)
@@ -361,7 +361,7 @@ pub(crate) async fn update_report(
         check_modality(&mut tx, site_id, report.modality).await?;
     }
     let recount = Recount::begin(&mut tx, vec![current.respondent_id]).await?;
-    queries::update(&mut tx, site_report_id, &report).await?;
+    queries::save(&mut tx, site_report_id, site_id, current.respondent_id, &report).await?;
     let updated = find_locked(&mut tx, site_id, site_report_id).await?;
     let changes = report_changes(&updated, &before, &editable_json(&updated));
     if changes.as_object().is_some_and(|c| c.len() == 1) {

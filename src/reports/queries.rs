@@ -224,8 +224,10 @@ fn write_error(error: sqlx::Error) -> ApiError {
     })
 }
 
-/// Stores a new report.
-pub(crate) async fn insert(
+/// Writes a report's fields: a new report (`site_report_id` not stored yet) is inserted, a stored
+/// one (locked by the caller) gets them all and moves to its next revision. One statement names
+/// each column once, for both.
+pub(crate) async fn save(
     conn: &mut PgConnection,
     site_report_id: Uuid,
     site_id: Uuid,
@@ -233,53 +235,23 @@ pub(crate) async fn insert(
     report: &ValidReport,
 ) -> Result<(), ApiError> {
     sqlx::query!(
-        "insert into site_report (site_report_id, site_id, respondent_id, modality, year, month, route, paid,
-                                  paid_usd, hipaa_source, insurance_needed, insurance_provider,
-                                  accepted_independent, verifier_on_site, travel_miles, housing_provided, hours,
-                                  weeks, would_recommend, comment, anonymous)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)",
+        "insert into site_report as stored
+                (site_report_id, site_id, respondent_id, modality, year, month, route, paid, paid_usd,
+                 hipaa_source, insurance_needed, insurance_provider, accepted_independent, verifier_on_site,
+                 travel_miles, housing_provided, hours, weeks, would_recommend, comment, anonymous)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+         on conflict (site_report_id) do update
+            set (modality, year, month, route, paid, paid_usd, hipaa_source, insurance_needed,
+                 insurance_provider, accepted_independent, verifier_on_site, travel_miles, housing_provided,
+                 hours, weeks, would_recommend, comment, anonymous, version, updated_at)
+              = (excluded.modality, excluded.year, excluded.month, excluded.route, excluded.paid,
+                 excluded.paid_usd, excluded.hipaa_source, excluded.insurance_needed,
+                 excluded.insurance_provider, excluded.accepted_independent, excluded.verifier_on_site,
+                 excluded.travel_miles, excluded.housing_provided, excluded.hours, excluded.weeks,
+                 excluded.would_recommend, excluded.comment, excluded.anonymous, stored.version + 1, now())",
         site_report_id,
         site_id,
         respondent_id,
-        report.modality as Modality,
-        report.year,
-        report.month,
-        &route_codes(&report.route) as &[&str],
-        report.paid,
-        report.paid_usd,
-        report.hipaa_source as HipaaSource,
-        report.insurance_needed,
-        report.insurance_provider as Option<InsuranceCoverage>,
-        report.accepted_independent,
-        report.verifier_on_site,
-        report.travel_miles,
-        report.housing_provided,
-        report.hours,
-        report.weeks,
-        report.would_recommend,
-        report.comment,
-        report.anonymous,
-    )
-    .execute(conn)
-    .await
-    .map_err(write_error)?;
-    Ok(())
-}
-
-/// Replaces a report's fields and moves it to its next revision.
-pub(crate) async fn update(
-    conn: &mut PgConnection,
-    site_report_id: Uuid,
-    report: &ValidReport,
-) -> Result<(), ApiError> {
-    sqlx::query!(
-        "update site_report
-            set modality = $2, year = $3, month = $4, route = $5, paid = $6, paid_usd = $7, hipaa_source = $8,
-                insurance_needed = $9, insurance_provider = $10, accepted_independent = $11,
-                verifier_on_site = $12, travel_miles = $13, housing_provided = $14, hours = $15, weeks = $16,
-                would_recommend = $17, comment = $18, anonymous = $19, version = version + 1, updated_at = now()
-          where site_report_id = $1",
-        site_report_id,
         report.modality as Modality,
         report.year,
         report.month,

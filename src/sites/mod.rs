@@ -354,31 +354,13 @@ pub(crate) async fn update_site(
     Json(patch): Json<Value>,
 ) -> Result<Response, ApiError> {
     let mut tx = state.pool.begin().await?;
-    let (version, status) = queries::lock(&mut tx, site_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no site has this id"))?;
-    authorize_edit(&mut tx, &caller, site_id).await?;
-    if status == SiteStatus::Archived {
-        return Err(ApiError::conflict(
-            "the site is archived; an administrator can restore it first",
-        ));
-    }
-    let current = queries::load(&mut tx, site_id)
-        .await?
-        .ok_or_else(|| ApiError::internal("a locked site vanished"))?;
+    let (version, status, current) = lock_for_edit(&mut tx, &caller, site_id).await?;
     let before = editable_json(&current);
     let (site, reason) = read_patched_site(&before, patch)?;
     // After the content is read: a patch that could never apply is a 422 whatever its `If-Match`
     // (the precondition is about applying it, RFC 9110 13.2.1).
     check_if_match(&headers, version, true)?;
-    let npi = site.npi.as_ref().map(|npi| npi.as_str());
-    let mut overridden = None;
-    if site.name != current.name
-        || Some(site.postal_code.zip5()) != current.postal_code.get(..5)
-        || npi != current.details.npi.as_deref()
-    {
-        overridden = duplicates::guard(&mut tx, &site, Some(site_id), reason.as_deref()).await?;
-    }
+    let overridden = guard_new_identity(&mut tx, &site, &current, reason.as_deref()).await?;
     let (coordinates, notices) = coordinates_for(&site);
     // The statistics count a report under its site's state and type: when those change, the
     // site's respondents are counted again.
@@ -404,16 +386,7 @@ pub(crate) async fn update_site(
         ));
     }
     if status == SiteStatus::Verified && !caller.is_admin() && changes_identity(&changes) {
-        queries::unverify(&mut tx, site_id).await?;
-        if let Some(changes) = changes.as_object_mut() {
-            changes.insert(
-                "status".to_owned(),
-                json!({"old": SiteStatus::Verified, "new": SiteStatus::Unverified}),
-            );
-        }
-        updated = queries::load(&mut tx, site_id)
-            .await?
-            .ok_or_else(|| ApiError::internal("a locked site vanished"))?;
+        updated = unverify(&mut tx, site_id, &mut changes).await?;
     }
     record_override(&mut changes, overridden);
     queries::record_change(&mut *tx, site_id, caller.account_id, SiteChangeKind::Update, &changes).await?;
@@ -424,6 +397,61 @@ pub(crate) async fn update_site(
         updated,
         state.config.stats_min_respondents,
     ))
+}
+
+/// Locks a site the caller may edit and reads it: its revision, status and stored fields. An
+/// archived site is a 409.
+async fn lock_for_edit(
+    tx: &mut PgConnection,
+    caller: &Caller,
+    site_id: Uuid,
+) -> Result<(i64, SiteStatus, Site), ApiError> {
+    let (version, status) = queries::lock(&mut *tx, site_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no site has this id"))?;
+    authorize_edit(&mut *tx, caller, site_id).await?;
+    if status == SiteStatus::Archived {
+        return Err(ApiError::conflict(
+            "the site is archived; an administrator can restore it first",
+        ));
+    }
+    let current = queries::load(&mut *tx, site_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("a locked site vanished"))?;
+    Ok((version, status, current))
+}
+
+/// The duplicate guard, when a patch changes what it matches on (name, ZIP code or NPI); the
+/// override it accepted, if any.
+async fn guard_new_identity(
+    tx: &mut PgConnection,
+    site: &ValidSite,
+    current: &Site,
+    reason: Option<&str>,
+) -> Result<Option<Value>, ApiError> {
+    let npi = site.npi.as_ref().map(|npi| npi.as_str());
+    if site.name != current.name
+        || Some(site.postal_code.zip5()) != current.postal_code.get(..5)
+        || npi != current.details.npi.as_deref()
+    {
+        return duplicates::guard(tx, site, Some(current.site_id), reason).await;
+    }
+    Ok(None)
+}
+
+/// Puts a verified site back to `unverified` (recorded in `changes` as a `status` change) and
+/// reads it again.
+async fn unverify(tx: &mut PgConnection, site_id: Uuid, changes: &mut Value) -> Result<Site, ApiError> {
+    queries::unverify(&mut *tx, site_id).await?;
+    if let Some(changes) = changes.as_object_mut() {
+        changes.insert(
+            "status".to_owned(),
+            json!({"old": SiteStatus::Verified, "new": SiteStatus::Unverified}),
+        );
+    }
+    queries::load(&mut *tx, site_id)
+        .await?
+        .ok_or_else(|| ApiError::internal("a locked site vanished"))
 }
 
 /// The stored site (its editable fields, `before`) with `patch` applied, read again whole by the

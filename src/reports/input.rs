@@ -8,7 +8,9 @@ use std::sync::LazyLock;
 use chrono::Datelike;
 use serde::Deserialize;
 use serde_json::Value;
+use uuid::Uuid;
 
+use super::tally::Facts;
 use crate::body::{Field, field_names, read_body};
 use crate::error::FieldError;
 use crate::sites::fields::{Int, Rule, Text};
@@ -62,6 +64,25 @@ pub(crate) struct ValidReport {
     pub(crate) would_recommend: Option<bool>,
     pub(crate) comment: Option<String>,
     pub(crate) anonymous: bool,
+}
+
+impl ValidReport {
+    /// What the statistics count of this report, written by `respondent_id` at `site`.
+    pub(crate) fn facts(&self, respondent_id: Uuid, site: super::queries::LockedSite) -> Facts {
+        Facts {
+            respondent_id,
+            modality: self.modality,
+            state: site.state,
+            site_type: site.site_type,
+            year: self.year,
+            route: self.route.clone(),
+            paid: self.paid,
+            hipaa_source: self.hipaa_source,
+            insurance_needed: self.insurance_needed,
+            accepted_independent: self.accepted_independent,
+            would_recommend: self.would_recommend,
+        }
+    }
 }
 
 /// Reads a whole report. `Err` lists every problem.

@@ -78,12 +78,16 @@ async fn check_modality(conn: &mut PgConnection, site_id: Uuid, modality: Modali
 }
 
 /// Locks the site (404 without one), then 422 unless it offers the modality or did once.
-async fn lock_site_offering(conn: &mut PgConnection, site_id: Uuid, modality: Modality) -> Result<(), ApiError> {
-    let found = queries::lock_site_offering(conn, site_id, modality).await?;
-    offered(
-        found.ok_or_else(|| ApiError::not_found("no site has this id"))?,
-        modality,
-    )
+async fn lock_site_offering(
+    conn: &mut PgConnection,
+    site_id: Uuid,
+    modality: Modality,
+) -> Result<queries::LockedSite, ApiError> {
+    let site = queries::lock_site_offering(conn, site_id, modality)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no site has this id"))?;
+    offered(site.offered, modality)?;
+    Ok(site)
 }
 
 fn offered(offered: bool, modality: Modality) -> Result<(), ApiError> {
@@ -177,12 +181,20 @@ pub(crate) async fn create_report(
 ) -> Result<Response, ApiError> {
     let report = read_report(&body).map_err(ApiError::validation)?;
     let mut tx = state.pool.begin().await?;
-    lock_site_offering(&mut tx, site_id, report.modality).await?;
-    let respondent = queries::respondent_of(&mut tx, caller.account_id).await?;
-    let recount = Recount::begin(&mut tx, vec![respondent]).await?;
+    let site = lock_site_offering(&mut tx, site_id, report.modality).await?;
+    let (respondent, recount) = match Recount::begin_for_account(&mut tx, caller.account_id).await? {
+        Some(found) => found,
+        None => {
+            // The member's first report.
+            let respondent = queries::respondent_of(&mut tx, caller.account_id).await?;
+            (respondent, Recount::begin(&mut tx, vec![respondent]).await?)
+        }
+    };
     let site_report_id = Uuid::now_v7();
     queries::save(&mut tx, site_report_id, site_id, respondent, &report).await?;
-    recount.finish(&mut tx).await?;
+    recount
+        .finish_adding(&mut tx, (!site.demo).then(|| report.facts(respondent, site)))
+        .await?;
     // Written by this transaction, so no lock is needed to read it.
     let created = queries::find(&mut tx, site_id, site_report_id, false)
         .await?

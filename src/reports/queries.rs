@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::input::{ValidReport, route_codes};
 use super::model::{HiddenReport, SiteReport};
 use crate::error::{ApiError, constraint_error};
-use crate::vocabulary::{HipaaSource, InsuranceCoverage, Modality, Route};
+use crate::vocabulary::{HipaaSource, InsuranceCoverage, Modality, Route, SiteType};
 
 /// A report row as read, before it becomes a [`SiteReport`].
 struct Row {
@@ -176,17 +176,31 @@ pub(crate) async fn respondent_of(conn: &mut PgConnection, account_id: Uuid) -> 
     )
 }
 
-/// Locks the site (`None`: there is none) and says whether it offers `modality` now or did once:
-/// one round trip for a report's first two steps.
+/// What a report write reads of its site, which it locks.
+#[derive(Debug)]
+pub(crate) struct LockedSite {
+    /// Whether it offers the modality now or did once.
+    pub(crate) offered: bool,
+    pub(crate) state: String,
+    pub(crate) site_type: SiteType,
+    /// A demo site's reports never count.
+    pub(crate) demo: bool,
+}
+
+/// Locks the site (`None`: there is none), says whether it offers `modality` now or did once,
+/// and reads what the statistics file its reports under: one round trip for a report's first
+/// steps.
 pub(crate) async fn lock_site_offering(
     conn: &mut PgConnection,
     site_id: Uuid,
     modality: Modality,
-) -> Result<Option<bool>, ApiError> {
-    Ok(sqlx::query_scalar!(
+) -> Result<Option<LockedSite>, ApiError> {
+    Ok(sqlx::query_as!(
+        LockedSite,
         r#"select exists (select 1 from site_offer o where o.site_id = s.site_id and o.modality = $2)
                or exists (select 1 from site_change c where c.site_id = s.site_id and c.changes ? ('offers.' || $2))
-               as "offered!"
+               as "offered!",
+                  s.state, s.site_type as "site_type: SiteType", s.source = 'demo' as "demo!"
              from site s where s.site_id = $1 for update"#,
         site_id,
         modality as Modality,

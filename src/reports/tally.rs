@@ -160,14 +160,38 @@ fn group_by_code(code: &str) -> &'static str {
     }
 }
 
+/// A key while counting: the interned filter, group and category, and the bound.
+type Interned = (u32, u32, u32, i16);
+
+impl Names {
+    /// The tally key an interned key stands for.
+    fn key(&self, (filter, group, category, bound): Interned) -> Key {
+        let (group_by, group_value) = self.names[group as usize].split_once('\0').unwrap_or_default();
+        (
+            self.names[filter as usize].clone(),
+            group_by_code(group_by),
+            group_value.to_owned(),
+            self.names[category as usize].clone(),
+            bound,
+        )
+    }
+}
+
 /// Respondents per key over `reports` (of any number of respondents): each respondent counts
 /// once in each key any of their reports falls in, with their latest (`since`) or earliest
 /// (`until`) year as the bound.
 pub(crate) fn count(reports: &[Facts], filters: Filters) -> BTreeMap<Key, i64> {
     let mut names = Names::default();
+    let counts = count_interned(reports, filters, &mut names);
+    counts.into_iter().map(|(key, n)| (names.key(key), n)).collect()
+}
+
+/// [`count`] with its keys left interned in `names`: what a write's recount compares, so that
+/// only the keys whose counts change are ever spelled out.
+fn count_interned(reports: &[Facts], filters: Filters, names: &mut Names) -> HashMap<Interned, i64> {
     let mut order: Vec<&Facts> = reports.iter().collect();
     order.sort_by_key(|report| report.respondent_id);
-    let mut counts: HashMap<(u32, u32, u32, i16), i64> = HashMap::new();
+    let mut counts: HashMap<Interned, i64> = HashMap::new();
     // (filter, group, category, bound kind, year) of one respondent's reports.
     let mut entries: Vec<(u32, u32, u32, Bound, i16)> = Vec::new();
     for respondent in order.chunk_by(|a, b| a.respondent_id == b.respondent_id) {
@@ -210,19 +234,6 @@ pub(crate) fn count(reports: &[Facts], filters: Filters) -> BTreeMap<Key, i64> {
         }
     }
     counts
-        .into_iter()
-        .map(|((filter, group, category, bound), n)| {
-            let (group_by, group_value) = names.names[group as usize].split_once('\0').unwrap_or_default();
-            let key = (
-                names.names[filter as usize].clone(),
-                group_by_code(group_by),
-                group_value.to_owned(),
-                names.names[category as usize].clone(),
-                bound,
-            );
-            (key, n)
-        })
-        .collect()
 }
 
 /// The counted reports of `respondents`.
@@ -268,7 +279,10 @@ impl Rows {
 #[must_use = "finish the recount after the write, in the same transaction"]
 pub(crate) struct Recount {
     respondents: Vec<Uuid>,
-    before: BTreeMap<Key, i64>,
+    /// Their counted reports before the write.
+    facts: Vec<Facts>,
+    names: Names,
+    before: HashMap<Interned, i64>,
 }
 
 impl Recount {
@@ -283,29 +297,102 @@ impl Recount {
         )
         .fetch_all(&mut *conn)
         .await?;
-        let before = count(&facts_of(conn, &respondents).await?, Filters::Tally);
-        Ok(Self { respondents, before })
+        let facts = facts_of(conn, &respondents).await?;
+        Ok(Self::of(respondents, facts))
+    }
+
+    /// [`Recount::begin`] for the respondent an account reports as, found, locked and read in one
+    /// statement: the respondent and the recount, or `None` when the account has never reported.
+    pub(crate) async fn begin_for_account(
+        conn: &mut PgConnection,
+        account_id: Uuid,
+    ) -> Result<Option<(Uuid, Self)>, sqlx::Error> {
+        let rows = sqlx::query!(
+            r#"with me as (select respondent_id from respondent where account_id = $1 for update)
+               select me.respondent_id as "respondent_id!", r.modality as "modality?: Modality", s.state as "state?",
+                      s.site_type as "site_type?: SiteType", r.year as "year?", r.route as "route?: Vec<Route>",
+                      r.paid as "paid?", r.hipaa_source as "hipaa_source?: HipaaSource",
+                      r.insurance_needed as "insurance_needed?", r.accepted_independent, r.would_recommend
+                 from me
+                 left join (site_report r join site s on s.site_id = r.site_id and s.source <> 'demo')
+                        on r.respondent_id = me.respondent_id and r.hidden_at is null"#,
+            account_id,
+        )
+        .fetch_all(conn)
+        .await?;
+        let Some(respondent_id) = rows.first().map(|row| row.respondent_id) else {
+            return Ok(None);
+        };
+        let facts = rows
+            .into_iter()
+            .filter_map(|row| {
+                Some(Facts {
+                    respondent_id: row.respondent_id,
+                    modality: row.modality?,
+                    state: row.state?,
+                    site_type: row.site_type?,
+                    year: row.year?,
+                    route: row.route?,
+                    paid: row.paid?,
+                    hipaa_source: row.hipaa_source?,
+                    insurance_needed: row.insurance_needed?,
+                    accepted_independent: row.accepted_independent,
+                    would_recommend: row.would_recommend,
+                })
+            })
+            .collect();
+        Ok(Some((respondent_id, Self::of(vec![respondent_id], facts))))
+    }
+
+    fn of(respondents: Vec<Uuid>, facts: Vec<Facts>) -> Self {
+        let mut names = Names::default();
+        let before = count_interned(&facts, Filters::Tally, &mut names);
+        Self {
+            respondents,
+            facts,
+            names,
+            before,
+        }
     }
 
     /// Applies the difference between what the respondents count in now and before.
     pub(crate) async fn finish(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        let after = count(&facts_of(conn, &self.respondents).await?, Filters::Tally);
-        let mut deltas: BTreeMap<&Key, i64> = BTreeMap::new();
-        for (key, n) in &after {
-            *deltas.entry(key).or_insert(0) += n;
-        }
-        for (key, n) in &self.before {
+        let after = facts_of(conn, &self.respondents).await?;
+        self.apply(conn, &after).await
+    }
+
+    /// [`Recount::finish`] for a write that only added a report (`None`: one that does not count,
+    /// on a demo site): what the respondents count in now is known without reading it again.
+    pub(crate) async fn finish_adding(
+        mut self,
+        conn: &mut PgConnection,
+        added: Option<Facts>,
+    ) -> Result<(), sqlx::Error> {
+        let Some(added) = added else { return Ok(()) };
+        let mut after = std::mem::take(&mut self.facts);
+        after.push(added);
+        self.apply(conn, &after).await
+    }
+
+    async fn apply(mut self, conn: &mut PgConnection, after: &[Facts]) -> Result<(), sqlx::Error> {
+        let mut deltas = count_interned(after, Filters::Tally, &mut self.names);
+        for (key, n) in self.before {
             *deltas.entry(key).or_insert(0) -= n;
         }
-        deltas.retain(|_, n| *n != 0);
-        if deltas.is_empty() {
+        let mut changed: Vec<(Key, i64)> = deltas
+            .into_iter()
+            .filter(|(_, n)| *n != 0)
+            .map(|(key, n)| (self.names.key(key), n))
+            .collect();
+        if changed.is_empty() {
             return Ok(());
         }
-        let mut rows = Rows::default();
-        for (key, n) in deltas {
-            rows.push(key, n);
-        }
         // In key order, so concurrent recounts lock the shared rows in the same order.
+        changed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut rows = Rows::default();
+        for (key, n) in &changed {
+            rows.push(key, *n);
+        }
         sqlx::query!(
             "insert into report_tally (filter, group_by, group_value, category, bound, respondents)
              select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int2[], $6::int4[])

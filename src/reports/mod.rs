@@ -192,16 +192,14 @@ pub(crate) async fn create_report(
     };
     let site_report_id = Uuid::now_v7();
     queries::save(&mut tx, site_report_id, site_id, respondent, &report).await?;
-    recount
-        .finish_adding(&mut tx, (!site.demo).then(|| report.facts(respondent, site)))
-        .await?;
+    let tally = recount.changes_adding((!site.demo).then(|| report.facts(respondent, site)));
     // Written by this transaction, so no lock is needed to read it.
     let created = queries::find(&mut tx, site_id, site_report_id, false)
         .await?
         .ok_or_else(|| ApiError::internal("a report written in this transaction vanished"))?;
     let changes = report_changes(&created, &Value::Object(Map::new()), &editable_json(&created));
     let author = recorded_author(&caller, &report);
-    summary::refresh_and_record(&mut tx, site_id, author, SiteChangeKind::ReportCreate, &changes).await?;
+    summary::refresh_and_record(&mut tx, site_id, author, SiteChangeKind::ReportCreate, &changes, tally).await?;
     tx.commit().await?;
     let mut response = report_response(StatusCode::CREATED, &created);
     if let Ok(location) = HeaderValue::from_str(&report_href(site_id, site_report_id)) {
@@ -381,9 +379,9 @@ pub(crate) async fn update_report(
         tx.rollback().await?;
         return Ok(report_response(StatusCode::OK, &current));
     }
-    recount.finish(&mut tx).await?;
+    let tally = recount.changes(&mut tx).await?;
     let author = recorded_author(&caller, &report);
-    summary::refresh_and_record(&mut tx, site_id, author, SiteChangeKind::ReportUpdate, &changes).await?;
+    summary::refresh_and_record(&mut tx, site_id, author, SiteChangeKind::ReportUpdate, &changes, tally).await?;
     tx.commit().await?;
     Ok(report_response(StatusCode::OK, &updated))
 }
@@ -433,11 +431,19 @@ pub(crate) async fn delete_report(
     )?;
     let recount = Recount::begin(&mut tx, vec![current.respondent_id]).await?;
     queries::delete(&mut *tx, site_report_id).await?;
-    recount.finish(&mut tx).await?;
+    let tally = recount.changes(&mut tx).await?;
     let changes =
         json!({"report": {"site_report_id": site_report_id, "modality": current.modality, "year": current.year}});
     let recorded_by = (!(author && current.anonymous)).then_some(caller.account_id);
-    summary::refresh_and_record(&mut tx, site_id, recorded_by, SiteChangeKind::ReportDelete, &changes).await?;
+    summary::refresh_and_record(
+        &mut tx,
+        site_id,
+        recorded_by,
+        SiteChangeKind::ReportDelete,
+        &changes,
+        tally,
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -527,7 +533,7 @@ async fn set_hidden(
     }
     let recount = Recount::begin(&mut tx, vec![current.respondent_id]).await?;
     queries::set_hidden(&mut *tx, site_report_id, caller.account_id, reason).await?;
-    recount.finish(&mut tx).await?;
+    let tally = recount.changes(&mut tx).await?;
     let (kind, changes) = match reason {
         Some(reason) => (
             SiteChangeKind::ReportHide,
@@ -540,7 +546,7 @@ async fn set_hidden(
                    "report.hidden_reason": {"old": current.hidden.as_ref().map(|h| h.reason.clone()), "new": null}}),
         ),
     };
-    summary::refresh_and_record(&mut tx, site_id, Some(caller.account_id), kind, &changes).await?;
+    summary::refresh_and_record(&mut tx, site_id, Some(caller.account_id), kind, &changes, tally).await?;
     let report = find_locked(&mut tx, site_id, site_report_id).await?;
     tx.commit().await?;
     Ok(report_response(StatusCode::OK, &report))

@@ -104,17 +104,24 @@ pub(crate) async fn refresh(conn: &mut PgConnection, site_id: Uuid) -> Result<()
     Ok(())
 }
 
-/// [`refresh`] and the site's history entry of the report write, in one statement (one round
-/// trip of a report write's dozen).
+/// The end of a report write, in one statement (one round trip of a report write's few): the
+/// running counts' changes, [`refresh`], and the site's history entry.
 pub(crate) async fn refresh_and_record(
     conn: &mut PgConnection,
     site_id: Uuid,
     account_id: Option<Uuid>,
     kind: crate::vocabulary::SiteChangeKind,
     changes: &serde_json::Value,
+    tally: super::tally::TallyChanges,
 ) -> Result<(), sqlx::Error> {
+    let rows = tally.rows();
     sqlx::query!(
-        "with refreshed as (
+        "with tally as (
+         insert into report_tally (filter, group_by, group_value, category, bound, respondents)
+         select * from unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::int2[], $11::int4[])
+             on conflict (filter, group_by, group_value, category, bound)
+             do update set respondents = report_tally.respondents + excluded.respondents),
+         refreshed as (
          update site s
                     set report_counts = site_report_counts(s.site_id), reports_revision = reports_revision + 1
               where site_id = $1
@@ -126,6 +133,12 @@ pub(crate) async fn refresh_and_record(
         account_id,
         kind as crate::vocabulary::SiteChangeKind,
         changes,
+        &rows.filter,
+        &rows.group_by,
+        &rows.group_value,
+        &rows.category,
+        &rows.bound,
+        &rows.respondents,
     )
     .execute(conn)
     .await?;

@@ -255,13 +255,13 @@ pub(crate) async fn facts_of(conn: &mut PgConnection, respondents: &[Uuid]) -> R
 
 /// Tally rows as columns, for `unnest`.
 #[derive(Default)]
-struct Rows {
-    filter: Vec<String>,
-    group_by: Vec<String>,
-    group_value: Vec<String>,
-    category: Vec<String>,
-    bound: Vec<i16>,
-    respondents: Vec<i32>,
+pub(crate) struct Rows {
+    pub(crate) filter: Vec<String>,
+    pub(crate) group_by: Vec<String>,
+    pub(crate) group_value: Vec<String>,
+    pub(crate) category: Vec<String>,
+    pub(crate) bound: Vec<i16>,
+    pub(crate) respondents: Vec<i32>,
 }
 
 impl Rows {
@@ -357,24 +357,28 @@ impl Recount {
 
     /// Applies the difference between what the respondents count in now and before.
     pub(crate) async fn finish(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
-        let after = facts_of(conn, &self.respondents).await?;
-        self.apply(conn, &after).await
+        self.changes(conn).await?.write(conn).await
     }
 
-    /// [`Recount::finish`] for a write that only added a report (`None`: one that does not count,
-    /// on a demo site): what the respondents count in now is known without reading it again.
-    pub(crate) async fn finish_adding(
-        mut self,
-        conn: &mut PgConnection,
-        added: Option<Facts>,
-    ) -> Result<(), sqlx::Error> {
-        let Some(added) = added else { return Ok(()) };
+    /// The difference between what the respondents count in now and before, to be written with
+    /// the site's summary ([`super::summary::refresh_and_record`]) or by [`TallyChanges::write`].
+    pub(crate) async fn changes(self, conn: &mut PgConnection) -> Result<TallyChanges, sqlx::Error> {
+        let after = facts_of(conn, &self.respondents).await?;
+        Ok(self.compare(&after))
+    }
+
+    /// [`Recount::changes`] for a write that only added a report (`None`: one that does not
+    /// count, on a demo site): what the respondents count in now is known without reading it.
+    pub(crate) fn changes_adding(mut self, added: Option<Facts>) -> TallyChanges {
+        let Some(added) = added else {
+            return TallyChanges::default();
+        };
         let mut after = std::mem::take(&mut self.facts);
         after.push(added);
-        self.apply(conn, &after).await
+        self.compare(&after)
     }
 
-    async fn apply(mut self, conn: &mut PgConnection, after: &[Facts]) -> Result<(), sqlx::Error> {
+    fn compare(mut self, after: &[Facts]) -> TallyChanges {
         let mut deltas = count_interned(after, Filters::Tally, &mut self.names);
         for (key, n) in self.before {
             *deltas.entry(key).or_insert(0) -= n;
@@ -384,15 +388,33 @@ impl Recount {
             .filter(|(_, n)| *n != 0)
             .map(|(key, n)| (self.names.key(key), n))
             .collect();
-        if changed.is_empty() {
-            return Ok(());
-        }
         // In key order, so concurrent recounts lock the shared rows in the same order.
         changed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut rows = Rows::default();
         for (key, n) in &changed {
             rows.push(key, *n);
         }
+        TallyChanges(rows)
+    }
+}
+
+/// Changes to the running counts (respondents to add per key, in key order), not written yet.
+#[derive(Default)]
+#[must_use = "write the changes in the transaction that made them"]
+pub(crate) struct TallyChanges(Rows);
+
+impl TallyChanges {
+    /// The changes as `unnest`'s columns (the respondents to add per key).
+    pub(crate) fn rows(&self) -> &Rows {
+        &self.0
+    }
+
+    /// Writes the changes on their own.
+    pub(crate) async fn write(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        if self.0.filter.is_empty() {
+            return Ok(());
+        }
+        let rows = self.rows();
         sqlx::query!(
             "insert into report_tally (filter, group_by, group_value, category, bound, respondents)
              select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int2[], $6::int4[])

@@ -182,14 +182,7 @@ pub(crate) async fn create_report(
     let report = read_report(&body).map_err(ApiError::validation)?;
     let mut tx = state.pool.begin().await?;
     let site = lock_site_offering(&mut tx, site_id, report.modality).await?;
-    let (respondent, recount) = match Recount::begin_for_account(&mut tx, caller.account_id).await? {
-        Some(found) => found,
-        None => {
-            // The member's first report.
-            let respondent = queries::respondent_of(&mut tx, caller.account_id).await?;
-            (respondent, Recount::begin(&mut tx, vec![respondent]).await?)
-        }
-    };
+    let (respondent, recount) = Recount::begin_for_account(&mut tx, caller.account_id).await?;
     let site_report_id = Uuid::now_v7();
     queries::save(&mut tx, site_report_id, site_id, respondent, &report).await?;
     let tally = recount.changes_adding((!site.demo).then(|| report.facts(respondent, site)));

@@ -156,24 +156,16 @@ pub(crate) async fn find(
     Ok(row.map(SiteReport::from))
 }
 
-/// The respondent of an account, made on its first report.
-pub(crate) async fn respondent_of(conn: &mut PgConnection, account_id: Uuid) -> Result<Uuid, ApiError> {
-    // A member's every report but the first: one round trip.
-    if let Some(respondent_id) = respondent_of_account(&mut *conn, account_id).await? {
-        return Ok(respondent_id);
-    }
-    sqlx::query!(
-        "insert into respondent (respondent_id, account_id) values ($1, $2) on conflict (account_id) do nothing",
+/// Makes the account a respondent: its new respondent id, or `None` when it is one already.
+pub(crate) async fn new_respondent(conn: &mut PgConnection, account_id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "insert into respondent (respondent_id, account_id) values ($1, $2)
+         on conflict (account_id) do nothing returning respondent_id",
         Uuid::now_v7(),
         account_id,
     )
-    .execute(&mut *conn)
-    .await?;
-    Ok(
-        sqlx::query_scalar!("select respondent_id from respondent where account_id = $1", account_id)
-            .fetch_one(conn)
-            .await?,
-    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// What a report write reads of its site, which it locks.

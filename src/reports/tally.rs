@@ -13,12 +13,16 @@
 //! applied to the rows, in key order (so concurrent writers never deadlock on them). A test
 //! compares the rows with a fresh count of every report after random writes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::vocabulary::{CodeSet, HipaaSource, Modality, Route, SiteType, SurveyCategory};
+
+/// Maps keyed by names and interned keys, which come from the service's own codes and stored
+/// values, never an attacker's choice of many: a fast hash (a report write hashes a few thousand).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
 /// What the statistics read of one counted report (not hidden, not on a demo site).
 #[derive(Debug, Clone)]
@@ -191,7 +195,7 @@ pub(crate) fn count(reports: &[Facts], filters: Filters) -> BTreeMap<Key, i64> {
 fn count_interned(reports: &[Facts], filters: Filters, names: &mut Names) -> HashMap<Interned, i64> {
     let mut order: Vec<&Facts> = reports.iter().collect();
     order.sort_by_key(|report| report.respondent_id);
-    let mut counts: HashMap<Interned, i64> = HashMap::new();
+    let mut counts: HashMap<Interned, i64> = HashMap::default();
     // (filter, group, category, bound kind, year) of one respondent's reports.
     let mut entries: Vec<(u32, u32, u32, Bound, i16)> = Vec::new();
     for respondent in order.chunk_by(|a, b| a.respondent_id == b.respondent_id) {
@@ -301,9 +305,29 @@ impl Recount {
         Ok(Self::of(respondents, facts))
     }
 
-    /// [`Recount::begin`] for the respondent an account reports as, found, locked and read in one
-    /// statement: the respondent and the recount, or `None` when the account has never reported.
+    /// [`Recount::begin`] for the respondent an account reports as (made one at its first
+    /// report): the respondent and the recount. One statement for a member who reported before,
+    /// two for a first report.
     pub(crate) async fn begin_for_account(
+        conn: &mut PgConnection,
+        account_id: Uuid,
+    ) -> Result<(Uuid, Self), sqlx::Error> {
+        if let Some(found) = Self::begin_for_respondent_of(&mut *conn, account_id).await? {
+            return Ok(found);
+        }
+        // A new respondent counts nowhere yet; the row is this transaction's until it commits.
+        if let Some(respondent_id) = super::queries::new_respondent(&mut *conn, account_id).await? {
+            return Ok((respondent_id, Self::of(vec![respondent_id], Vec::new())));
+        }
+        // Made one meanwhile, by a write that has committed since.
+        Self::begin_for_respondent_of(conn, account_id)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// The account's respondent, locked, and what it counts in, in one statement; `None` when the
+    /// account has never reported.
+    async fn begin_for_respondent_of(
         conn: &mut PgConnection,
         account_id: Uuid,
     ) -> Result<Option<(Uuid, Self)>, sqlx::Error> {

@@ -196,8 +196,10 @@ async fn run(listener: Option<std::net::TcpListener>, config: Config, database: 
         }
     });
     let purge = clinical_sites::maintenance::spawn(pool.clone(), clinical_sites::maintenance::EVERY);
+    let fold = clinical_sites::maintenance::spawn_fold(pool.clone(), clinical_sites::maintenance::FOLD_EVERY);
     let served = http::serve(listener, app(state), serving, http::shutdown_signal()).await;
     purge.abort();
+    fold.abort();
     pool.close().await;
     served.map_err(|e| format!("serving HTTP: {e}"))
 }

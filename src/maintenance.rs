@@ -7,6 +7,9 @@
 //!
 //! [`spawn`] runs [`purge`] every hour beside the service (and once at start); several instances
 //! may run it at once (each delete is idempotent).
+//!
+//! [`spawn_fold`] folds the statistics' appended changes into their running counts every second
+//! ([`crate::reports::tally::fold`]; reads are exact either way, the fold keeps them short).
 
 use std::time::Duration;
 
@@ -47,6 +50,23 @@ pub fn spawn(pool: PgPool, every: Duration) -> tokio::task::JoinHandle<()> {
                     "purged expired rows"
                 ),
                 Err(error) => tracing::warn!(%error, "purging expired rows failed; retrying later"),
+            }
+        }
+    })
+}
+
+/// How often the service folds the statistics' changes.
+pub const FOLD_EVERY: Duration = Duration::from_secs(1);
+
+/// Runs [`crate::reports::tally::fold`] every `every` until aborted.
+pub fn spawn_fold(pool: PgPool, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = crate::reports::tally::fold(&pool).await {
+                tracing::warn!(%error, "folding the statistics' changes failed; retrying");
             }
         }
     })

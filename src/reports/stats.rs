@@ -373,8 +373,8 @@ async fn counts(
     if let Some(filter) = single_filter(filters) {
         let (filter, low, high) = filter.key();
         let rows = sqlx::query!(
-            r#"select group_value, category, sum(respondents)::int8 as "respondents!"
-                 from report_tally
+            r#"select group_value as "group_value!", category as "category!", sum(respondents)::int8 as "respondents!"
+                 from report_tally_now
                 where filter = $1 and group_by in ('', $2) and bound between $3 and $4 and respondents > 0
                 group by group_value, category"#,
             filter,

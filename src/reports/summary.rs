@@ -105,7 +105,8 @@ pub(crate) async fn refresh(conn: &mut PgConnection, site_id: Uuid) -> Result<()
 }
 
 /// The end of a report write, in one statement (one round trip of a report write's few): the
-/// running counts' changes, [`refresh`], and the site's history entry.
+/// running counts' changes (appended, [`super::tally::fold`]), [`refresh`], and the site's history
+/// entry.
 pub(crate) async fn refresh_and_record(
     conn: &mut PgConnection,
     site_id: Uuid,
@@ -117,10 +118,8 @@ pub(crate) async fn refresh_and_record(
     let rows = tally.rows();
     sqlx::query!(
         "with tally as (
-         insert into report_tally (filter, group_by, group_value, category, bound, respondents)
-         select * from unnest($6::text[], $7::text[], $8::text[], $9::text[], $10::int2[], $11::int4[])
-             on conflict (filter, group_by, group_value, category, bound)
-             do update set respondents = report_tally.respondents + excluded.respondents),
+         insert into report_tally_change (filter, group_by, group_value, category, bound, respondents)
+         select $6, $7, $8, $9, $10, $11 where cardinality($6::text[]) > 0),
          refreshed as (
          update site s
                     set report_counts = site_report_counts(s.site_id), reports_revision = reports_revision + 1

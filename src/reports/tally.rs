@@ -433,17 +433,15 @@ impl TallyChanges {
         &self.0
     }
 
-    /// Writes the changes on their own.
+    /// Writes the changes on their own (appended, [`fold`]).
     pub(crate) async fn write(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         if self.0.filter.is_empty() {
             return Ok(());
         }
         let rows = self.rows();
         sqlx::query!(
-            "insert into report_tally (filter, group_by, group_value, category, bound, respondents)
-             select * from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int2[], $6::int4[])
-             on conflict (filter, group_by, group_value, category, bound)
-             do update set respondents = report_tally.respondents + excluded.respondents",
+            "insert into report_tally_change (filter, group_by, group_value, category, bound, respondents)
+             values ($1, $2, $3, $4, $5, $6)",
             &rows.filter,
             &rows.group_by,
             &rows.group_value,
@@ -455,6 +453,34 @@ impl TallyChanges {
         .await?;
         Ok(())
     }
+}
+
+/// Folds the changes writes appended into `report_tally`, summed per key, in one statement (so
+/// one transaction: a reader of `report_tally_now` counts each change once, before or after);
+/// how many changes. Concurrent folds (several instances) each take other changes: a change's
+/// row is deleted by exactly one of them. Keys are written in order, so folds never deadlock.
+pub async fn fold(pool: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
+    let folded = sqlx::query_scalar!(
+        r#"with moved as (
+               delete from report_tally_change returning filter, group_by, group_value, category, bound, respondents),
+           summed as (
+               select d.filter, d.group_by, d.group_value, d.category, d.bound, sum(d.respondents)::int4 as respondents
+                 from moved,
+                      unnest(moved.filter, moved.group_by, moved.group_value, moved.category, moved.bound, moved.respondents)
+                        as d (filter, group_by, group_value, category, bound, respondents)
+                group by 1, 2, 3, 4, 5
+               having sum(d.respondents) <> 0
+                order by 1, 2, 3, 4, 5),
+           applied as (
+               insert into report_tally (filter, group_by, group_value, category, bound, respondents)
+               select * from summed
+                   on conflict (filter, group_by, group_value, category, bound)
+                   do update set respondents = report_tally.respondents + excluded.respondents)
+           select count(*) as "changes!" from moved"#
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(u64::try_from(folded).unwrap_or(0))
 }
 
 /// The respondents with a report at `site_id`.
@@ -471,7 +497,12 @@ pub(crate) async fn respondents_at(conn: &mut PgConnection, site_id: Uuid) -> Re
 /// benchmark's); returns the rows written. Writers wait meanwhile: the table is locked.
 pub async fn rebuild(pool: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query!("lock table report_tally in exclusive mode")
+    // A writer waits for this lock to append its change: it has not committed, so its report is
+    // not in this count, and its change is appended after it.
+    sqlx::query!("lock table report_tally, report_tally_change in exclusive mode")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!("delete from report_tally_change")
         .execute(&mut *tx)
         .await?;
     sqlx::query!("delete from report_tally").execute(&mut *tx).await?;

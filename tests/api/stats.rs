@@ -372,10 +372,10 @@ async fn the_disclosure_rule_holds_at_the_threshold() {
     );
 }
 
-/// Reads every row of the running counts, in key order.
-async fn tally_rows(app: &TestApp) -> Vec<(String, String, String, String, i16, i32)> {
+/// Reads every row of the running counts as reads see them (folded or not), in key order.
+async fn tally_rows(app: &TestApp) -> Vec<(String, String, String, String, i16, i64)> {
     sqlx::query_as(
-        "select filter, group_by, group_value, category, bound, respondents from report_tally
+        "select filter, group_by, group_value, category, bound, respondents from report_tally_now
           where respondents > 0 order by 1, 2, 3, 4, 5",
     )
     .fetch_all(&app.pool)
@@ -505,6 +505,15 @@ async fn the_running_counts_equal_a_fresh_count_after_random_writes() {
     assert!(reports.len() >= 10, "the sequence wrote too little: {}", reports.len());
     let running = tally_rows(&app).await;
     assert!(!running.is_empty());
+    let pending: i64 = sqlx::query_scalar("select count(*) from report_tally_change")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(pending > 0, "the writes appended their changes");
+    // Folding the changes into the running counts changes nothing a read sees.
+    let folded = clinical_sites::reports::tally::fold(&app.pool).await.unwrap();
+    assert_eq!(folded, u64::try_from(pending).unwrap());
+    assert_eq!(tally_rows(&app).await, running);
     clinical_sites::reports::tally::rebuild(&app.pool).await.unwrap();
     let fresh = tally_rows(&app).await;
     assert_eq!(running.len(), fresh.len());
@@ -515,6 +524,65 @@ async fn the_running_counts_equal_a_fresh_count_after_random_writes() {
 
 /// Leaving: a member deletes their account with their password, keeping their reports anonymised
 /// or deleting them; the statistics follow, and the only administrator cannot leave.
+/// Members report at the same time, on the same sites (so their changes share keys), while two
+/// folds run over and over, as two instances' would: every change is counted once.
+#[tokio::test]
+async fn concurrent_reports_and_folds_count_every_change_once() {
+    let mut config = Config::defaults();
+    config.stats_min_respondents = 5;
+    let app = TestApp::with_config(config).await;
+    let (_, admin) = app.admin("admin").await;
+    let sites = [
+        site(&app, &admin, "Mercy General Hospital", "hospital", "OH", "43210").await,
+        site(&app, &admin, "Bayview Imaging Center", "imaging_center", "CA", "94103").await,
+    ];
+    let mut members = Vec::new();
+    for i in 0..8 {
+        members.push(app.member(&format!("member{i}")).await.1);
+    }
+    let writing = std::sync::atomic::AtomicBool::new(true);
+    let fold = || async {
+        let mut folded = 0;
+        while writing.load(std::sync::atomic::Ordering::Relaxed) {
+            folded += clinical_sites::reports::tally::fold(&app.pool).await.unwrap();
+        }
+        folded
+    };
+    let write = |member: usize| {
+        let (app, members, sites) = (&app, &members, &sites);
+        async move {
+            let mut created = 0;
+            for year in 2015_usize..2021 {
+                let site = &sites[(member + year) % sites.len()];
+                let body = json!({"modality": "ct", "year": year, "route": ["employer"], "paid": member.is_multiple_of(2),
+                                  "hipaa_source": "employer", "insurance_needed": year.is_multiple_of(2)});
+                let uri = format!("/v1/sites/{}/reports", site["site_id"].as_str().unwrap());
+                let response = app.call(Method::POST, &uri, Some(&members[member]), Some(&body)).await;
+                assert_eq!(response.status, StatusCode::CREATED, "{response:?}");
+                created += 1;
+            }
+            created
+        }
+    };
+    let writers = futures_util::future::join_all((0..members.len()).map(write));
+    let (created, first, second) = tokio::join!(
+        async {
+            let created: Vec<i32> = writers.await;
+            writing.store(false, std::sync::atomic::Ordering::Relaxed);
+            created
+        },
+        fold(),
+        fold()
+    );
+    assert_eq!(created.iter().sum::<i32>(), 48);
+    assert!(first + second > 0, "the folds folded some of the writes' changes");
+    let running = tally_rows(&app).await;
+    clinical_sites::reports::tally::rebuild(&app.pool).await.unwrap();
+    assert_eq!(running, tally_rows(&app).await);
+    let all = stats(&app, "").await;
+    assert_eq!(all["overall"]["respondents"], json!(8));
+}
+
 #[tokio::test]
 async fn a_member_leaves_keeping_or_deleting_their_reports_and_the_statistics_follow() {
     let mut config = Config::defaults();

@@ -373,10 +373,20 @@ async fn counts(
     if let Some(filter) = single_filter(filters) {
         let (filter, low, high) = filter.key();
         let rows = sqlx::query!(
+            // The folded counts and the changes not folded yet, as `report_tally_now` has them,
+            // summed straight into the groups and categories (not per key first, as the view does).
             r#"select group_value as "group_value!", category as "category!", sum(respondents)::int8 as "respondents!"
-                 from report_tally_now
-                where filter = $1 and group_by in ('', $2) and bound between $3 and $4 and respondents > 0
-                group by group_value, category"#,
+                 from (select group_value, category, respondents
+                         from report_tally
+                        where filter = $1 and group_by in ('', $2) and bound between $3 and $4
+                       union all
+                       select d.group_value, d.category, d.respondents
+                         from report_tally_change c,
+                              unnest(c.filter, c.group_by, c.group_value, c.category, c.bound, c.respondents)
+                                as d (filter, group_by, group_value, category, bound, respondents)
+                        where d.filter = $1 and d.group_by in ('', $2) and d.bound between $3 and $4) counted
+                group by group_value, category
+               having sum(respondents) > 0"#,
             filter,
             group,
             low,

@@ -2,7 +2,7 @@
 -- respondents to add per key), instead of being applied to `report_tally`'s rows: every member's
 -- first report adds to the same rows (all respondents, per state, per modality, ...), so applying
 -- them held row locks that made concurrent writers wait for each other, and a first report updated
--- about 170 rows. The service folds the changes into `report_tally` every second
+-- about 170 rows. The service folds the changes into `report_tally` several times a second
 -- (src/reports/tally.rs, `fold`: the delete and the upsert in one transaction).
 create table report_tally_change (
     report_tally_change_id bigint generated always as identity primary key,

@@ -8,7 +8,7 @@
 //! [`spawn`] runs [`purge`] every hour beside the service (and once at start); several instances
 //! may run it at once (each delete is idempotent).
 //!
-//! [`spawn_fold`] folds the statistics' appended changes into their running counts every second
+//! [`spawn_fold`] folds the statistics' appended changes into their running counts four times a second
 //! ([`crate::reports::tally::fold`]; reads are exact either way, the fold keeps them short).
 
 use std::time::Duration;
@@ -55,8 +55,9 @@ pub fn spawn(pool: PgPool, every: Duration) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// How often the service folds the statistics' changes.
-pub const FOLD_EVERY: Duration = Duration::from_secs(1);
+/// How often the service folds the statistics' changes: often, so each fold is small (a burst of
+/// work every second delayed the report writes beside it) and reads have few changes to add.
+pub const FOLD_EVERY: Duration = Duration::from_millis(250);
 
 /// Runs [`crate::reports::tally::fold`] every `every` until aborted.
 pub fn spawn_fold(pool: PgPool, every: Duration) -> tokio::task::JoinHandle<()> {

@@ -37,11 +37,9 @@ pub async fn purge(pool: &PgPool) -> Result<Purged, sqlx::Error> {
 
 /// Runs [`purge`] now and then every `every`, logging what it deleted, until aborted.
 pub fn spawn(pool: PgPool, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
+    repeat(every, move || {
+        let pool = pool.clone();
+        async move {
             match purge(&pool).await {
                 Ok(purged) if purged == Purged::default() => {}
                 Ok(purged) => tracing::info!(
@@ -61,14 +59,28 @@ pub const FOLD_EVERY: Duration = Duration::from_millis(250);
 
 /// Runs [`crate::reports::tally::fold`] every `every` until aborted.
 pub fn spawn_fold(pool: PgPool, every: Duration) -> tokio::task::JoinHandle<()> {
+    repeat(every, move || {
+        let pool = pool.clone();
+        async move {
+            if let Err(error) = crate::reports::tally::fold(&pool).await {
+                tracing::warn!(%error, "folding the statistics' changes failed; retrying");
+            }
+        }
+    })
+}
+
+/// Runs `task` now and then every `every` (a late run delays the next), until aborted.
+fn repeat<F, Fut>(every: Duration, task: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
-            if let Err(error) = crate::reports::tally::fold(&pool).await {
-                tracing::warn!(%error, "folding the statistics' changes failed; retrying");
-            }
+            task().await;
         }
     })
 }

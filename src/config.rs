@@ -96,6 +96,20 @@ pub enum Command {
         #[arg(long, conflicts_with = "count")]
         remove: bool,
     },
+    /// Write a backup of the service's database to FILE: pg_dump's custom format, with every
+    /// table (sites, offers, history, claims, accounts, sessions, API keys, reports, the
+    /// statistics' counts, the installation and its cursor key) and the migrations applied.
+    /// Works beside a running service (one consistent snapshot).
+    Backup {
+        /// Where to write the backup.
+        file: PathBuf,
+    },
+    /// Replace the service's database with a backup written by `backup`, then migrate it. Stop the
+    /// service first (every instance). Nothing changes unless the whole backup is read.
+    Restore {
+        /// The backup to restore.
+        file: PathBuf,
+    },
     /// Count every experience report afresh: the statistics' running counts and each site's
     /// report summary (after reports were loaded into the database directly, e.g. by a benchmark
     /// or a restore). Writers wait meanwhile.
@@ -344,6 +358,30 @@ impl DatabaseUrl {
         self.options.clone()
     }
 
+    /// The password the URL gives (in its user part or as `password=`), decoded.
+    pub(crate) fn password(&self) -> Option<String> {
+        let url = &self.url;
+        let authority_start = url.find("://")? + 3;
+        let authority_end = url[authority_start..]
+            .find(['/', '?'])
+            .map_or(url.len(), |i| authority_start + i);
+        let in_user_part = url[authority_start..authority_end].rfind('@').and_then(|at| {
+            let userinfo = &url[authority_start..authority_start + at];
+            userinfo.split_once(':').map(|(_, password)| password.to_owned())
+        });
+        let in_query = url.split_once('?').and_then(|(_, query)| {
+            query.split('&').find_map(|pair| {
+                let (key, value) = pair.split_once('=')?;
+                key.eq_ignore_ascii_case("password").then(|| value.to_owned())
+            })
+        });
+        in_query.or(in_user_part).map(|encoded| {
+            percent_encoding::percent_decode_str(&encoded)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+    }
+
     /// The URL with its password replaced by `***`, for logs.
     pub(crate) fn redacted(&self) -> String {
         redact_url(&self.url)
@@ -411,6 +449,23 @@ fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_urls_password_is_read_decoded_from_either_place() {
+        let url = |s: &str| s.parse::<DatabaseUrl>().unwrap();
+        assert_eq!(
+            url("postgres://app:s%40cr%3At@db:5432/cs").password().as_deref(),
+            Some("s@cr:t")
+        );
+        assert_eq!(
+            url("postgres://app@db/cs?password=p%2Bq&sslmode=require")
+                .password()
+                .as_deref(),
+            Some("p+q")
+        );
+        assert_eq!(url("postgres://app@db/cs").password(), None);
+        assert_eq!(url("postgres://db/cs?sslmode=disable").password(), None);
+    }
 
     #[test]
     fn passwords_are_redacted() {

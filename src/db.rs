@@ -112,11 +112,10 @@ impl Database {
     /// Creates the application database in a private cluster if it is missing. Safe when several
     /// instances start at once.
     pub async fn ensure_created(&self) -> Result<(), sqlx::Error> {
-        let admin = match self {
-            Self::External(_) => return Ok(()),
-            Self::Local { cluster, .. } => cluster.connect_options("postgres"),
-            Self::Shared { cluster } => cluster.connect_options("postgres"),
-        };
+        if let Self::External(_) = self {
+            return Ok(());
+        }
+        let admin = self.admin_options();
         let mut conn = PgConnection::connect_with(&admin).await?;
         let exists = sqlx::query_scalar!(
             r#"select exists (select 1 from pg_database where datname = $1) as "exists!""#,
@@ -134,6 +133,16 @@ impl Database {
             }
         }
         conn.close().await
+    }
+
+    /// The server's maintenance database (`postgres`), to create or rename the application's; with
+    /// `DATABASE_URL`, the application database itself.
+    pub(crate) fn admin_options(&self) -> PgConnectOptions {
+        match self {
+            Self::External(url) => url.connect_options(),
+            Self::Local { cluster, .. } => cluster.connect_options("postgres"),
+            Self::Shared { cluster } => cluster.connect_options("postgres"),
+        }
     }
 
     /// Stops the private cluster, if this process runs one.

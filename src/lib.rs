@@ -20,6 +20,7 @@
 pub mod accounts;
 pub(crate) mod api_keys;
 pub mod auth;
+pub mod backup;
 pub(crate) mod body;
 pub mod config;
 pub mod db;

@@ -32,7 +32,12 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         },
-        Command::Migrate | Command::Admin { .. } | Command::DemoData { .. } | Command::RecountReports => None,
+        Command::Migrate
+        | Command::Admin { .. }
+        | Command::DemoData { .. }
+        | Command::RecountReports
+        | Command::Backup { .. }
+        | Command::Restore { .. } => None,
     };
     let Some(database) = provision(&config, &command) else {
         return ExitCode::FAILURE;
@@ -47,6 +52,8 @@ fn main() -> ExitCode {
             Command::Admin { command } => admin(command, &config, &database).await,
             Command::DemoData { count, remove } => demo_data(count, remove, &config, &database).await,
             Command::RecountReports => recount_reports(&config, &database).await,
+            Command::Backup { file } => backup(&file, &config, &database),
+            Command::Restore { file } => restore(&file, &config, &database).await,
             _ => run(listener, config, &database).await,
         }
     });
@@ -73,6 +80,8 @@ fn provision(config: &Config, command: &Command) -> Option<Database> {
         Command::Admin { .. } => Usage::Command("admin"),
         Command::DemoData { .. } => Usage::Command("demo-data"),
         Command::RecountReports => Usage::Command("recount-reports"),
+        Command::Backup { .. } => Usage::Command("backup"),
+        Command::Restore { .. } => Usage::Command("restore"),
     };
     match Database::provision(config, usage) {
         Ok(database) => {
@@ -116,6 +125,44 @@ async fn recount_reports(config: &Config, database: &Database) -> Result<(), Str
     });
     pool.close().await;
     result.map_err(|e| format!("recounting reports: {e}"))
+}
+
+/// `clinical-sites backup FILE`.
+fn backup(file: &std::path::Path, config: &Config, database: &Database) -> Result<(), String> {
+    let binaries =
+        clinical_sites::postgres::Binaries::find(config.postgres_bin_dir.as_deref()).map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    clinical_sites::backup::backup(&binaries, database, file)?;
+    let bytes = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "backed up the {} to {} ({bytes} bytes) in {:.1} s; restore it with `clinical-sites restore {}`",
+        database.describe(),
+        file.display(),
+        started.elapsed().as_secs_f64(),
+        file.display()
+    );
+    Ok(())
+}
+
+/// `clinical-sites restore FILE`: restores, then migrates (a backup of an older version).
+async fn restore(file: &std::path::Path, config: &Config, database: &Database) -> Result<(), String> {
+    let binaries =
+        clinical_sites::postgres::Binaries::find(config.postgres_bin_dir.as_deref()).map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    database
+        .ensure_created()
+        .await
+        .map_err(|e| format!("preparing the database: {e}"))?;
+    clinical_sites::backup::restore(&binaries, database, file).await?;
+    let pool = prepare(config, database).await?;
+    pool.close().await;
+    println!(
+        "restored {} into the {} in {:.1} s",
+        file.display(),
+        database.describe(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// `clinical-sites demo-data [--count N | --remove]`: migrates, then fills or empties the demo sites.

@@ -135,6 +135,20 @@ impl Binaries {
         Self::find_in(&candidates)
     }
 
+    /// Another program of the same installation (`pg_dump`, `pg_restore`): beside `initdb`, or
+    /// beside the file a linked `initdb` points at (`/usr/local/bin/initdb` ->
+    /// `/usr/lib/postgresql/15/bin/initdb`), else found on `PATH`.
+    pub fn tool(&self, name: &str) -> PathBuf {
+        let linked = fs::canonicalize(&self.initdb)
+            .ok()
+            .map(|target| target.with_file_name(name));
+        [Some(self.initdb.with_file_name(name)), linked]
+            .into_iter()
+            .flatten()
+            .find(|path| is_executable(path))
+            .unwrap_or_else(|| PathBuf::from(name))
+    }
+
     /// The first folder of `candidates` that holds both programs.
     pub(crate) fn find_in(candidates: &[PathBuf]) -> Result<Self, ProvisionError> {
         candidates

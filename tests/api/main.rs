@@ -7,6 +7,7 @@ mod typescript;
 
 mod accounts;
 mod api_keys;
+mod backup;
 mod claims;
 mod connections;
 mod database;

@@ -71,39 +71,44 @@ pub async fn restore(binaries: &Binaries, database: &Database, file: &Path) -> R
             command.arg(format!("--dbname={name}")).arg(file);
             run(command, "pg_restore")
         }
-        Database::Local { .. } => {
-            let admin = database.admin_options();
-            let mut conn = PgConnection::connect_with(&admin).await.map_err(database_error)?;
-            execute(&mut conn, &format!("drop database if exists {RESTORING}")).await?;
-            execute(&mut conn, &format!("create database {RESTORING}")).await?;
-            let mut command = Command::new(binaries.tool("pg_restore"));
-            command.args([
-                "--single-transaction",
-                "--exit-on-error",
-                "--no-owner",
-                "--no-privileges",
-            ]);
-            connect(&mut command, database, Some(RESTORING));
-            command.arg(format!("--dbname={RESTORING}")).arg(file);
-            if let Err(error) = run(command, "pg_restore") {
-                let _ = execute(&mut conn, &format!("drop database if exists {RESTORING}")).await;
-                return Err(error);
-            }
-            execute(&mut conn, &format!("drop database if exists {REPLACED}")).await?;
-            execute(
-                &mut conn,
-                &format!("alter database {LOCAL_DATABASE} rename to {REPLACED}"),
-            )
-            .await?;
-            execute(
-                &mut conn,
-                &format!("alter database {RESTORING} rename to {LOCAL_DATABASE}"),
-            )
-            .await?;
-            execute(&mut conn, &format!("drop database {REPLACED}")).await?;
-            conn.close().await.map_err(database_error)
-        }
+        Database::Local { .. } => restore_private(binaries, database, file).await,
     }
+}
+
+/// [`restore`] in the private cluster: into a database of its own, which then takes the place of
+/// the service's.
+async fn restore_private(binaries: &Binaries, database: &Database, file: &Path) -> Result<(), String> {
+    let mut conn = PgConnection::connect_with(&database.admin_options())
+        .await
+        .map_err(database_error)?;
+    execute(&mut conn, &format!("drop database if exists {RESTORING}")).await?;
+    execute(&mut conn, &format!("create database {RESTORING}")).await?;
+    let mut command = Command::new(binaries.tool("pg_restore"));
+    command.args([
+        "--single-transaction",
+        "--exit-on-error",
+        "--no-owner",
+        "--no-privileges",
+    ]);
+    connect(&mut command, database, Some(RESTORING));
+    command.arg(format!("--dbname={RESTORING}")).arg(file);
+    if let Err(error) = run(command, "pg_restore") {
+        let _ = execute(&mut conn, &format!("drop database if exists {RESTORING}")).await;
+        return Err(error);
+    }
+    execute(&mut conn, &format!("drop database if exists {REPLACED}")).await?;
+    execute(
+        &mut conn,
+        &format!("alter database {LOCAL_DATABASE} rename to {REPLACED}"),
+    )
+    .await?;
+    execute(
+        &mut conn,
+        &format!("alter database {RESTORING} rename to {LOCAL_DATABASE}"),
+    )
+    .await?;
+    execute(&mut conn, &format!("drop database {REPLACED}")).await?;
+    conn.close().await.map_err(database_error)
 }
 
 /// `file` with `.partial` added to its name.

@@ -99,4 +99,23 @@ async fn a_backup_restored_into_a_fresh_cluster_serves_the_same_sites_reports_an
     assert_eq!(reports_status, 200, "{reports_body}");
     assert_eq!(serde_json::from_str::<Value>(&reports_body).unwrap(), before_reports);
     assert_eq!(sign_in_status, 201, "the member's account and password came back");
+
+    // The same backup restored over another database named by DATABASE_URL.
+    let other = crate::support::TestDb::new().await;
+    let mut restore = service_command(&dir.0.join("unused"));
+    restore
+        .env("DATABASE_URL", server().url(&other.name))
+        .arg("restore")
+        .arg(&file);
+    tokio::task::spawn_blocking(move || run(restore)).await.unwrap();
+    let names: Vec<String> = sqlx::query_scalar("select name from site")
+        .fetch_all(&other.pool())
+        .await
+        .unwrap();
+    assert_eq!(names, ["Riverside Imaging Center"]);
+    let reports: i64 = sqlx::query_scalar("select count(*) from site_report")
+        .fetch_one(&other.pool())
+        .await
+        .unwrap();
+    assert_eq!(reports, 1);
 }

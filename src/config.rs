@@ -228,6 +228,11 @@ pub struct Config {
           default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=10000))]
     pub sign_in_attempts_per_minute: u32,
 
+    /// Address of a listener of its own for `GET /metrics`, so it need not be public; unset: the
+    /// metrics are served on `BIND_ADDR` beside the API.
+    #[arg(long, env = "METRICS_ADDR", value_name = "METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// `text` for people, `json` for log collectors.
     #[arg(long, env = "LOG_FORMAT", value_name = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -259,6 +264,7 @@ impl Config {
             rate_limit_per_minute: 600,
             stats_min_respondents: 10,
             sign_in_attempts_per_minute: 10,
+            metrics_addr: None,
             log_format: LogFormat::Text,
             rust_log: "info".to_owned(),
         }

@@ -463,6 +463,9 @@ impl From<sqlx::Error> for ApiError {
             tracing::warn!(error = %error, "a statement ran past the request timeout and was cancelled");
             return Self::timeout();
         }
+        if matches!(error, sqlx::Error::PoolTimedOut) {
+            metrics::counter!(crate::metrics::POOL_TIMEOUTS).increment(1);
+        }
         if is_unavailable(&error) {
             tracing::warn!(error = %error, "database unavailable");
             return Self::unavailable("the database is not available right now; try again shortly");

@@ -63,6 +63,7 @@ pub fn with_middleware(router: Router, config: &Config) -> Router {
         .layer(security_header("x-content-type-options", "nosniff"))
         .layer(security_header("referrer-policy", "no-referrer"))
         .layer(cors(&config.cors_allowed_origins))
+        .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()
@@ -107,7 +108,9 @@ async fn drop_unusable_request_id(mut request: Request) -> Request {
 }
 
 /// One span per request: method, matched route (never the raw path, which may carry identifiers),
-/// request id; status and latency are recorded when the response is ready.
+/// request id; the caller's account id once a credential is checked ([`crate::auth::MaybeCaller`]);
+/// status and latency when the response is ready. Never a header's value, a query or a body: no
+/// password, token or `Authorization` header reaches the log.
 fn request_span(request: &Request) -> Span {
     let route = request
         .extensions()
@@ -123,6 +126,7 @@ fn request_span(request: &Request) -> Span {
         method = %request.method(),
         route,
         request_id,
+        account_id = tracing::field::Empty,
         status = tracing::field::Empty,
         latency_ms = tracing::field::Empty,
     )
@@ -158,9 +162,9 @@ fn cors(origins: &[CorsOrigin]) -> CorsLayer {
         .max_age(Duration::from_secs(3600))
 }
 
-/// The probes: exempt from the rate limit and the in-flight bound, since load balancers poll them
-/// and they must answer whatever the load.
-pub(crate) const PROBES: &[&str] = &["/healthz", "/readyz"];
+/// The probes and the metrics: exempt from the rate limit and the in-flight bound, since load
+/// balancers and Prometheus poll them and they must answer whatever the load.
+pub(crate) const PROBES: &[&str] = &["/healthz", "/readyz", "/metrics"];
 
 fn is_probe(path: &str) -> bool {
     PROBES.contains(&path)

@@ -32,6 +32,7 @@ pub(crate) mod health;
 pub mod http;
 pub(crate) mod idempotency;
 pub mod maintenance;
+pub mod metrics;
 pub mod openapi;
 pub(crate) mod pagination;
 pub(crate) mod patch;
@@ -60,10 +61,12 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
         .merge(vocabulary::router())
         .merge(sites::router())
         .merge(reports::router())
+        .merge(metrics::router())
 }
 
 /// The whole application: API routes, documentation routes and middleware.
 pub fn app(state: AppState) -> Router {
+    metrics::handle();
     let (routes, document) = api().split_for_parts();
     let config = state.config.clone();
     let router = routes

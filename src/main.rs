@@ -242,11 +242,40 @@ async fn run(listener: Option<std::net::TcpListener>, config: Config, database: 
             tracing::warn!(%error, "building the search index failed; the first search tries again");
         }
     });
+    let metrics_server = metrics_listener(&state)
+        .await?
+        .map(|listener| tokio::spawn(serve_metrics(listener, state.clone())));
+    let upkeep = clinical_sites::metrics::spawn_upkeep();
     let purge = clinical_sites::maintenance::spawn(pool.clone(), clinical_sites::maintenance::EVERY);
     let fold = clinical_sites::maintenance::spawn_fold(pool.clone(), clinical_sites::maintenance::FOLD_EVERY);
     let served = http::serve(listener, app(state), serving, http::shutdown_signal()).await;
     purge.abort();
     fold.abort();
+    upkeep.abort();
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
     pool.close().await;
     served.map_err(|e| format!("serving HTTP: {e}"))
+}
+
+/// The listener of `METRICS_ADDR`, when it is set.
+async fn metrics_listener(state: &AppState) -> Result<Option<tokio::net::TcpListener>, String> {
+    let Some(address) = state.config_metrics_addr() else {
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("cannot listen on {address} (METRICS_ADDR): {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!("metrics on http://{bound}/metrics");
+    Ok(Some(listener))
+}
+
+/// Serves `GET /metrics` alone on `listener` until the service stops.
+async fn serve_metrics(listener: tokio::net::TcpListener, state: AppState) {
+    let router = clinical_sites::metrics::private_router(state);
+    if let Err(error) = axum::serve(listener, router).await {
+        tracing::error!(%error, "serving the metrics stopped");
+    }
 }

@@ -101,6 +101,8 @@ impl FromRequestParts<AppState> for MaybeCaller {
             .ok_or_else(invalid)?;
         let (kind, hash) = token::parse(presented).ok_or_else(invalid)?;
         let caller = lookup(&state.pool, kind, &hash).await?.ok_or_else(invalid)?;
+        // The request's log line names the account (never the credential).
+        tracing::Span::current().record("account_id", tracing::field::display(caller.account_id));
         parts.extensions.insert(caller);
         Ok(Self(Some(caller)))
     }

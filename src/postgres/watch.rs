@@ -191,6 +191,7 @@ fn watch(shared: &Shared) {
                     down_ms = attempt.since.elapsed().as_millis() as u64,
                     "PostgreSQL started again after it exited"
                 );
+                metrics::counter!(crate::metrics::CLUSTER_RESTARTS).increment(1);
                 restarting = None;
             }
             Err(error) => {

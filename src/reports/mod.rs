@@ -194,6 +194,7 @@ pub(crate) async fn create_report(
     let author = recorded_author(&caller, &report);
     summary::refresh_and_record(&mut tx, site_id, author, SiteChangeKind::ReportCreate, &changes, tally).await?;
     tx.commit().await?;
+    metrics::counter!(crate::metrics::REPORTS_WRITTEN, "action" => "created").increment(1);
     let mut response = report_response(StatusCode::CREATED, &created);
     if let Ok(location) = HeaderValue::from_str(&report_href(site_id, site_report_id)) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -376,6 +377,7 @@ pub(crate) async fn update_report(
     let author = recorded_author(&caller, &report);
     summary::refresh_and_record(&mut tx, site_id, author, SiteChangeKind::ReportUpdate, &changes, tally).await?;
     tx.commit().await?;
+    metrics::counter!(crate::metrics::REPORTS_WRITTEN, "action" => "updated").increment(1);
     Ok(report_response(StatusCode::OK, &updated))
 }
 

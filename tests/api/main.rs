@@ -19,6 +19,7 @@ mod health;
 mod limiter_memory;
 mod middleware;
 mod my_sessions;
+mod observability;
 mod openapi;
 mod outage;
 mod paging;

@@ -33,8 +33,9 @@ pub use server::{ServeOptions, serve};
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Wraps `router` in the middleware every request passes through, outermost first: request id,
-/// tracing span, CORS, security headers, the in-flight bound, compression, problem+json for bare
-/// middleware errors, timeout, body limit, panic catching. Also installs the 404 and 405 fallbacks.
+/// tracing span, metrics ([`crate::metrics::track`]), CORS, security headers, the in-flight bound,
+/// compression, problem+json for bare middleware errors, timeout, body limit, panic catching. Also
+/// installs the 404 and 405 fallbacks.
 pub fn with_middleware(router: Router, config: &Config) -> Router {
     let body_limit = config.max_body_bytes;
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight as usize));

@@ -21,14 +21,11 @@ fn main() -> ExitCode {
 
     // Take the port before anything else: a port conflict fails fast, before a database is started.
     let command = cli.command.unwrap_or(Command::Serve);
-    let listener = match command {
-        Command::Serve => match std::net::TcpListener::bind(config.bind_addr) {
-            Ok(listener) => Some(listener),
+    let listeners = match command {
+        Command::Serve => match listeners(&config) {
+            Ok(listeners) => Some(listeners),
             Err(error) => {
-                eprintln!(
-                    "clinical-sites: cannot listen on {} (BIND_ADDR): {error}",
-                    config.bind_addr
-                );
+                eprintln!("clinical-sites: {error}");
                 return ExitCode::FAILURE;
             }
         },
@@ -54,7 +51,7 @@ fn main() -> ExitCode {
             Command::RecountReports => recount_reports(&config, &database).await,
             Command::Backup { file } => backup(&file, &config, &database),
             Command::Restore { file } => restore(&file, &config, &database).await,
-            _ => run(listener, config, &database).await,
+            _ => run(listeners, config, &database).await,
         }
     });
     drop(runtime);
@@ -68,6 +65,33 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The API's listener (`BIND_ADDR`) and, when `METRICS_ADDR` is set, the metrics' own.
+fn listeners(config: &Config) -> Result<Listeners, String> {
+    let bind = |address: std::net::SocketAddr, variable: &str| {
+        std::net::TcpListener::bind(address)
+            .map_err(|error| format!("cannot listen on {address} ({variable}): {error}"))
+    };
+    Ok(Listeners {
+        api: bind(config.bind_addr, "BIND_ADDR")?,
+        metrics: config
+            .metrics_addr
+            .map(|address| bind(address, "METRICS_ADDR"))
+            .transpose()?,
+    })
+}
+
+/// The sockets `serve` listens on, taken before anything else starts.
+struct Listeners {
+    api: std::net::TcpListener,
+    metrics: Option<std::net::TcpListener>,
+}
+
+/// A listener taken with `std`, for tokio.
+fn to_tokio(listener: std::net::TcpListener) -> Result<tokio::net::TcpListener, String> {
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())
 }
 
 /// The database for `command`, provided on the main thread before the runtime exists: the
@@ -204,8 +228,8 @@ async fn prepare(config: &Config, database: &Database) -> Result<sqlx::PgPool, S
     Ok(pool)
 }
 
-/// Migrates, then serves on `listener` until a shutdown signal; only migrates without a listener.
-async fn run(listener: Option<std::net::TcpListener>, config: Config, database: &Database) -> Result<(), String> {
+/// Migrates, then serves on `listeners` until a shutdown signal; only migrates without them.
+async fn run(listeners: Option<Listeners>, config: Config, database: &Database) -> Result<(), String> {
     database
         .ensure_created()
         .await
@@ -214,7 +238,7 @@ async fn run(listener: Option<std::net::TcpListener>, config: Config, database: 
     let migrated = db::migrate(&migrations).await;
     migrations.close().await;
     migrated.map_err(|e| format!("migrating the database: {e}"))?;
-    let Some(listener) = listener else {
+    let Some(listeners) = listeners else {
         tracing::info!("migrations applied");
         return Ok(());
     };
@@ -227,8 +251,7 @@ async fn run(listener: Option<std::net::TcpListener>, config: Config, database: 
         .await
         .map_err(|e| format!("reading the installation record: {e}"))?;
 
-    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
-    let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+    let listener = to_tokio(listeners.api)?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(%installation, "listening on http://{address}");
 
@@ -242,9 +265,10 @@ async fn run(listener: Option<std::net::TcpListener>, config: Config, database: 
             tracing::warn!(%error, "building the search index failed; the first search tries again");
         }
     });
-    let metrics_server = metrics_listener(&state)
-        .await?
-        .map(|listener| tokio::spawn(serve_metrics(listener, state.clone())));
+    let metrics_server = match listeners.metrics {
+        Some(listener) => Some(tokio::spawn(serve_metrics(to_tokio(listener)?, state.clone()))),
+        None => None,
+    };
     let upkeep = clinical_sites::metrics::spawn_upkeep();
     let purge = clinical_sites::maintenance::spawn(pool.clone(), clinical_sites::maintenance::EVERY);
     let fold = clinical_sites::maintenance::spawn_fold(pool.clone(), clinical_sites::maintenance::FOLD_EVERY);
@@ -259,21 +283,11 @@ async fn run(listener: Option<std::net::TcpListener>, config: Config, database: 
     served.map_err(|e| format!("serving HTTP: {e}"))
 }
 
-/// The listener of `METRICS_ADDR`, when it is set.
-async fn metrics_listener(state: &AppState) -> Result<Option<tokio::net::TcpListener>, String> {
-    let Some(address) = state.config_metrics_addr() else {
-        return Ok(None);
-    };
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .map_err(|e| format!("cannot listen on {address} (METRICS_ADDR): {e}"))?;
-    let bound = listener.local_addr().map_err(|e| e.to_string())?;
-    tracing::info!("metrics on http://{bound}/metrics");
-    Ok(Some(listener))
-}
-
 /// Serves `GET /metrics` alone on `listener` until the service stops.
 async fn serve_metrics(listener: tokio::net::TcpListener, state: AppState) {
+    if let Ok(bound) = listener.local_addr() {
+        tracing::info!("metrics on http://{bound}/metrics");
+    }
     let router = clinical_sites::metrics::private_router(state);
     if let Err(error) = axum::serve(listener, router).await {
         tracing::error!(%error, "serving the metrics stopped");

@@ -69,11 +69,6 @@ impl AppState {
         self
     }
 
-    /// Where `GET /metrics` is served when not beside the API (`METRICS_ADDR`).
-    pub fn config_metrics_addr(&self) -> Option<std::net::SocketAddr> {
-        self.config.metrics_addr
-    }
-
     /// Builds the search index now rather than at the first search (which would wait for it).
     pub async fn build_search_index(&self) -> Result<(), sqlx::Error> {
         self.search.ready(&self.search_pool).await

@@ -10,6 +10,7 @@
 //! | `CORS_ALLOWED_ORIGINS` | empty | comma-separated browser origins allowed to call the API (`https://app.example.org`), or `*` |
 //! | `REQUEST_TIMEOUT_SECS` | `30` | a request still running after this many seconds gets a 503 problem (1 to 3600); its SQL is cancelled too (`statement_timeout`) |
 //! | `MAX_BODY_BYTES` | `1048576` | largest accepted request body; larger gets a 413 problem |
+//! | `IMPORT_MAX_BYTES` | `1073741824` | largest accepted import body (`POST /v1/imports`, streamed, without the request timeout) |
 //! | `SHUTDOWN_GRACE_SECS` | `20` | on SIGINT/SIGTERM, how long in-flight requests may take to finish |
 //! | `HEADER_READ_TIMEOUT_SECS` | `10` | a connection must send a request's whole head within this many seconds of opening, or of its first byte after an idle spell; else it is closed (1 to 600) |
 //! | `KEEP_ALIVE_TIMEOUT_SECS` | `60` | an idle keep-alive connection (no request under way, no byte of the next one) is closed after this many seconds (1 to 3600) |
@@ -110,6 +111,39 @@ pub enum Command {
         /// The backup to restore.
         file: PathBuf,
     },
+    /// Import sites from a CSV or NDJSON file (docs/import.md): every row read with the rules of
+    /// POST /v1/sites and its duplicate guard, all or nothing (one bad row and nothing is
+    /// written: each bad row is listed with why). Works beside a running service.
+    Import {
+        /// The file (`.csv`, `.ndjson` or `.jsonl`; `-` reads standard input, with `--format`).
+        file: PathBuf,
+        /// The file's format, when its name does not say.
+        #[arg(long, value_enum)]
+        format: Option<crate::imports::Format>,
+        /// Update the listed site a row matches by its NPI or external id instead of adding one.
+        #[arg(long, value_enum)]
+        upsert_by: Option<crate::imports::UpsertBy>,
+        /// Write the refused rows to this file, as they were in the input with why each was
+        /// refused (a CSV gains an `errors` column; NDJSON lines gain an `errors` member).
+        #[arg(long)]
+        rejects: Option<PathBuf>,
+    },
+    /// Export sites as CSV or NDJSON, in the shape `import` reads (docs/import.md): every listed
+    /// site, or those a search's filters find (`--query`). Works beside a running service.
+    Export {
+        /// The format.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: crate::imports::Format,
+        /// Where to write it (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// `GET /v1/sites`' filters as a query string, e.g. `modality=ct&state=OH`.
+        #[arg(long, default_value = "")]
+        query: String,
+        /// Include demo sites (`source = demo`).
+        #[arg(long)]
+        include_demo: bool,
+    },
     /// Count every experience report afresh: the statistics' running counts and each site's
     /// report summary (after reports were loaded into the database directly, e.g. by a benchmark
     /// or a restore). Writers wait meanwhile.
@@ -175,6 +209,12 @@ pub struct Config {
     #[arg(long, env = "MAX_BODY_BYTES", value_name = "MAX_BODY_BYTES", default_value_t = 1024 * 1024,
           value_parser = parse_body_limit)]
     pub max_body_bytes: usize,
+
+    /// Largest accepted import body (`POST /v1/imports`), in bytes; imports stream, so this
+    /// bounds time and disk, not memory.
+    #[arg(long, env = "IMPORT_MAX_BYTES", value_name = "IMPORT_MAX_BYTES", default_value_t = 1 << 30,
+          value_parser = parse_import_limit)]
+    pub import_max_bytes: usize,
 
     /// Seconds in-flight requests may take to finish after SIGINT or SIGTERM.
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", value_name = "SHUTDOWN_GRACE_SECS", default_value_t = 20,
@@ -255,6 +295,7 @@ impl Config {
             cors_allowed_origins: Vec::new(),
             request_timeout_secs: 30,
             max_body_bytes: 1024 * 1024,
+            import_max_bytes: 1 << 30,
             shutdown_grace_secs: 20,
             header_read_timeout_secs: 10,
             keep_alive_timeout_secs: 60,
@@ -301,6 +342,15 @@ fn parse_body_limit(value: &str) -> Result<usize, String> {
         Ok(bytes)
     } else {
         Err("must be between 1024 and 67108864 bytes".to_owned())
+    }
+}
+
+fn parse_import_limit(value: &str) -> Result<usize, String> {
+    let bytes: usize = value.parse().map_err(|e| format!("{e}"))?;
+    if (1024..=16 << 30).contains(&bytes) {
+        Ok(bytes)
+    } else {
+        Err("must be between 1024 and 17179869184 bytes".to_owned())
     }
 }
 

@@ -45,6 +45,26 @@ pub struct Problem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub existing: Option<ExistingResource>,
+    /// For a refused import: each bad row (the first 1,000) with its field problems.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<RowProblem>,
+    /// The URL of this occurrence's own record, when it has one (a refused import's
+    /// `/v1/imports/{import_id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "/v1/imports/01938f5e-7a1b-7c3d-9e2f-123456789abc")]
+    pub instance: Option<String>,
+}
+
+/// One refused row of an import and what is wrong with it, in the terms `POST /v1/sites` uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RowProblem {
+    /// Where the row starts in the file: its line, counting a CSV header as line 1 (as a
+    /// spreadsheet numbers its rows).
+    #[schema(minimum = 1, example = 7)]
+    pub row: u64,
+    /// Its problems, each naming the field (`""` when the row as a whole is at fault, e.g. not
+    /// valid JSON).
+    pub errors: Vec<FieldError>,
 }
 
 /// The kinds of problem (`type` of a [`Problem`]), as `docs/problems.md` lists them.
@@ -201,6 +221,8 @@ struct Parts {
     errors: Vec<FieldError>,
     headers: Vec<(HeaderName, HeaderValue)>,
     existing: Option<ExistingResource>,
+    rows: Vec<RowProblem>,
+    instance: Option<String>,
     /// The underlying cause of a 5xx, logged and never shown.
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -215,6 +237,8 @@ impl ApiError {
             errors: Vec::new(),
             headers: Vec::new(),
             existing: None,
+            rows: Vec::new(),
+            instance: None,
             source: None,
         }))
     }
@@ -403,6 +427,19 @@ impl ApiError {
         self
     }
 
+    /// Replaces the detail.
+    pub(crate) fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.0.detail = detail.into();
+        self
+    }
+
+    /// Lists a refused import's bad rows, and names its record.
+    pub(crate) fn with_rows(mut self, rows: Vec<RowProblem>, instance: String) -> Self {
+        self.0.rows = rows;
+        self.0.instance = Some(instance);
+        self
+    }
+
     /// Adds a response header (e.g. `Retry-After`, `WWW-Authenticate`, `Allow`).
     pub(crate) fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.0.headers.push((name, value));
@@ -438,6 +475,8 @@ impl ApiError {
             detail,
             errors,
             existing: parts.existing.clone(),
+            rows: parts.rows.clone(),
+            instance: parts.instance.clone(),
         }
     }
 }

@@ -37,22 +37,39 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// compression, problem+json for bare middleware errors, timeout, body limit, panic catching. Also
 /// installs the 404 and 405 fallbacks.
 pub fn with_middleware(router: Router, config: &Config) -> Router {
+    with_middleware_and_bulk(router, Router::new(), config)
+}
+
+/// [`with_middleware`], with `bulk` routes (imports) that stream large bodies for long: they
+/// get their own body limit (`IMPORT_MAX_BYTES`) and no request timeout; everything else is
+/// the same.
+pub fn with_middleware_and_bulk(router: Router, bulk: Router, config: &Config) -> Router {
     let body_limit = config.max_body_bytes;
     let in_flight = Arc::new(Semaphore::new(config.max_in_flight as usize));
-    router
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(CatchPanicLayer::custom(|_panic| {
+    let catch_panic = || {
+        CatchPanicLayer::custom(|_panic| {
             // The panic message is printed by the panic hook; the client learns nothing of it.
             ApiError::internal("a handler panicked").into_response()
-        }))
+        })
+    };
+    let router = router
+        .layer(catch_panic())
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(axum::Extension(BodyLimit(config.max_body_bytes)))
         .layer(RequestBodyLimitLayer::new(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             config.request_timeout(),
-        ))
+        ));
+    let bulk = bulk
+        .layer(catch_panic())
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::Extension(BodyLimit(config.import_max_bytes)))
+        .layer(RequestBodyLimitLayer::new(config.import_max_bytes));
+    router
+        .merge(bulk)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response(move |response| {
             problem_for_bare_errors(response, body_limit)
         }))

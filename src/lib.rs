@@ -31,6 +31,7 @@ pub mod geo;
 pub(crate) mod health;
 pub mod http;
 pub(crate) mod idempotency;
+pub mod imports;
 pub mod maintenance;
 pub mod metrics;
 pub mod openapi;
@@ -53,6 +54,17 @@ pub use state::AppState;
 
 /// Every API route with its OpenAPI description, one `merge` per resource.
 pub(crate) fn api() -> OpenApiRouter<AppState> {
+    standard_api().merge(bulk_api())
+}
+
+/// The routes that stream large bodies for long (imports): served without the API's body limit
+/// and request timeout, with their own limit (`IMPORT_MAX_BYTES`).
+fn bulk_api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().merge(imports::router())
+}
+
+/// Every other route.
+fn standard_api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(health::router())
         .merge(accounts::router())
@@ -67,15 +79,16 @@ pub(crate) fn api() -> OpenApiRouter<AppState> {
 /// The whole application: API routes, documentation routes and middleware.
 pub fn app(state: AppState) -> Router {
     metrics::handle();
-    let (routes, document) = api().split_for_parts();
+    let (routes, mut document) = standard_api().split_for_parts();
+    let (bulk, bulk_document) = bulk_api().split_for_parts();
+    document.merge(bulk_document);
     let config = state.config.clone();
+    let catch_up = axum::middleware::from_fn_with_state(state.clone(), sites::search::catch_up_after_writes);
     let router = routes
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            sites::search::catch_up_after_writes,
-        ))
+        .layer(catch_up.clone())
         .with_state(state.clone())
-        .merge(openapi::docs_router(document))
-        .layer(axum::middleware::from_fn_with_state(state, http::rate_limit));
-    http::with_middleware(router, &config)
+        .merge(openapi::docs_router(document));
+    let bulk = bulk.layer(catch_up).with_state(state.clone());
+    let rate_limit = axum::middleware::from_fn_with_state(state, http::rate_limit);
+    http::with_middleware_and_bulk(router.layer(rate_limit.clone()), bulk.layer(rate_limit), &config)
 }

@@ -32,6 +32,8 @@ pub(crate) const POOL_TIMEOUTS: &str = "db_pool_acquire_timeouts_total";
 pub(crate) const CLUSTER_RESTARTS: &str = "private_cluster_restarts_total";
 /// Experience reports written, by `action` (`created`, `updated`).
 pub(crate) const REPORTS_WRITTEN: &str = "reports_written_total";
+/// Import rows, by outcome (`created`, `updated`, `unchanged`, `rejected`).
+pub(crate) const IMPORT_ROWS: &str = "import_rows_total";
 
 /// The buckets of the latency histogram, in seconds: a search answers in milliseconds, an import
 /// in seconds.
@@ -83,6 +85,28 @@ fn describe() {
         REPORTS_WRITTEN,
         "Experience reports written, by action (created, updated)."
     );
+    describe_counter!(
+        IMPORT_ROWS,
+        "Rows of finished imports, by outcome (created, updated, unchanged, rejected: a refused row \
+         means its whole import wrote nothing)."
+    );
+}
+
+/// Counts a finished import's rows.
+pub(crate) fn imported(outcome: &crate::imports::Outcome) {
+    use crate::imports::Outcome;
+    let counts: &[(&'static str, u64)] = match outcome {
+        Outcome::Imported {
+            created,
+            updated,
+            unchanged,
+        } => &[("created", *created), ("updated", *updated), ("unchanged", *unchanged)],
+        Outcome::Rejected { rejected, .. } => &[("rejected", *rejected)],
+        Outcome::Unreadable { .. } => &[],
+    };
+    for (outcome, count) in counts {
+        metrics::counter!(IMPORT_ROWS, "outcome" => *outcome).increment(*count);
+    }
 }
 
 /// Middleware: counts and times every request by its matched route (never the raw path, which

@@ -36,6 +36,7 @@ mod tighten;
         (name = "api-keys", description = "Long-lived keys for integrations, acting as their owner."),
         (name = "vocabulary", description = "Every closed set of codes, with display names."),
         (name = "sites", description = "Clinical training sites: the listing, its offers per modality, its history."),
+        (name = "imports", description = "Bulk import of sites from CSV or NDJSON (administrators): every row read with the rules of `POST /v1/sites`, all or nothing."),
         (name = "claims", description = "Coordinators asking to manage an existing listing, and administrators deciding."),
         (name = "reports", description = "Members' reports of their rotations at a site: what it really asked of them. Comments are public and never hold patient data."),
         (name = "statistics", description = "The ASRT survey's figures, counted live from members' reports, with small groups withheld."),
@@ -44,6 +45,7 @@ mod tighten;
     components(schemas(
         Problem,
         FieldError,
+        crate::imports::UpsertBy,
         crate::vocabulary::Modality,
         crate::vocabulary::ArrtAbbreviation,
         crate::vocabulary::SiteType,

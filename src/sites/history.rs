@@ -50,12 +50,13 @@ impl utoipa::PartialSchema for SiteChanges {
             .description(Some(
                 "What one change changed: each changed field (offers as `offers.<modality>`) with its old and \
                  new value (`FieldChange`); a claim decision carries `claim`, a change let through the \
-                 duplicate guard carries `duplicate_override`, and a change of an experience report \
+                 duplicate guard carries `duplicate_override`, a change written by an import carries `import`, and a change of an experience report \
                  carries `report` (which report) with its changed fields as `report.<field>` (a comment by \
                  its length only).",
             ))
             .property("claim", Ref::from_schema_name("ClaimChange"))
             .property("duplicate_override", Ref::from_schema_name("DuplicateOverride"))
+            .property("import", Ref::from_schema_name("ImportChange"))
             .property("report", Ref::from_schema_name("ReportChange"))
             .additional_properties(Some(AdditionalProperties::RefOr(RefOr::Ref(Ref::from_schema_name(
                 "FieldChange",
@@ -69,11 +70,26 @@ impl ToSchema for SiteChanges {
         use utoipa::PartialSchema;
         schemas.push(("ClaimChange".into(), ClaimChange::schema()));
         schemas.push(("DuplicateOverride".into(), DuplicateOverride::schema()));
+        schemas.push(("ImportChange".into(), ImportChange::schema()));
         schemas.push(("OverriddenSite".into(), OverriddenSite::schema()));
         schemas.push(("FieldChange".into(), FieldChange::schema()));
         schemas.push(("ReportChange".into(), ReportChange::schema()));
         schemas.push(("ClaimStatus".into(), crate::vocabulary::ClaimStatus::schema()));
     }
+}
+
+/// The import that wrote a change (`changes.import` of a `create` or `update`).
+#[derive(ToSchema)]
+#[allow(
+    dead_code,
+    reason = "the contract's description of a value the server writes as JSON"
+)]
+pub(crate) struct ImportChange {
+    /// The import.
+    id: Uuid,
+    /// Its record, `/v1/imports/{import_id}`.
+    #[schema(example = "/v1/imports/01938f5e-7a1b-7c3d-9e2f-123456789abc")]
+    href: String,
 }
 
 /// A field's value before and after a change (`null` where there was or is none).

@@ -48,6 +48,7 @@ struct SiteBody {
     website: Field<WebsiteUrl>,
     email: Field<Email>,
     npi: Field<Npi>,
+    external_id: Field<Text<1, 100>>,
     payment: Field<Payment>,
     fee_usd: Field<Int<0, 100_000>>,
     fee_covers: Field<Text<1, 500>>,
@@ -112,6 +113,7 @@ pub(crate) struct ValidSite {
     pub(crate) website: Option<WebsiteUrl>,
     pub(crate) email: Option<Email>,
     pub(crate) npi: Option<Npi>,
+    pub(crate) external_id: Option<String>,
     pub(crate) payment: Payment,
     pub(crate) fee_usd: Option<i32>,
     pub(crate) fee_covers: Option<String>,
@@ -205,6 +207,7 @@ impl SiteBody {
             website,
             email,
             npi,
+            external_id,
             payment,
             fee_usd,
             fee_covers,
@@ -268,6 +271,7 @@ impl SiteBody {
         let website = optional!(website);
         let email = optional!(email);
         let npi = optional!(npi);
+        let external_id = optional!(external_id);
         let payment = optional!(payment).unwrap_or(Payment::Unknown);
         let fee_usd = optional!(fee_usd).map(|fee| fee.0);
         let fee_covers = optional!(fee_covers);
@@ -327,6 +331,7 @@ impl SiteBody {
             website,
             email,
             npi,
+            external_id: external_id.map(|text| text.0),
             payment,
             fee_usd,
             fee_covers: fee_covers.map(|text| text.0),
@@ -530,7 +535,7 @@ mod tests {
 
     #[test]
     fn the_field_lists_are_the_declarations_fields_in_order() {
-        assert_eq!(SITE_FIELDS.len(), 35);
+        assert_eq!(SITE_FIELDS.len(), 36);
         assert_eq!(SITE_FIELDS[..3], ["name", "aliases", "site_type"]);
         assert_eq!(SITE_FIELDS.last(), Some(&"offers"));
         assert_eq!(

@@ -2,7 +2,8 @@
 //! facility's listing current; administrators verify listings and approve claims.
 
 pub(crate) mod claims;
-mod duplicates;
+pub(crate) mod duplicates;
+pub mod export;
 pub(crate) mod fields;
 pub(crate) mod history;
 pub mod input;
@@ -36,6 +37,7 @@ use queries::Coordinates;
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_site, search::search_sites))
+        .routes(routes!(export::export_sites))
         .routes(routes!(get_site, update_site, archive_site))
         .routes(routes!(verify_site))
         .routes(routes!(restore_site))
@@ -59,7 +61,7 @@ fn site_response(status: StatusCode, mut site: Site, threshold: u32) -> Response
 }
 
 /// Coordinates for a site: the request's, else its ZIP's centroid, else none (with a notice).
-fn coordinates_for(site: &ValidSite) -> (Option<Coordinates>, Vec<String>) {
+pub(crate) fn coordinates_for(site: &ValidSite) -> (Option<Coordinates>, Vec<String>) {
     if let Some((latitude, longitude)) = site.coordinates {
         return (
             Some(Coordinates {
@@ -92,7 +94,7 @@ fn coordinates_for(site: &ValidSite) -> (Option<Coordinates>, Vec<String>) {
 
 /// The editable fields of a stored site as JSON: the document a merge patch applies to. Derived
 /// coordinates are left out, so they are derived again when the ZIP code changes.
-fn editable_json(site: &Site) -> Value {
+pub(crate) fn editable_json(site: &Site) -> Value {
     let mut full = serde_json::to_value(site).expect("a site serializes");
     let object = full.as_object_mut().expect("a site is an object");
     if site.coordinates_source.as_deref() != Some("request") {
@@ -114,6 +116,34 @@ fn editable_json(site: &Site) -> Value {
     Value::Object(editable)
 }
 
+/// What [`editable_json`] gives for `site` once it is stored with `coordinates` (its offers as
+/// `site.offers` keeps them), computed before it is: an import records a new site's history
+/// entry from it while the file streams in.
+pub(crate) fn editable_json_of(site: &ValidSite, coordinates: Option<Coordinates>) -> Result<Value, ApiError> {
+    let (columns, _) = queries::EditableColumns::of(site, coordinates)?;
+    let Value::Object(mut columns) = columns else {
+        return Err(ApiError::internal("a site's columns are an object"));
+    };
+    if coordinates.map(|c| c.source) != Some("request") {
+        columns.remove("latitude");
+        columns.remove("longitude");
+    }
+    let mut editable: Map<String, Value> = columns
+        .into_iter()
+        .filter(|(key, value)| SITE_FIELDS.contains(&key.as_str()) && !is_empty(value))
+        .collect();
+    let Value::Object(mut offers) = queries::offers_object(&site.offers) else {
+        return Err(ApiError::internal("offers are an object"));
+    };
+    for offer in offers.values_mut() {
+        if let Value::Object(fields) = offer {
+            fields.retain(|key, value| OFFER_FIELDS.contains(&key.as_str()) && !is_empty(value));
+        }
+    }
+    editable.insert("offers".to_owned(), Value::Object(offers));
+    Ok(Value::Object(editable))
+}
+
 fn is_empty(value: &Value) -> bool {
     match value {
         Value::Null => true,
@@ -124,7 +154,7 @@ fn is_empty(value: &Value) -> bool {
 
 /// Field-by-field differences, `{field: {old, new}}`; offers compare per modality
 /// (`offers.ct`).
-fn diff(before: &Value, after: &Value) -> Value {
+pub(crate) fn diff(before: &Value, after: &Value) -> Value {
     let empty = Map::new();
     let before = before.as_object().unwrap_or(&empty);
     let after = after.as_object().unwrap_or(&empty);
@@ -147,7 +177,7 @@ fn diff(before: &Value, after: &Value) -> Value {
 }
 
 /// Adds the duplicate guard's override, if any, to a change's record (`duplicate_override`).
-fn record_override(changes: &mut Value, overridden: Option<Value>) {
+pub(crate) fn record_override(changes: &mut Value, overridden: Option<Value>) {
     if let (Some(changes), Some(overridden)) = (changes.as_object_mut(), overridden) {
         changes.insert("duplicate_override".to_owned(), overridden);
     }
@@ -251,7 +281,7 @@ pub(crate) async fn create_site(
 
 /// A create's body: the site, whether the caller manages it, and a reason to override the
 /// duplicate guard; every problem of the three reported together.
-fn read_new_site(body: &Value) -> Result<(ValidSite, bool, Option<String>), ApiError> {
+pub(crate) fn read_new_site(body: &Value) -> Result<(ValidSite, bool, Option<String>), ApiError> {
     let Value::Object(mut document) = body.clone() else {
         return Err(ApiError::validation(vec![FieldError::new("", "must be a JSON object")]));
     };

@@ -57,6 +57,11 @@ pub(crate) struct SiteDetails {
     /// The facility's National Provider Identifier (10 digits with a valid check digit), if known.
     #[schema(example = "1234567893", pattern = "^[0-9]{10}$")]
     pub(crate) npi: Option<String>,
+    /// The operator's own identifier for the facility (e.g. its row in an organisation's
+    /// spreadsheet), 1 to 100 characters, unique among sites: what `clinical-sites import
+    /// --upsert-by external_id` matches on.
+    #[schema(example = "OH-0042", min_length = 1, max_length = 100)]
+    pub(crate) external_id: Option<String>,
     /// Whether the site charges for the clinical experience. Default `unknown`.
     pub(crate) payment: Option<Payment>,
     /// The fee in US dollars (0 to 100,000); a fee above 0 needs `payment` = `fee`.

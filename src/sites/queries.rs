@@ -72,6 +72,7 @@ impl<'r> FromRow<'r, PgRow> for Site {
                 website: c.get("website")?,
                 email: c.get("email")?,
                 npi: c.get("npi")?,
+                external_id: c.get("external_id")?,
                 payment: c.get("payment")?,
                 fee_usd: c.get("fee_usd")?,
                 fee_covers: c.get("fee_covers")?,
@@ -147,6 +148,18 @@ pub(crate) async fn load(conn: &mut PgConnection, site_id: Uuid) -> Result<Optio
     .await?)
 }
 
+/// The sites of `ids` that exist, in id order.
+pub(crate) async fn load_many(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<Site>, ApiError> {
+    let columns = &*SITE_COLUMNS;
+    // Runtime SQL: `SITE_COLUMNS`, as in `load`.
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {columns} from site s where s.site_id = any($1) order by s.site_id"
+    )))
+    .bind(ids)
+    .fetch_all(conn)
+    .await?)
+}
+
 /// Locks the site row for this transaction; returns its version and status.
 pub(crate) async fn lock(conn: &mut PgConnection, site_id: Uuid) -> Result<Option<(i64, SiteStatus)>, ApiError> {
     let row = sqlx::query!(
@@ -219,7 +232,7 @@ pub(crate) async fn duplicate_candidates(
 /// `update` write the object with `jsonb_populate_record`, which turns each value into its
 /// column's type, so no statement lists or numbers a field by hand.
 #[derive(serde::Serialize)]
-struct EditableColumns<'a> {
+pub(crate) struct EditableColumns<'a> {
     #[serde(flatten)]
     site: &'a ValidSite,
     latitude: Option<f64>,
@@ -230,7 +243,7 @@ struct EditableColumns<'a> {
 impl<'a> EditableColumns<'a> {
     /// The columns, and their names comma-separated (the same for every site: read from the
     /// first one serialized, since every field is always present).
-    fn of(site: &'a ValidSite, coordinates: Option<Coordinates>) -> Result<(Value, &'static str), ApiError> {
+    pub(crate) fn of(site: &'a ValidSite, coordinates: Option<Coordinates>) -> Result<(Value, &'static str), ApiError> {
         static NAMES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
         let columns = serde_json::to_value(Self {
             site,
@@ -244,6 +257,16 @@ impl<'a> EditableColumns<'a> {
         };
         let names = NAMES.get_or_init(|| object.keys().map(String::as_str).collect::<Vec<_>>().join(", "));
         Ok((columns, names))
+    }
+
+    /// The columns' names, comma-separated, in the order [`EditableColumns::of`] writes them
+    /// (read from a minimal site's).
+    pub(crate) fn names() -> &'static str {
+        let minimal = serde_json::json!({
+            "name": "Any", "site_type": "clinic", "city": "Any", "state": "OH", "postal_code": "43210"
+        });
+        let site = super::input::read_site(&minimal).expect("a minimal site reads");
+        EditableColumns::of(&site, None).map_or("", |(_, names)| names)
     }
 }
 
@@ -263,7 +286,7 @@ pub(crate) async fn insert(
     let (given, kept) = given_offers(&site.offers);
     // Runtime SQL: the column names come from the declaration (`ValidSite`'s fields, identifiers,
     // never input), so a new field needs no edit here.
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "with given as ({GIVEN_OFFERS}),
               s as (insert into site (site_id, modalities, offers, source, created_by, {names})
                     select $1, $3, ({OFFERS_OBJECT}), $5, $6, {names} from jsonb_populate_record(null::site, $4)
@@ -278,7 +301,18 @@ pub(crate) async fn insert(
     .bind(source)
     .bind(created_by)
     .fetch_one(conn)
-    .await?)
+    .await
+    .map_err(external_id_taken)
+}
+
+/// 409 for a write that gives a site another site's `external_id`.
+pub(crate) fn external_id_taken(error: sqlx::Error) -> ApiError {
+    constraint_error(error, |name| {
+        (name == "site_external_id_key").then(|| {
+            ApiError::conflict("another site has this external_id; it must be unique")
+                .with_errors(vec![crate::error::FieldError::new("external_id", "is another site's")])
+        })
+    })
 }
 
 /// Replaces every editable field of a site, bumps its version, and returns it as stored (with
@@ -292,7 +326,7 @@ pub(crate) async fn update(
     let (editable, names) = EditableColumns::of(site, coordinates)?;
     let columns = &*SITE_COLUMNS;
     // Runtime SQL: the column names come from the declaration, as in `insert`.
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "with s as (
              update site set ({names}) = (select {names} from jsonb_populate_record(null::site, $2)),
                     version = version + 1
@@ -303,7 +337,8 @@ pub(crate) async fn update(
     .bind(site_id)
     .bind(editable)
     .fetch_one(conn)
-    .await?)
+    .await
+    .map_err(external_id_taken)
 }
 
 /// Makes the site's offers exactly `offers` (upserting, removing the rest) and refreshes the
@@ -347,28 +382,60 @@ pub(crate) async fn sync_offers(
     Ok(())
 }
 
+/// The record type of the offers given to a statement as JSON (the array of [`given_offers`]),
+/// aliased `g`: `jsonb_to_recordset(<array>) as ` this.
+macro_rules! offer_record {
+    () => {
+        "g(modality text, accepting boolean, capacity integer, verifier_on_site boolean, accepts text[],
+           procedure_categories text[], volume_band text, notes text)"
+    };
+}
+
+/// The offers of `g` (an [`offer_record`]) as the site row keeps them (`site.offers`), in the
+/// shape `site_offers_json` gives the stored rows (migration `…09`): a JSON aggregate.
+macro_rules! offers_aggregate {
+    () => {
+        "coalesce(json_object_agg(g.modality, json_build_object(
+         'accepting', g.accepting, 'capacity', g.capacity, 'verifier_on_site', g.verifier_on_site,
+         'accepts', g.accepts, 'procedure_categories', g.procedure_categories,
+         'volume_band', g.volume_band, 'notes', g.notes) order by g.modality), '{}')"
+    };
+}
+
+/// The offer columns of `site_offer` after its `site_id`, as `g` (an [`offer_record`]) names them.
+macro_rules! offer_values {
+    () => {
+        "g.modality, g.accepting, g.capacity, g.verifier_on_site, g.accepts, g.procedure_categories, g.volume_band, g.notes"
+    };
+}
+
 /// The offers given to a statement as rows of `given`: the JSON array of [`given_offers`], bound
 /// as `$2` (and their modalities as `$3`) by every statement that uses it, which binds the site's
 /// id as `$1`.
-const GIVEN_OFFERS: &str = "select * from jsonb_to_recordset($2::jsonb) as g(
-         modality text, accepting boolean, capacity integer, verifier_on_site boolean, accepts text[],
-         procedure_categories text[], volume_band text, notes text)";
+const GIVEN_OFFERS: &str = concat!("select * from jsonb_to_recordset($2::jsonb) as ", offer_record!());
 
-/// The offers of `given` as the site row keeps them (`site.offers`), in the shape
-/// `site_offers_json` gives the stored rows (migration `…09`).
-const OFFERS_OBJECT: &str = "select coalesce(json_object_agg(g.modality, json_build_object(
-         'accepting', g.accepting, 'capacity', g.capacity, 'verifier_on_site', g.verifier_on_site,
-         'accepts', g.accepts, 'procedure_categories', g.procedure_categories,
-         'volume_band', g.volume_band, 'notes', g.notes) order by g.modality), '{}') from given g";
+/// The offers of `given` as the site row keeps them (`site.offers`).
+const OFFERS_OBJECT: &str = concat!("select ", offers_aggregate!(), " from given g");
 
 /// Inserts the rows of `given` as the offers of site `$1`.
-const INSERT_OFFERS: &str = "insert into site_offer (site_id, modality, accepting, capacity, verifier_on_site, accepts,
+const INSERT_OFFERS: &str = concat!(
+    "insert into site_offer (site_id, modality, accepting, capacity, verifier_on_site, accepts,
                              procedure_categories, volume_band, notes)
-     select $1, g.modality, g.accepting, g.capacity, g.verifier_on_site, g.accepts,
-            g.procedure_categories, g.volume_band, g.notes from given g";
+     select $1, ",
+    offer_values!(),
+    " from given g"
+);
+
+/// The offers of the staged rows `st` of an import (their `import_given` array) as rows `g`.
+pub(crate) const STAGED_OFFERS: &str = concat!("jsonb_to_recordset(st.import_given) as ", offer_record!());
+
+/// `site_offer`'s columns and the values of `g` for them, after `site_id`.
+pub(crate) const OFFER_COLUMNS: &str =
+    "modality, accepting, capacity, verifier_on_site, accepts, procedure_categories, volume_band, notes";
+pub(crate) const OFFER_VALUES: &str = offer_values!();
 
 /// The offers as the JSON array `GIVEN_OFFERS` reads, and their modalities.
-fn given_offers(offers: &BTreeMap<Modality, ValidOffer>) -> (Vec<Value>, Vec<Modality>) {
+pub(crate) fn given_offers(offers: &BTreeMap<Modality, ValidOffer>) -> (Vec<Value>, Vec<Modality>) {
     let given = offers
         .iter()
         .map(|(modality, offer)| {
@@ -385,6 +452,29 @@ fn given_offers(offers: &BTreeMap<Modality, ValidOffer>) -> (Vec<Value>, Vec<Mod
         })
         .collect();
     (given, offers.keys().copied().collect())
+}
+
+/// The offers as the site row keeps them (`site.offers`): the object `OFFERS_OBJECT` builds in
+/// SQL, the same keys and values (only their order and spacing differ, which nothing compares:
+/// `sync_offers` compares by value). An import writes it so, rather than building it per row.
+pub(crate) fn offers_object(offers: &BTreeMap<Modality, ValidOffer>) -> Value {
+    Value::Object(
+        offers
+            .iter()
+            .map(|(modality, offer)| {
+                let fields = serde_json::json!({
+                    "accepting": offer.accepting,
+                    "capacity": offer.capacity,
+                    "verifier_on_site": offer.verifier_on_site,
+                    "accepts": offer.accepts,
+                    "procedure_categories": offer.procedure_categories,
+                    "volume_band": offer.volume_band,
+                    "notes": offer.notes,
+                });
+                (crate::vocabulary::CodeSet::code(*modality).to_owned(), fields)
+            })
+            .collect(),
+    )
 }
 
 /// Sets the status (archive, restore, verify) and bumps the version.
@@ -580,7 +670,7 @@ mod tests {
     #[test]
     fn a_sites_columns_follow_its_declarations() {
         let columns: Vec<&str> = SITE_COLUMNS.split(", ").collect();
-        assert_eq!(columns.len(), 45);
+        assert_eq!(columns.len(), 46);
         assert_eq!(
             columns[..7],
             [
@@ -593,8 +683,8 @@ mod tests {
                 "s.aliases"
             ]
         );
-        assert_eq!(columns[34], "s.min_hours_per_week");
-        assert_eq!(columns[42], "s.offers");
+        assert_eq!(columns[35], "s.min_hours_per_week");
+        assert_eq!(columns[43], "s.offers");
         assert_eq!(columns.last(), Some(&"s.reports_revision"));
     }
 }

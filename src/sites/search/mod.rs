@@ -141,7 +141,8 @@ pub(crate) struct SitePage {
     path = "/v1/sites",
     tag = "sites",
     params(
-        query::SearchQuery,
+        query::SearchFilters,
+        query::SearchPaging,
         ("If-None-Match" = Option<String>, Header, description = "An `ETag` of this search's page the client has; 304 while no site has changed."),
     ),
     responses(

@@ -11,12 +11,12 @@ use super::params::{Facet, Sort, View};
 use crate::sites::fields::UsStateCode;
 use crate::vocabulary::{Accepts, HipaaTraining, Payment, Schedule, SiteStatus, SiteType};
 
-/// `GET /v1/sites`'s parameters. Repeatable ones are arrays (`modality=ct&modality=mri`; a
-/// comma-separated value is accepted too).
+/// `GET /v1/sites`'s filters (which `GET /v1/sites/export` takes too). Repeatable ones are arrays
+/// (`modality=ct&modality=mri`; a comma-separated value is accepted too).
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // describes the parser's parameters for the contract; never built
-pub(crate) struct SearchQuery {
+pub(crate) struct SearchFilters {
     /// Modality codes or ARRT abbreviations (repeatable; abbreviations in any case).
     #[param(value_type = Option<Vec<ModalityFilter>>, explode = true)]
     modality: Option<Vec<String>>,
@@ -88,6 +88,13 @@ pub(crate) struct SearchQuery {
     /// Only sites updated at or after this RFC 3339 time.
     #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     updated_since: Option<String>,
+}
+
+/// `GET /v1/sites`'s order, paging and presentation.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // describes the parser's parameters for the contract; never built
+pub(crate) struct SearchPaging {
     /// The order: `relevance` needs `q`, `distance` needs `near`.
     #[param(value_type = Option<Sort>)]
     sort: Option<String>,
@@ -108,7 +115,11 @@ pub(crate) struct SearchQuery {
 /// The parameter names, in order, for the test that compares them with the parser's.
 #[cfg(test)]
 pub(crate) fn names() -> Vec<String> {
-    SearchQuery::into_params(|| None).into_iter().map(|p| p.name).collect()
+    SearchFilters::into_params(|| None)
+        .into_iter()
+        .chain(SearchPaging::into_params(|| None))
+        .map(|p| p.name)
+        .collect()
 }
 
 /// A code of a set, or `unknown` for what a site has not stated.

@@ -105,6 +105,20 @@ struct Filters<'a> {
 
 impl Inner {
     /// Answers `query`.
+    /// Every site matching a search's filters, whatever its sort or page, in id order, demo sites
+    /// only with `include_demo`: what an export writes.
+    pub(crate) fn matching_ids(&self, p: &SearchParams, text: Option<&TextQuery>, include_demo: bool) -> Vec<Uuid> {
+        let centre = p.near.map(|near| geo::earth_point(near.latitude, near.longitude));
+        let (filters, _) = self.filters(p, centre.as_ref(), text);
+        let mut matching = self.matching(p, &filters, None);
+        if !include_demo {
+            matching -= &self.sets.demo;
+        }
+        let mut ids: Vec<Uuid> = matching.iter().map(|slot| self.site_id(slot)).collect();
+        ids.sort_unstable();
+        ids
+    }
+
     pub(crate) fn run(&self, query: &Query) -> Outcome {
         let p = query.params;
         let centre = p.near.map(|near| geo::earth_point(near.latitude, near.longitude));

@@ -60,9 +60,10 @@ pub(crate) async fn export_sites(
     let request = Export::parse(query.as_deref().unwrap_or(""))?;
     let format = request.format;
     let chunks = start(state, request).await?;
-    let body = Body::from_stream(futures_util::stream::unfold(chunks, |mut chunks| async move {
-        chunks.recv().await.map(|chunk| (chunk, chunks))
-    }));
+    let mut chunks = chunks;
+    // `poll_fn` over the channel may be polled again after its end (compression does), unlike
+    // `unfold`.
+    let body = Body::from_stream(futures_util::stream::poll_fn(move |cx| chunks.poll_recv(cx)));
     let (content_type, file) = match format {
         Format::Csv => ("text/csv; charset=utf-8", "sites.csv"),
         Format::Ndjson => ("application/x-ndjson", "sites.ndjson"),

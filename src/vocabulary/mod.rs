@@ -38,16 +38,6 @@ code_set! {
 }
 
 impl Modality {
-    /// This modality's bit in `site.modality_mask` (its position in [`Modality::ALL`], the order of
-    /// the database function `modality_bits`).
-    pub fn bit(self) -> i32 {
-        let position = Self::ALL
-            .iter()
-            .position(|m| *m == self)
-            .expect("every modality is listed");
-        1 << position
-    }
-
     /// The ARRT abbreviation (`CT`, `MR`, `M`, ...), which searches accept in any case.
     pub(crate) fn arrt(self) -> &'static str {
         match self {

@@ -186,6 +186,18 @@ async fn an_export_takes_searchs_filters_and_leaves_out_demo_and_archived_sites(
     let (_, _, typo) = export(&app, "?format=ndjson&q=riversde").await;
     assert_eq!(names(&typo), ["Riverside Imaging Center"]);
 
+    // Compressed, as a browser asks for it, the stream ends cleanly.
+    let response = app
+        .send(
+            Request::get("/v1/sites/export?near=43210&radius=60mi")
+                .header(header::ACCEPT_ENCODING, "gzip")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.header("content-encoding"), Some("gzip"));
+
     let (status, content_type, body) = export(&app, "?limit=5&format=xml&colour=red").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(content_type.as_deref(), Some("application/problem+json"));

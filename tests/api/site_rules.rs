@@ -573,16 +573,6 @@ async fn the_vocabulary_lists_every_set_and_matches_the_database() {
             "{constraint} allows exactly the vocabulary"
         );
     }
-    // The search's modality bits are the database's.
-    use clinical_sites::vocabulary::{CodeSet, Modality};
-    for modality in Modality::ALL {
-        let bits: i32 = sqlx::query_scalar("select modality_bits(array[$1::text])")
-            .bind(modality.code())
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-        assert_eq!(bits, modality.bit(), "{modality:?}");
-    }
     // The search's centre is `ll_to_earth`'s point, to the last bit; its bounding reach is the
     // chord `earthdistance` gives the same central angle; and distances from `cube_distance` are
     // the haversine on the mean radius.

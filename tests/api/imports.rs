@@ -488,3 +488,41 @@ async fn an_imported_sites_history_entry_is_what_post_records_naming_the_import(
     }
     assert_eq!(entries[0], entries[1]);
 }
+
+#[tokio::test]
+async fn a_row_with_a_reason_may_pass_a_name_match_and_its_history_keeps_why() {
+    let app = TestApp::new().await;
+    let (_, admin) = app.admin("admin").await;
+    let listed = app
+        .create_site(&admin, &site_body("Riverside Imaging Center", "43210"))
+        .await;
+    let mut row = site_body("Riverside Imaging Center", "43210");
+    let response = import(&app, &admin, "", "application/x-ndjson", format!("{row}\n")).await;
+    assert_eq!(
+        response.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a name match: {response:?}"
+    );
+    assert_eq!(response.json()["rows"][0]["errors"][0]["field"], "name");
+
+    row["duplicate_override_reason"] = json!("the hospital's outpatient imaging department, a separate facility");
+    let response = import(&app, &admin, "", "application/x-ndjson", format!("{row}\n")).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{response:?}");
+    let id: String = sqlx::query_scalar("select site_id::text from site where source = 'import'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let history = app
+        .call(Method::GET, &format!("/v1/sites/{id}/history"), Some(&admin), None)
+        .await
+        .json();
+    let changes = &history["items"][0]["changes"];
+    assert_eq!(changes["duplicate_override"]["existing"]["id"], listed["site_id"]);
+    assert!(
+        changes["duplicate_override"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("outpatient")
+    );
+    assert!(changes["import"]["id"].is_string());
+}

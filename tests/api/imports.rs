@@ -95,6 +95,8 @@ async fn mixed_good_and_bad_rows_write_nothing_and_name_each_bad_row() {
 async fn a_clean_file_imports_fully_as_source_import_with_history_naming_the_import() {
     let app = TestApp::new().await;
     let (admin_id, admin) = app.admin("admin").await;
+    // The index is built before the import: the import's own instance must catch up at once.
+    assert_eq!(app.get("/v1/sites?state=OH").await.json()["total"]["value"], 0);
     let body = csv(&[
         &format!(
             "Riverside Imaging,imaging_center,410 W 10th Ave,Columbus,OH,43210,fee,250,weekday|evening,{},OH-1,{CT_OFFER}",

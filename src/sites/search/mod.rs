@@ -180,12 +180,12 @@ pub(crate) async fn search_sites(
     respond::response(page, &query, &etag)
 }
 
-/// After a write to sites (or their claims) that succeeded, the index catches up before the
+/// After a write to sites (their claims, or an import) that succeeded, the index catches up before the
 /// response leaves: the writer's next search on this instance sees the write.
 pub(crate) async fn catch_up_after_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let writes = !matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS)
-        && (path.starts_with("/v1/sites") || path.starts_with("/v1/claims"));
+        && (path.starts_with("/v1/sites") || path.starts_with("/v1/claims") || path.starts_with("/v1/imports"));
     let response = next.run(request).await;
     if writes
         && response.status().is_success()

@@ -4,6 +4,8 @@
 //! |---|---|---|
 //! | `BIND_ADDR` | `127.0.0.1:8080` | address and port the HTTP server listens on |
 //! | `DATABASE_URL` | unset | PostgreSQL to use; unset: run a private cluster in `DATA_DIR/postgres` |
+//! | `DATABASE_READ_URL` | unset | a streaming replica of `DATABASE_URL`'s server: searches' pages, site and report reads, statistics and exports go to it while it keeps up (docs/deployment.md, "Read replicas") |
+//! | `DATABASE_READ_MAX_LAG` | `5s` | how far behind the primary the replica may be (`500ms`, `5s`, `2` for seconds) before reads fall back to the primary |
 //! | `DATA_DIR` | `./data` | folder for the private cluster (`postgres/`) and its log (`postgres.log`) |
 //! | `POSTGRES_BIN_DIR` | unset | folder holding `initdb` and `postgres`; unset: search `PATH`, `pg_config --bindir`, `/usr/lib/postgresql/<N>/bin` |
 //! | `DATABASE_MAX_CONNECTIONS` | `10` | size of each of the two connection pools (1 to 1000): one plans every statement for its values, the other reuses generic plans for the searches that have one plan for all values; about twice the database server's cores serves best (4 on a 2-core machine; docs/performance.md) |
@@ -59,15 +61,17 @@ impl Cli {
         match Self::try_parse() {
             Ok(cli) => cli,
             Err(error) => {
-                let about_database_url = matches!(
-                    error.get(ContextKind::InvalidArg),
-                    Some(ContextValue::String(arg)) if arg.contains("DATABASE_URL")
-                );
-                if about_database_url {
+                let secret_url = match error.get(ContextKind::InvalidArg) {
+                    Some(ContextValue::String(arg)) => ["DATABASE_URL", "DATABASE_READ_URL"]
+                        .into_iter()
+                        .find(|name| arg.contains(name)),
+                    _ => None,
+                };
+                if let Some(name) = secret_url {
                     let reason = std::error::Error::source(&error)
                         .map(ToString::to_string)
                         .unwrap_or_default();
-                    eprintln!("error: invalid value for DATABASE_URL: {reason}");
+                    eprintln!("error: invalid value for {name}: {reason}");
                     std::process::exit(2);
                 }
                 error.exit()
@@ -182,6 +186,21 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<DatabaseUrl>,
 
+    /// A streaming replica's URL: public reads go to it while it keeps up; unset: every read goes
+    /// to the primary ([`crate::replica`]).
+    #[arg(
+        long,
+        env = "DATABASE_READ_URL",
+        value_name = "DATABASE_READ_URL",
+        hide_env_values = true
+    )]
+    pub database_read_url: Option<DatabaseUrl>,
+
+    /// How far behind the primary the replica may be before reads fall back to the primary.
+    #[arg(long, env = "DATABASE_READ_MAX_LAG", value_name = "DATABASE_READ_MAX_LAG", default_value = "5s",
+          value_parser = parse_max_lag)]
+    pub database_read_max_lag: Duration,
+
     /// Folder for the private PostgreSQL cluster and its log.
     #[arg(long, env = "DATA_DIR", value_name = "DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
@@ -289,6 +308,8 @@ impl Config {
         Self {
             bind_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: None,
+            database_read_url: None,
+            database_read_max_lag: Duration::from_secs(5),
             data_dir: PathBuf::from("./data"),
             postgres_bin_dir: None,
             database_max_connections: 10,
@@ -342,6 +363,27 @@ fn parse_body_limit(value: &str) -> Result<usize, String> {
         Ok(bytes)
     } else {
         Err("must be between 1024 and 67108864 bytes".to_owned())
+    }
+}
+
+/// `500ms`, `5s`, or a number of seconds (`2`, `0.5`); between 100 ms and an hour.
+fn parse_max_lag(value: &str) -> Result<Duration, String> {
+    let value = value.trim();
+    let (number, unit) = match value.strip_suffix("ms") {
+        Some(number) => (number, 0.001),
+        None => (value.strip_suffix('s').unwrap_or(value), 1.0),
+    };
+    let seconds = number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite())
+        .map(|n| n * unit)
+        .ok_or_else(|| "must be a duration such as 500ms, 5s or 2 (seconds)".to_owned())?;
+    if (0.1..=3600.0).contains(&seconds) {
+        Ok(Duration::from_secs_f64(seconds))
+    } else {
+        Err("must be between 100ms and 3600s".to_owned())
     }
 }
 
@@ -573,5 +615,18 @@ mod tests {
         assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(config.max_body_bytes, 1_048_576);
         assert!(config.database_url.is_none());
+        let parsed = Cli::try_parse_from(["clinical-sites"]).unwrap().config;
+        assert_eq!(parsed.database_read_max_lag, config.database_read_max_lag);
+    }
+
+    #[test]
+    fn replica_lag_reads_milliseconds_seconds_or_a_number() {
+        assert_eq!(parse_max_lag("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_max_lag("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_max_lag("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_max_lag("0.5"), Ok(Duration::from_millis(500)));
+        for bad in ["", "soon", "5m", "-1", "NaN", "inf", "10ms", "7200"] {
+            assert!(parse_max_lag(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -253,13 +253,30 @@ const IDLE_CHECK_AFTER: Duration = Duration::from_secs(10);
 
 /// Opens the application's connection pool. Connects lazily: the first query waits for the server.
 pub fn pool(options: PgConnectOptions, max_connections: u32) -> PgPool {
-    pool_options(max_connections).connect_lazy_with(
-        options
-            .application_name("clinical-sites")
-            // Requests are short and many: parallel workers cost more to start than they save,
-            // and take cores from the other requests.
-            .options([("max_parallel_workers_per_gather", "0")]),
-    )
+    pool_options(max_connections, crate::postgres::connections_older_than_this_are_cut)
+        .connect_lazy_with(session_options(options))
+}
+
+/// The settings every connection of the service has.
+fn session_options(options: PgConnectOptions) -> PgConnectOptions {
+    options
+        .application_name("clinical-sites")
+        // Requests are short and many: parallel workers cost more to start than they save,
+        // and take cores from the other requests.
+        .options([("max_parallel_workers_per_gather", "0")])
+}
+
+/// A pool to a read replica ([`crate::replica`]): as [`pool`], but a connection older than what
+/// `cut` says (opened before the replica was last found down) is dropped rather than used.
+pub(crate) fn replica_pool(
+    options: PgConnectOptions,
+    max_connections: u32,
+    cut: impl Fn() -> Option<Duration> + Send + Sync + 'static,
+) -> PgPool {
+    pool_options(max_connections, cut)
+        // A replica that is down answers reads from the primary: do not keep them waiting.
+        .acquire_timeout(Duration::from_secs(2))
+        .connect_lazy_with(session_options(options))
 }
 
 /// `options` with PostgreSQL's `statement_timeout` set to `timeout`: for the service's pools, with
@@ -275,10 +292,17 @@ pub fn with_statement_timeout(options: PgConnectOptions, timeout: Duration) -> P
 /// (docs/performance.md, "Writes under searches"). Connects lazily, like [`pool`].
 pub(crate) fn search_pool(pool: &PgPool) -> PgPool {
     let options = (*pool.connect_options()).clone();
-    pool_options(pool.options().get_max_connections()).connect_lazy_with(options)
+    pool_options(
+        pool.options().get_max_connections(),
+        crate::postgres::connections_older_than_this_are_cut,
+    )
+    .connect_lazy_with(options)
 }
 
-fn pool_options(max_connections: u32) -> PgPoolOptions {
+/// `cut`: the age past which a pooled connection is known to be cut (its server was found down
+/// since it was opened).
+fn pool_options(max_connections: u32, cut: impl Fn() -> Option<Duration> + Send + Sync + 'static) -> PgPoolOptions {
+    let cut = std::sync::Arc::new(cut);
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
@@ -287,11 +311,13 @@ fn pool_options(max_connections: u32) -> PgPoolOptions {
         // sat idle (and may have been cut, e.g. by a database restart) is checked; a failed check
         // replaces it.
         .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
+        .before_acquire(move |conn, meta| {
+            let cut_after = (*cut)();
             Box::pin(async move {
-                // Opened before the private cluster last died: cut, so dropped (the pool opens
-                // another) rather than failing a request after the recovery.
-                if crate::postgres::connections_older_than_this_are_cut().is_some_and(|since| meta.age >= since) {
+                // Opened before its server (the private cluster, a replica) was last found down:
+                // cut, so dropped (the pool opens another) rather than failing a request after the
+                // recovery.
+                if cut_after.is_some_and(|since| meta.age >= since) {
                     return Ok(false);
                 }
                 if meta.idle_for >= IDLE_CHECK_AFTER {

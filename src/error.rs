@@ -401,6 +401,12 @@ impl ApiError {
         error
     }
 
+    /// Whether this is the 503 of a database that could not be reached or went away (the same
+    /// read may succeed on another server: [`crate::replica::Reads::run`]).
+    pub(crate) fn is_database_unavailable(&self) -> bool {
+        self.0.slug == "unavailable" && self.0.source.as_ref().is_some_and(|source| source.is::<sqlx::Error>())
+    }
+
     /// A problem for a bare status produced outside the handlers (middleware), keeping its status.
     pub(crate) fn from_status(status: StatusCode) -> Self {
         match status {
@@ -507,7 +513,9 @@ impl From<sqlx::Error> for ApiError {
         }
         if is_unavailable(&error) {
             tracing::warn!(error = %error, "database unavailable");
-            return Self::unavailable("the database is not available right now; try again shortly");
+            let mut unavailable = Self::unavailable("the database is not available right now; try again shortly");
+            unavailable.0.source = Some(error.into());
+            return unavailable;
         }
         Self::internal(error)
     }
@@ -542,7 +550,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self.problem()).expect("a Problem always serializes");
         let parts = *self.0;
-        if let Some(source) = &parts.source {
+        // An unavailable database was logged (as a warning) where it was found.
+        if let Some(source) = &parts.source
+            && parts.slug != "unavailable"
+        {
             tracing::error!(status = parts.status.as_u16(), error = %source, "request failed");
         }
         let mut headers = HeaderMap::new();

@@ -38,6 +38,7 @@ pub mod openapi;
 pub(crate) mod pagination;
 pub(crate) mod patch;
 pub mod postgres;
+pub(crate) mod replica;
 pub mod reports;
 pub(crate) mod sessions;
 pub mod sites;
@@ -84,11 +85,13 @@ pub fn app(state: AppState) -> Router {
     document.merge(bulk_document);
     let config = state.config.clone();
     let catch_up = axum::middleware::from_fn_with_state(state.clone(), sites::search::catch_up_after_writes);
+    let remember_writes = axum::middleware::from_fn_with_state(state.clone(), replica::remember_writes);
     let router = routes
         .layer(catch_up.clone())
+        .layer(remember_writes.clone())
         .with_state(state.clone())
         .merge(openapi::docs_router(document));
-    let bulk = bulk.layer(catch_up).with_state(state.clone());
+    let bulk = bulk.layer(catch_up).layer(remember_writes).with_state(state.clone());
     let rate_limit = axum::middleware::from_fn_with_state(state, http::rate_limit);
     http::with_middleware_and_bulk(router.layer(rate_limit.clone()), bulk.layer(rate_limit), &config)
 }

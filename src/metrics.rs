@@ -35,6 +35,15 @@ pub(crate) const REPORTS_WRITTEN: &str = "reports_written_total";
 /// Import rows, by outcome (`created`, `updated`, `unchanged`, `rejected`).
 pub(crate) const IMPORT_ROWS: &str = "import_rows_total";
 
+/// The read replica's state (`DATABASE_READ_URL`): 1 for the current one of `starting`,
+/// `serving`, `lagging`, `down`; reads go to the primary unless it is `serving`.
+pub(crate) const REPLICA_STATE: &str = "db_replica_state";
+/// Seconds the read replica is behind the primary, as last measured.
+pub(crate) const REPLICA_LAG: &str = "db_replica_lag_seconds";
+/// Public reads (a search's page, a site, reports, statistics, an export batch), by the server that
+/// answered them (`replica`, `primary`).
+pub(crate) const READS: &str = "db_reads_total";
+
 /// The buckets of the latency histogram, in seconds: a search answers in milliseconds, an import
 /// in seconds.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -84,6 +93,21 @@ fn describe() {
     describe_counter!(
         REPORTS_WRITTEN,
         "Experience reports written, by action (created, updated)."
+    );
+    describe_gauge!(
+        REPLICA_STATE,
+        "The read replica's state, 1 for the current one (starting, serving, lagging, down); reads go \
+         to the primary unless it is serving."
+    );
+    describe_gauge!(
+        REPLICA_LAG,
+        Unit::Seconds,
+        "How far the read replica is behind the primary, as last measured."
+    );
+    describe_counter!(
+        READS,
+        "Public reads (search pages, sites, reports, statistics, export batches), by the server that \
+         answered them (replica, primary)."
     );
     describe_counter!(
         IMPORT_ROWS,
@@ -157,7 +181,7 @@ pub fn private_router(state: AppState) -> axum::Router {
 
 /// The service's metrics, for Prometheus.
 ///
-/// Prometheus's text exposition format: requests by route, method and status, latency histograms, requests in flight, the database pools, private-cluster restarts,
+/// Prometheus's text exposition format: requests by route, method and status, latency histograms, requests in flight, the database pools, the read replica's state and lag, private-cluster restarts,
 /// reports written. Exempt from the rate limit, like the probes. When the service is configured
 /// with `METRICS_ADDR`, this route answers 404 here and the metrics are served on that address.
 #[utoipa::path(
@@ -181,7 +205,11 @@ pub(crate) async fn get_metrics(State(state): State<AppState>) -> Response {
 async fn render(State(state): State<AppState>) -> Response {
     // First: the gauges below are recorded only once the recorder is installed.
     let handle = handle();
-    for (name, pool) in [("primary", &state.pool), ("search", &state.search_pool)] {
+    let replica = state.replica.as_ref().map(|replica| ("replica", replica.pool()));
+    for (name, pool) in [("primary", &state.pool), ("search", &state.search_pool)]
+        .into_iter()
+        .chain(replica)
+    {
         let (size, idle) = (f64::from(pool.size()), pool.num_idle() as f64);
         metrics::gauge!(POOL_CONNECTIONS, "pool" => name, "state" => "idle").set(idle);
         metrics::gauge!(POOL_CONNECTIONS, "pool" => name, "state" => "in_use").set((size - idle).max(0.0));

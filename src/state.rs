@@ -5,7 +5,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use crate::config::Config;
-use crate::{auth, db, sites};
+use crate::{auth, db, replica, sites};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -14,6 +14,8 @@ pub struct AppState {
     pub pool: PgPool,
     /// The same database, for searches ([`db::search_pool`]), so writes never wait behind them.
     pub search_pool: PgPool,
+    /// The read replica, when `DATABASE_READ_URL` names one ([`replica`]).
+    pub(crate) replica: Option<Arc<replica::Replica>>,
     /// The search index ([`sites::search::index`]).
     pub(crate) search: Arc<sites::search::index::SearchIndex>,
     /// The site summaries search pages showed last ([`sites::search::Summaries`]).
@@ -49,8 +51,18 @@ impl AppState {
         };
         let mut cursor_key = [0u8; 32];
         getrandom::fill(&mut cursor_key).expect("the operating system's random source");
+        let search_pool = db::search_pool(&pool);
+        let replica = config.database_read_url.as_ref().map(|url| {
+            replica::Replica::start(
+                db::with_statement_timeout(url.connect_options(), config.request_timeout()),
+                config.database_max_connections,
+                config.database_read_max_lag,
+                search_pool.clone(),
+            )
+        });
         Self {
-            search_pool: db::search_pool(&pool),
+            search_pool,
+            replica,
             search: Arc::default(),
             summaries: Arc::default(),
             search_threads: Arc::new(sites::search::threads::SearchThreads::new(

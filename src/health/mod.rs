@@ -28,6 +28,12 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 pub(crate) struct ProbeStatus {
     /// `ok` for liveness, `ready` for readiness.
     pub(crate) status: ProbeState,
+    /// Readiness with a read replica (`DATABASE_READ_URL`): whether public reads go to it, or to
+    /// the primary and why. The service is ready either way: the primary serves every read the
+    /// replica cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub(crate) replica: Option<crate::replica::ReplicaStatus>,
 }
 
 /// What a probe that succeeded says.
@@ -48,11 +54,14 @@ pub(crate) enum ProbeState {
     responses((status = OK, description = "The process is up.", body = ProbeStatus))
 )]
 pub(crate) async fn get_healthz() -> impl IntoResponse {
-    no_store(ProbeStatus { status: ProbeState::Ok })
+    no_store(ProbeStatus {
+        status: ProbeState::Ok,
+        replica: None,
+    })
 }
 
 /// Readiness: the search index is built and the database answers within two seconds. Route
-/// traffic here only while this is 200.
+/// traffic here only while this is 200. With a read replica, also says whether reads go to it.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -71,6 +80,7 @@ pub(crate) async fn get_readyz(State(state): State<AppState>) -> Result<impl Int
     match tokio::time::timeout(READINESS_TIMEOUT, ping).await {
         Ok(Ok(_)) => Ok(no_store(ProbeStatus {
             status: ProbeState::Ready,
+            replica: state.replica.as_ref().map(|replica| replica.status()),
         })),
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness check failed");

@@ -29,6 +29,7 @@ use crate::auth::{Caller, MaybeCaller};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::{Json, Path, Query};
 use crate::openapi::responses::{BadId, BadJsonOrId, NotAdmin, SiteNotFound, StaleRevision, Unauthenticated};
+use crate::replica::Reads;
 use crate::vocabulary::{CodeSet, Modality, SiteChangeKind};
 use input::{REPORT_FIELDS, ValidReport, read_patched_report, read_report};
 use model::{HideReport, NewReport, ReportPatch, SiteReport, SiteReportPage};
@@ -231,7 +232,7 @@ pub(crate) struct ReportQuery {
     )
 )]
 pub(crate) async fn list_reports(
-    State(state): State<AppState>,
+    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     Path(site_id): Path<Uuid>,
     Query(query): Query<ReportQuery>,
@@ -249,28 +250,31 @@ pub(crate) async fn list_reports(
         })?),
     };
     let (limit, before) = crate::pagination::page(query.limit, query.cursor.as_deref())?;
-    let mut conn = state.search_pool.acquire().await?;
-    let exists = sqlx::query_scalar!(
-        r#"select exists (select 1 from site where site_id = $1) as "exists!""#,
-        site_id
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    if !exists {
-        return Err(ApiError::not_found("no site has this id"));
-    }
     let viewer = caller.map(|c| c.account_id);
     let admin = caller.is_some_and(|c| c.is_admin());
-    let mut items = queries::page(
-        &mut *conn,
-        site_id,
-        modality,
-        viewer,
-        admin,
-        before,
-        i64::from(limit) + 1,
-    )
-    .await?;
+    let mut items = reads
+        .run(|mut conn| async move {
+            let exists = sqlx::query_scalar!(
+                r#"select exists (select 1 from site where site_id = $1) as "exists!""#,
+                site_id
+            )
+            .fetch_one(&mut *conn)
+            .await?;
+            if !exists {
+                return Err(ApiError::not_found("no site has this id"));
+            }
+            queries::page(
+                &mut *conn,
+                site_id,
+                modality,
+                viewer,
+                admin,
+                before,
+                i64::from(limit) + 1,
+            )
+            .await
+        })
+        .await?;
     let next_cursor = crate::pagination::next_cursor(&mut items, limit, |report| report.site_report_id);
     Ok(JsonResponse(SiteReportPage { items, next_cursor }))
 }
@@ -294,13 +298,13 @@ pub(crate) async fn list_reports(
     )
 )]
 pub(crate) async fn get_report(
-    State(state): State<AppState>,
+    reads: Reads,
     MaybeCaller(caller): MaybeCaller,
     Path((site_id, site_report_id)): Path<(Uuid, Uuid)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let mut conn = state.search_pool.acquire().await?;
-    let report = queries::find(&mut conn, site_id, site_report_id, false)
+    let report = reads
+        .run(|mut conn| async move { queries::find(&mut conn, site_id, site_report_id, false).await })
         .await?
         .filter(|report| report.hidden.is_none() || caller.is_some_and(|c| may_see_hidden(&c, report)))
         .ok_or_else(|| ApiError::not_found("this site has no report with this id"))?;

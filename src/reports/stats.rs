@@ -20,6 +20,7 @@ use super::tally::{self, Facts, Filter, Filters, GroupBy};
 use crate::AppState;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::extract::Query;
+use crate::replica::Reads;
 use crate::sites::fields::{UsState, UsStateCode};
 use crate::vocabulary::{CodeSet, HipaaSource, Modality, Route, SiteType};
 
@@ -243,12 +244,15 @@ pub(crate) struct Statistics {
 )]
 pub(crate) async fn get_stats(
     State(state): State<AppState>,
+    reads: Reads,
     Query(query): Query<StatsQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let (filters, group_by) = read_query(&query)?;
     let threshold = state.config.stats_min_respondents;
-    let mut conn = state.search_pool.acquire().await?;
-    let counts = counts(&mut conn, &filters, group_by).await?;
+    let filters_ref = &filters;
+    let counts = reads
+        .run(|mut conn| async move { counts(&mut conn, filters_ref, group_by).await })
+        .await?;
     let listings = listings(&state, &filters).await?;
     let overall = breakdown(counts.get("").map_or(&BTreeMap::new(), |c| c), threshold);
     let groups = counts

@@ -21,6 +21,7 @@ use super::{editable_json, queries};
 use crate::AppState;
 use crate::error::{ApiError, FieldError, Problem};
 use crate::imports::Format;
+use crate::replica::Reads;
 
 /// Sites read per statement.
 const BATCH: usize = 1000;
@@ -55,11 +56,12 @@ const BATCH: usize = 1000;
 )]
 pub(crate) async fn export_sites(
     State(state): State<AppState>,
+    reads: Reads,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let request = Export::parse(query.as_deref().unwrap_or(""))?;
     let format = request.format;
-    let chunks = start(state, request).await?;
+    let chunks = stream(state, reads, request).await?;
     let mut chunks = chunks;
     // `poll_fn` over the channel may be polled again after its end (compression does), unlike
     // `unfold`.
@@ -135,6 +137,16 @@ pub async fn start(
     state: AppState,
     request: Export,
 ) -> Result<tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>, ApiError> {
+    let reads = Reads::primary(&state);
+    stream(state, reads, request).await
+}
+
+/// [`start`], reading the sites through `reads` (the replica, for a request).
+async fn stream(
+    state: AppState,
+    reads: Reads,
+    request: Export,
+) -> Result<tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>, ApiError> {
     state.search.ready(&state.search_pool).await?;
     let ids = state
         .search_threads
@@ -155,7 +167,7 @@ pub async fn start(
     let (ids, format) = ids;
     let (sender, chunks) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
-        if let Err(error) = write(&state, &ids, format, &sender).await {
+        if let Err(error) = write(&reads, &ids, format, &sender).await {
             tracing::warn!(%error, "an export stopped early");
             let _ = sender.send(Err(std::io::Error::other(error.to_string()))).await;
         }
@@ -165,7 +177,7 @@ pub async fn start(
 
 /// Writes the sites `ids` to `sender`, a header first for CSV.
 async fn write(
-    state: &AppState,
+    reads: &Reads,
     ids: &[Uuid],
     format: Format,
     sender: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
@@ -180,10 +192,9 @@ async fn write(
         }
     }
     for batch in ids.chunks(BATCH) {
-        let sites = {
-            let mut conn = state.search_pool.acquire().await?;
-            queries::load_many(&mut conn, batch).await?
-        };
+        let sites = reads
+            .run(|mut conn| async move { queries::load_many(&mut conn, batch).await })
+            .await?;
         let mut out = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
         let mut lines = Vec::new();
         for site in &sites {

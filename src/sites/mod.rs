@@ -28,6 +28,7 @@ use crate::idempotency::{self, Claim, Stored};
 use crate::openapi::responses::{
     BadId, BadJsonOrId, NotAdmin, NotSiteEditor, SiteNotFound, StaleRevision, Unauthenticated,
 };
+use crate::replica::Reads;
 use crate::vocabulary::{SiteChangeKind, SiteSource, SiteStatus};
 use input::{OFFER_FIELDS, SITE_FIELDS, ValidSite, read_site};
 use model::{NewSite, Site, SitePatch};
@@ -329,12 +330,13 @@ pub(crate) fn read_new_site(body: &Value) -> Result<(ValidSite, bool, Option<Str
 )]
 pub(crate) async fn get_site(
     State(state): State<AppState>,
+    reads: Reads,
     Path(site_id): Path<Uuid>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    // Reads share the searches' pool: writes keep the main pool to themselves.
-    let mut conn = state.search_pool.acquire().await?;
-    let site = queries::load(&mut conn, site_id)
+    // Public reads: the replica's, or the searches' pool (writes keep the main pool to themselves).
+    let site = reads
+        .run(|mut conn| async move { queries::load(&mut conn, site_id).await })
         .await?
         .ok_or_else(|| ApiError::not_found("no site has this id"))?;
     if let Some(response) = crate::http::conditional::not_modified(&headers, &site.etag()) {

@@ -26,6 +26,7 @@ mod openapi;
 mod outage;
 mod paging;
 mod provisioning;
+mod replica;
 mod reports;
 mod search;
 mod search_index;

@@ -30,6 +30,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::error::{ApiError, Problem};
+use crate::replica::Reads;
 use params::{Facet, Sort};
 pub use respond::OfferSummary;
 pub(crate) use respond::{SiteHit, Summaries};
@@ -155,6 +156,7 @@ pub(crate) struct SitePage {
 )]
 pub(crate) async fn search_sites(
     State(state): State<AppState>,
+    reads: Reads,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -176,7 +178,7 @@ pub(crate) async fn search_sites(
             }
         })
         .await??;
-    let page = respond::page(&state, &params, &plan, outcome).await?;
+    let page = respond::page(&state, &reads, &params, &plan, outcome).await?;
     respond::response(page, &query, &etag)
 }
 

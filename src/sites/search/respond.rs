@@ -19,6 +19,7 @@ use super::plan::Plan;
 use super::{FacetCount, Relation, SitePage, Total, cursor};
 use crate::AppState;
 use crate::error::ApiError;
+use crate::replica::Reads;
 use crate::reports::summary::{ReportCounts, ReportSummary};
 use crate::sites::fields::UsStateCode;
 use crate::sites::model::Site;
@@ -86,7 +87,7 @@ impl Identified for SummaryRow {
 /// The summaries of `hits`' sites, in their order: from the cache where it has the version the
 /// index has, the others read by primary key (and kept). A site deleted since the index answered
 /// is left out.
-async fn summaries(state: &AppState, hits: &[IndexHit]) -> Result<Vec<Arc<SiteSummary>>, ApiError> {
+async fn summaries(state: &AppState, reads: &Reads, hits: &[IndexHit]) -> Result<Vec<Arc<SiteSummary>>, ApiError> {
     let cache = &state.summaries.0;
     let mut found: HashMap<Uuid, Arc<SiteSummary>> = hits
         .iter()
@@ -102,7 +103,7 @@ async fn summaries(state: &AppState, hits: &[IndexHit]) -> Result<Vec<Arc<SiteSu
         .map(|hit| hit.site_id)
         .filter(|id| !found.contains_key(id))
         .collect();
-    for row in rows::<SummaryRow>(state, SUMMARY_COLUMNS, &missing).await? {
+    for row in rows::<SummaryRow>(reads, SUMMARY_COLUMNS, &missing).await? {
         let summary = Arc::new(row.summary);
         cache.insert(summary.site_id, (short_xid(row.index_xid), Arc::clone(&summary)));
         found.insert(summary.site_id, summary);
@@ -213,7 +214,7 @@ impl Identified for Site {
 }
 
 /// The sites of `ids`, in that order (a site deleted since the index answered is left out).
-async fn rows<T>(state: &AppState, columns: &str, ids: &[Uuid]) -> Result<Vec<T>, ApiError>
+async fn rows<T>(reads: &Reads, columns: &str, ids: &[Uuid]) -> Result<Vec<T>, ApiError>
 where
     T: Identified + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
 {
@@ -221,12 +222,16 @@ where
         return Ok(Vec::new());
     }
     // Runtime SQL: the columns are the page's view (summary or full site).
-    let rows: Vec<T> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {columns} from site s where s.site_id = any($1)"
-    )))
-    .bind(ids)
-    .fetch_all(&state.search_pool)
-    .await?;
+    let rows: Vec<T> = reads
+        .run(|mut conn| async move {
+            Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "select {columns} from site s where s.site_id = any($1)"
+            )))
+            .bind(ids)
+            .fetch_all(&mut *conn)
+            .await?)
+        })
+        .await?;
     let mut by_id: HashMap<Uuid, T> = rows.into_iter().map(|row| (row.id(), row)).collect();
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
@@ -234,6 +239,7 @@ where
 /// The page of `outcome`.
 pub(super) async fn page(
     state: &AppState,
+    reads: &Reads,
     params: &SearchParams,
     plan: &Plan,
     outcome: Outcome,
@@ -254,7 +260,7 @@ pub(super) async fn page(
     });
     let facets = (!params.facets.is_empty()).then(|| facet_counts(outcome.facets));
     Ok(SitePage {
-        items: items(state, params, &hits).await?,
+        items: items(state, reads, params, &hits).await?,
         next_cursor,
         total: Total {
             value: total,
@@ -266,7 +272,12 @@ pub(super) async fn page(
 }
 
 /// The page's sites in the view asked for, each with its distance and relevance.
-async fn items(state: &AppState, params: &SearchParams, hits: &[IndexHit]) -> Result<Vec<Item>, ApiError> {
+async fn items(
+    state: &AppState,
+    reads: &Reads,
+    params: &SearchParams,
+    hits: &[IndexHit],
+) -> Result<Vec<Item>, ApiError> {
     let unit = params.near.map(|_| params.unit.unwrap_or(Unit::Miles));
     let measured: HashMap<Uuid, (Option<f64>, Option<f32>)> = hits
         .iter()
@@ -278,7 +289,7 @@ async fn items(state: &AppState, params: &SearchParams, hits: &[IndexHit]) -> Re
         })
         .collect();
     Ok(match params.view {
-        View::Summary => summaries(state, hits)
+        View::Summary => summaries(state, reads, hits)
             .await?
             .into_iter()
             .map(|site| {
@@ -292,7 +303,7 @@ async fn items(state: &AppState, params: &SearchParams, hits: &[IndexHit]) -> Re
             .collect(),
         View::Full => {
             let ids: Vec<Uuid> = hits.iter().map(|hit| hit.site_id).collect();
-            rows::<Site>(state, &SITE_COLUMNS, &ids)
+            rows::<Site>(reads, &SITE_COLUMNS, &ids)
                 .await?
                 .into_iter()
                 .map(|mut site| {

@@ -12,6 +12,9 @@
 # Needs: PostgreSQL server binaries, wrk (apt-get install wrk), python3, curl. Only loopback is
 # used. Settings: CLASSES="radius_filters ..." (a subset, in that order) DURATION=20 (seconds per class) CONNECTIONS=32 URLS=20000 (per class)
 # DEEP_URLS=2000 WRITE_RATE=10 (writes/s) WRITE_CONNECTIONS=8 SAMPLE=100 (URLs checked per class) SEED=1 PORT=18081.
+# PGBOUNCER=transaction|session: the service reaches PostgreSQL through PgBouncer in that mode
+# (bench/pgbouncer.sh; PGBOUNCER_STATEMENT_CACHE=0|100, PGBOUNCER_POOL=8); results get the suffix
+# -pgbouncer-<mode>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=("${@:-20000 100000 1000000}")
@@ -45,6 +48,7 @@ start_cluster "$CLUSTER"
 WRITER_PID=
 stop_all() {
   [ -n "${WRITER_PID:-}" ] && kill "$WRITER_PID" 2>/dev/null && wait "$WRITER_PID" 2>/dev/null
+  if [ -n "${PGBOUNCER_PID:-}" ]; then kill "$PGBOUNCER_PID" 2>/dev/null || true; fi
   stop_cluster
 }
 trap stop_all EXIT
@@ -59,7 +63,13 @@ declare -A DESCRIBE=(
   [deep_pages]="deep pages (cursor URLs, pages 2-10)"
 )
 
-TABLE=$RESULTS/workload.md
+SUFFIX=
+if [ -n "${PGBOUNCER:-}" ]; then
+  # shellcheck source=bench/pgbouncer.sh
+  source "$ROOT/bench/pgbouncer.sh"
+  SUFFIX=-pgbouncer-$PGBOUNCER
+fi
+TABLE=$RESULTS/workload$SUFFIX.md
 {
   echo "| sites | class | req/s | p50 ms | p99 ms | errors | writes p50 / p99 ms | write failures | mean response bytes | server RSS MB |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
@@ -69,7 +79,7 @@ TABLE=$RESULTS/workload.md
 writer_field() { python3 -c "import json,sys; v=json.load(open(sys.argv[1]))['kinds'][sys.argv[2]][sys.argv[3]]; print('n/a' if v is None else (f'{v:.1f}' if isinstance(v, float) else v))" "$@"; }
 
 for SIZE in "${SIZES[@]}"; do
-  OUT=$RESULTS/workload-$SIZE.txt
+  OUT=$RESULTS/workload-$SIZE$SUFFIX.txt
   DIR=$WORK/$SIZE
   rm -rf "$DIR"; mkdir -p "$DIR"
   : >"$OUT"
@@ -81,6 +91,7 @@ for SIZE in "${SIZES[@]}"; do
   # signed in once, and an API key made with that session.
   PASSWORD=$(DATABASE_URL=$URL ./target/release/clinical-sites admin create --email workload@example.org \
     --display-name "Workload writer" | awk '/one-time password/ {print $NF}')
+  if [ -n "$SUFFIX" ]; then start_pgbouncer "$DIR/pgbouncer"; fi
   start_server "$DIR/server.log"
   echo "startup_seconds $STARTUP" | tee -a "$OUT"
   TOKEN=$(curl -sf "$BASE/v1/sessions" -H 'Content-Type: application/json' \
@@ -141,6 +152,7 @@ for SIZE in "${SIZES[@]}"; do
   RSS=$(awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$SERVER_PID/status")
   echo "server_rss_mb_end $RSS server_peak_rss_mb $HWM" | tee -a "$OUT"
   stop_server
+  if [ -n "$SUFFIX" ]; then stop_pgbouncer; fi
   {
     echo "| $SIZE | load (generate + COPY + indexes + analyze) | $LOAD s | | | | | | | |"
     echo "| $SIZE | server start-up (launch to first 200 of /readyz) | $STARTUP s | | | | | | | |"

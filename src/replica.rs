@@ -235,11 +235,7 @@ impl Replica {
         let now = Instant::now();
         let mut writers = self.writers.lock().unwrap_or_else(PoisonError::into_inner);
         if writers.pending.len() >= MAX_WRITERS && !writers.pending.contains_key(&key) {
-            let replayed = self.seen().replayed;
-            let expiry = self.write_expiry();
-            writers
-                .pending
-                .retain(|_, (position, at)| *position > replayed && at.elapsed() <= expiry);
+            self.drop_replayed(&mut writers);
             if writers.pending.len() >= MAX_WRITERS {
                 let floor = writers.floor.map_or(written, |(floor, _)| floor.max(written));
                 writers.floor = Some((floor, now));
@@ -324,9 +320,13 @@ impl Replica {
 
     /// Drops the writes the replica has replayed (or that expired).
     fn forget_replayed(&self) {
+        let mut writers = self.writers.lock().unwrap_or_else(PoisonError::into_inner);
+        self.drop_replayed(&mut writers);
+    }
+
+    fn drop_replayed(&self, writers: &mut Writers) {
         let replayed = self.seen().replayed;
         let expiry = self.write_expiry();
-        let mut writers = self.writers.lock().unwrap_or_else(PoisonError::into_inner);
         writers
             .pending
             .retain(|_, (position, at)| *position > replayed && at.elapsed() <= expiry);
@@ -417,9 +417,8 @@ fn caller_key(headers: &HeaderMap, extensions: &axum::http::Extensions) -> [u8; 
             hasher.update(credential.as_bytes());
         }
         None => {
-            let address = extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|info| info.0.ip().to_string())
+            let address = crate::http::client_ip(extensions)
+                .map(|ip| ip.to_string())
                 .unwrap_or_default();
             hasher.update(b"address:");
             hasher.update(address.as_bytes());
